@@ -1,0 +1,103 @@
+"""Resumable chunked output for long stages (translate, extract-features).
+
+A long stage splits its work into numbered chunks in a deterministic order. Each finished chunk is
+committed atomically to ``OUT/.parts/<name>/chunk-NNNNNN.<ext>``; a rerun after a kill (SIGKILL
+included) skips the chunks already there, so no row is lost or written twice. ``run.json`` in the parts
+directory pins what the chunks were made from (model, input checksum, options): a rerun with a different
+key is refused unless ``overwrite`` is set, because mixing chunks of two runs would corrupt the result.
+Shards (``--shard i/n``) write disjoint chunks into the same directory; whoever finds every chunk done
+merges.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from cl2cm.artifacts.io import atomic_open, atomic_write_json, read_lines
+from cl2cm.artifacts.store import load_safetensors, save_safetensors
+from cl2cm.errors import UserError
+
+_CHUNK = re.compile(r"^chunk-(\d{6})\.(jsonl|safetensors)$")
+
+
+def parse_shard(spec: str | None) -> tuple[int, int]:
+    """`--shard i/n` (0-based i) → (i, n); None → (0, 1)."""
+    if not spec:
+        return 0, 1
+    m = re.fullmatch(r"(\d+)/(\d+)", spec.strip())
+    if not m or int(m[2]) < 1 or int(m[1]) >= int(m[2]):
+        raise UserError(f"--shard {spec!r}: expected i/n with 0 <= i < n, e.g. 0/4")
+    return int(m[1]), int(m[2])
+
+
+class ChunkedRun:
+    """The parts directory of one resumable output."""
+
+    def __init__(self, out_dir: str | Path, name: str, key: dict[str, Any], *, overwrite: bool = False) -> None:
+        self.dir = Path(out_dir) / ".parts" / name
+        self.key = json.loads(json.dumps(key, sort_keys=True, default=str))
+        run_file = self.dir / "run.json"
+        if run_file.exists():
+            try:
+                old = json.loads(run_file.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                old = None
+            if old != self.key:
+                if not overwrite:
+                    diff = sorted(k for k in set(self.key) | set(old or {}) if (old or {}).get(k) != self.key.get(k))
+                    raise UserError(
+                        f"holds partial output of a different run (differs in: {', '.join(diff) or 'format'}); "
+                        "pass --overwrite to discard it", path=self.dir.parent.parent)
+                shutil.rmtree(self.dir)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        if not run_file.exists():
+            atomic_write_json(run_file, self.key)
+
+    def done(self) -> set[int]:
+        """Indices of the chunks already committed."""
+        return {int(m[1]) for p in self.dir.iterdir() if (m := _CHUNK.match(p.name))}
+
+    def _path(self, index: int, ext: str) -> Path:
+        return self.dir / f"chunk-{index:06d}.{ext}"
+
+    def write_rows(self, index: int, rows: Iterable[dict[str, Any]]) -> None:
+        with atomic_open(self._path(index, "jsonl")) as fh:
+            for row in rows:
+                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+    def read_rows(self, index: int) -> list[dict[str, Any]]:
+        path = self._path(index, "jsonl")
+        return [json.loads(line) for line in read_lines(path) if line]
+
+    def write_tensors(self, index: int, tensors: dict[str, torch.Tensor]) -> None:
+        save_safetensors(self._path(index, "safetensors"), tensors)
+
+    def read_tensors(self, index: int) -> dict[str, torch.Tensor]:
+        return load_safetensors(self._path(index, "safetensors"))
+
+    def cleanup(self) -> None:
+        """Remove the parts once the merged artifact is committed."""
+        shutil.rmtree(self.dir, ignore_errors=True)
+        parent = self.dir.parent
+        if parent.exists() and not any(parent.iterdir()):
+            parent.rmdir()
+
+
+def chunk_ranges(n_items: int, chunk_size: int) -> list[range]:
+    """Fixed-size item ranges; the last one may be short."""
+    if chunk_size < 1:
+        raise UserError(f"chunk size must be positive, got {chunk_size}")
+    return [range(s, min(s + chunk_size, n_items)) for s in range(0, n_items, chunk_size)]
+
+
+def my_chunks(n_chunks: int, shard: tuple[int, int]) -> list[int]:
+    """The chunk indices that shard i of n owns (round-robin, so shards get similar work)."""
+    i, n = shard
+    return [c for c in range(n_chunks) if c % n == i]

@@ -1,0 +1,112 @@
+"""Atomic file writes and checksums.
+
+Every artifact file is written to a temporary file in the same directory, flushed to disk and renamed over
+its final name, so a reader never sees a half-written file: after a kill (or a full disk) the old file, or
+no file, is there — never a truncated one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from cl2cm.errors import UserError
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | Path, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO[Any]]:
+    """Open a temporary sibling of `path` for writing; rename it over `path` only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    binary = "b" in mode
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode, encoding=None if binary else encoding, newline=None if binary else "\n") as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    with atomic_open(path, "w") as fh:
+        fh.write(text)
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    with atomic_open(path, "wb") as fh:
+        fh.write(data)
+
+
+def atomic_write_json(path: str | Path, obj: Any) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=False) + "\n")
+
+
+def atomic_replace_from(tmp_path: str | Path, path: str | Path) -> None:
+    """Move an already-written temporary file into place (for writers such as safetensors' save_file)."""
+    with open(tmp_path, "rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp_path, path)
+
+
+def temp_sibling(path: str | Path) -> Path:
+    """A fresh temporary path next to `path` (same filesystem, so rename is atomic)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    return Path(tmp)
+
+
+def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
+    """Hex sha256 of a file's bytes (inputs are identified by content, not by name or mtime)."""
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as fh:
+            while block := fh.read(chunk):
+                h.update(block)
+    except FileNotFoundError as exc:
+        raise UserError("file not found", path=path) from exc
+    return h.hexdigest()
+
+
+def sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def write_lines(path: str | Path, lines: list[str]) -> None:
+    """Write one item per line atomically (ids.txt, images.txt)."""
+    for i, line in enumerate(lines):
+        if "\n" in line or "\r" in line:
+            raise UserError(f"id {line!r} (row {i}) contains a line break", path=path)
+    atomic_write_text(path, "".join(f"{line}\n" for line in lines))
+
+
+def read_lines(path: str | Path) -> list[str]:
+    """Read a one-item-per-line file, tolerating CRLF and a UTF-8 BOM."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError as exc:
+        raise UserError("file not found", path=path) from exc
+    except IsADirectoryError as exc:
+        raise UserError("is a directory, expected a file", path=path) from exc
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise UserError("invalid UTF-8", path=path, line=line) from exc
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [ln[:-1] if ln.endswith("\r") else ln for ln in lines]

@@ -1,0 +1,100 @@
+"""`manifest.json`: what made an artifact, from what, and whether it is complete.
+
+Every artifact directory gets a manifest, written last: it is the commit marker. A directory without a
+valid manifest is unfinished and is never read as a result. Readers validate the manifest against what the
+caller expects (kind, model, dimension), so a feature store made by another model is a clear error.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cl2cm import __version__
+from cl2cm.artifacts.io import atomic_write_json, sha256_file
+from cl2cm.errors import UserError
+
+SCHEMA_VERSION = 1
+MANIFEST_NAME = "manifest.json"
+
+
+def current_command() -> str:
+    """The command line that is producing an artifact, as a copy-pastable string."""
+    argv = list(sys.argv)
+    if argv and argv[0].endswith(("cl2cm", "__main__.py")):
+        argv[0] = "cl2cm"
+    return shlex.join(argv)
+
+
+@dataclass
+class Manifest:
+    """The provenance record of one artifact directory."""
+
+    kind: str  # "captions", "translations", "features", "embeddings", "teacher", "student", ...
+    rows: int = 0
+    model: dict[str, Any] = field(default_factory=dict)
+    inputs: dict[str, str] = field(default_factory=dict)  # path -> sha256
+    extra: dict[str, Any] = field(default_factory=dict)
+    schema_version: int = SCHEMA_VERSION
+    cl2cm_version: str = __version__
+    command: str = field(default_factory=current_command)
+    created: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], path: Path | None = None) -> Manifest:
+        if not isinstance(data, dict) or "kind" not in data:
+            raise UserError("not a cl2cm manifest (no 'kind')", path=path)
+        version = data.get("schema_version")
+        if version != SCHEMA_VERSION:
+            raise UserError(f"manifest schema version {version!r}, this cl2cm reads {SCHEMA_VERSION}", path=path)
+        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        return cls(**known)
+
+
+def checksum_inputs(paths: dict[str, str | Path] | list[str | Path]) -> dict[str, str]:
+    """sha256 of each input file (directories: of their manifest, which already pins their content)."""
+    items = paths.items() if isinstance(paths, dict) else ((str(p), p) for p in paths)
+    out: dict[str, str] = {}
+    for name, p in items:
+        p = Path(p)
+        target = p / MANIFEST_NAME if p.is_dir() else p
+        out[str(name)] = sha256_file(target) if target.exists() else "missing"
+    return out
+
+
+def write_manifest(directory: str | Path, manifest: Manifest) -> Path:
+    path = Path(directory) / MANIFEST_NAME
+    atomic_write_json(path, manifest.to_dict())
+    return path
+
+
+def read_manifest(directory: str | Path, *, kind: str | tuple[str, ...] | None = None) -> Manifest:
+    """Read and validate a directory's manifest; `kind` restricts which artifact kinds are accepted."""
+    directory = Path(directory)
+    if not directory.exists():
+        raise UserError("directory not found", path=directory)
+    path = directory / MANIFEST_NAME
+    if not path.exists():
+        raise UserError("no manifest.json: not a cl2cm artifact, or an unfinished one", path=directory)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise UserError(f"corrupt manifest ({exc})", path=path) from exc
+    manifest = Manifest.from_dict(data, path)
+    kinds = (kind,) if isinstance(kind, str) else kind
+    if kinds and manifest.kind not in kinds:
+        raise UserError(f"is a {manifest.kind!r} artifact, expected {' or '.join(kinds)}", path=directory)
+    return manifest
+
+
+def remove_manifest(directory: str | Path) -> None:
+    """Un-commit an artifact before rewriting it, so a crash mid-rewrite never leaves a 'complete' mix."""
+    (Path(directory) / MANIFEST_NAME).unlink(missing_ok=True)

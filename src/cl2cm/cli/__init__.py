@@ -1,0 +1,43 @@
+"""The `cl2cm` command line: a thin layer over the library (see `cl2cm.cli.app`)."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from cl2cm.cli.app import app
+from cl2cm.errors import UserError
+
+# Each import registers one command on `app`.
+from cl2cm.cli import demo  # noqa: E402,F401  isort: skip
+
+__all__ = ["app", "main"]
+
+
+def _one_line(message: str) -> str:
+    return " ".join(str(message).split())
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the app; user mistakes become one line on stderr and exit code 2."""
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    try:
+        rv = app(args=argv, standalone_mode=False, prog_name="cl2cm")
+    except UserError as exc:
+        print(f"cl2cm: error: {_one_line(str(exc))}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except click.exceptions.UsageError as exc:  # bad flag or value: one line naming it
+        print(f"cl2cm: error: {_one_line(exc.format_message())}", file=sys.stderr)
+        sys.exit(2)
+    except click.exceptions.Abort:
+        print("cl2cm: aborted", file=sys.stderr)
+        sys.exit(130)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        print("cl2cm: interrupted; rerun the same command to resume", file=sys.stderr)
+        sys.exit(130)
+    if isinstance(rv, int) and rv:
+        sys.exit(rv)

@@ -1,0 +1,80 @@
+"""Tiny, offline-buildable stand-ins for the real backbones.
+
+No weights can be downloaded in the demo world or in tests, so these build small models from configs and
+save them with `save_pretrained` / as an open_clip model-config JSON. Every stage then loads them through
+the very same path it uses for `bert-base-multilingual-cased` or `ViT-B-32` (`from_pretrained`,
+`open_clip.create_model_and_transforms`). They have random weights: a frozen random visual encoder is
+still informative at the patch-token level (see docs/method.md), and the tiny text encoder learns.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+import torch
+
+from cl2cm.artifacts.io import atomic_write_json
+
+SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+
+
+def build_tiny_bert(
+    out_dir: str | Path,
+    texts: Iterable[str],
+    *,
+    vocab_size: int = 2000,
+    hidden: int = 64,
+    layers: int = 2,
+    heads: int = 2,
+    intermediate: int = 128,
+    max_length: int = 64,
+    seed: int = 0,
+) -> Path:
+    """Train a WordPiece vocabulary on `texts` and save a randomly initialised BERT beside it."""
+    from tokenizers import BertWordPieceTokenizer
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    wp = BertWordPieceTokenizer(lowercase=False, strip_accents=False, clean_text=True)
+    wp.train_from_iterator(list(texts), vocab_size=vocab_size, min_frequency=1, special_tokens=SPECIAL_TOKENS,
+                           show_progress=False)
+    wp.save_model(str(out))
+    tok = BertTokenizerFast(tokenizer_object=wp._tokenizer, unk_token="[UNK]", sep_token="[SEP]",
+                            pad_token="[PAD]", cls_token="[CLS]", mask_token="[MASK]", do_lower_case=False,
+                            model_max_length=max_length)
+    tok.save_pretrained(str(out))
+    config = BertConfig(
+        vocab_size=tok.vocab_size, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
+        intermediate_size=intermediate, max_position_embeddings=max(max_length, 64),
+    )
+    torch.manual_seed(seed)
+    BertModel(config).save_pretrained(str(out), safe_serialization=True)
+    return out
+
+
+def tiny_open_clip_config(
+    path: str | Path,
+    *,
+    image_size: int = 64,
+    patch_size: int = 16,
+    width: int = 64,
+    layers: int = 2,
+    embed_dim: int = 64,
+) -> Path:
+    """Write an open_clip model-config JSON for a tiny ViT; its file stem becomes the model name."""
+    cfg = {
+        "embed_dim": embed_dim,
+        "vision_cfg": {"image_size": image_size, "layers": layers, "width": width, "patch_size": patch_size,
+                       "head_width": max(16, width // 2)},
+        "text_cfg": {"context_length": 16, "vocab_size": 512, "width": 32, "heads": 2, "layers": 1},
+    }
+    path = Path(path)
+    atomic_write_json(path, cfg)
+    return path
+
+
+def read_json(path: str | Path) -> dict:
+    return json.loads(Path(path).read_text(encoding="utf-8"))

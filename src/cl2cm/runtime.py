@@ -1,0 +1,41 @@
+"""Device selection and seeding shared by every stage."""
+
+from __future__ import annotations
+
+import os
+import random
+
+import numpy as np
+import torch
+
+from cl2cm.errors import UserError
+
+DEVICE_CHOICES = ("auto", "cpu", "cuda")
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """Map `--device auto|cpu|cuda[:N]` to a torch device; asking for CUDA without one is a user error."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cpu":
+        return torch.device("cpu")
+    if device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise UserError("--device cuda: no CUDA device is available on this machine")
+        return torch.device(device)
+    raise UserError(f"--device {device!r}: expected one of auto, cpu, cuda")
+
+
+def seed_everything(seed: int) -> None:
+    """Seed python, numpy and torch so that a run is reproducible under `--seed`."""
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+    os.environ.setdefault("PYTHONHASHSEED", str(seed))
+
+
+def autocast_dtype(device: torch.device) -> torch.dtype | None:
+    """bf16 where the GPU supports it, fp16 otherwise on CUDA; no autocast on CPU."""
+    if device.type != "cuda":
+        return None
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
