@@ -10,8 +10,9 @@ import click
 from cl2cm.cli.app import app
 from cl2cm.errors import UserError
 
-# Each import registers one command on `app`.
-from cl2cm.cli import demo  # noqa: E402,F401  isort: skip
+# Each import registers one command on `app` (one line per command module, in pipeline order).
+# isort: off
+# isort: on
 
 __all__ = ["app", "main"]
 
