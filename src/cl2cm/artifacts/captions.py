@@ -32,6 +32,11 @@ FORMATS = ("jsonl", "multi30k", "nrccr", "tsv", "csv", "parquet")
 _LANG = r"[a-z]{2,3}(?:_[a-z]+)?"
 _TASK2 = re.compile(rf"^(?P<split>.+)\.(?P<k>\d+)\.(?P<lang>{_LANG})$")
 _TASK1 = re.compile(rf"^(?P<split>.+)\.(?P<lang>{_LANG})$")
+# Extensions taken as a language code when no image list lies beside the file (ISO 639-1 + common scripts).
+_KNOWN_LANGS = frozenset(
+    ("af ar bg bn ca cs cy da de el en es et eu fa fi fr ga gl gu he hi hr hu hy id is it ja ka kk km kn ko "
+     "lt lv mk ml mn mr ms my ne nl no pa pl pt ro ru si sk sl sq sr sv sw ta te th tl tr uk ur uz vi zh").split()
+)
 _NRCCR_LANG = re.compile(r"^(?:google_)?(?:enc2)?(?P<lang>[a-z]{2,3}?)(?:2enc)?$")
 
 
@@ -60,7 +65,7 @@ def image_of(caption_id: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------------- detection
-def detect_format(path: str | Path) -> str:
+def detect_format(path: str | Path, images: str | Path | None = None) -> str:
     """Guess the format from the file name; raise a UserError asking for --format when unsure."""
     p = Path(path)
     name = p.name.lower()
@@ -78,7 +83,9 @@ def detect_format(path: str | Path) -> str:
     if m2 and (p.parent / f"{m2['split']}_images.txt").exists():
         return "multi30k"
     m1 = _TASK1.match(p.name)
-    if m1 and m1["lang"] != "txt":
+    if m1 and m1["lang"] != "txt" and (
+        images or (p.parent / f"{m1['split']}.txt").exists() or m1["lang"].split("_")[0] in _KNOWN_LANGS
+    ):
         return "multi30k"
     if p.suffix == ".txt" and p.exists():
         first = next(iter(read_lines(p)), "")
@@ -110,7 +117,7 @@ def read_captions(
         raise UserError("file not found", path=path)
     if path.is_dir():
         raise UserError("is a directory, expected a caption file", path=path)
-    fmt = fmt or detect_format(path)
+    fmt = fmt or detect_format(path, images)
     if fmt not in _READERS:
         raise UserError(f"--format {fmt!r}: expected one of {', '.join(FORMATS)}")
     records = list(_READERS[fmt](path, lang=lang, images=images))
