@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 
@@ -15,6 +16,11 @@ from cl2cm.errors import UserError
 # isort: on
 
 __all__ = ["app", "main"]
+
+
+# Disk full, quota, file too large, read-only or forbidden output: the environment's fault, reported
+# in one line (exit 1); atomic writes guarantee that no truncated artifact was left in place.
+_ENVIRONMENT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM}
 
 
 def _one_line(message: str) -> str:
@@ -37,6 +43,13 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
+    except OSError as exc:
+        if exc.errno not in _ENVIRONMENT_ERRNOS:
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"cl2cm: error: {where}{exc.strerror or exc}; nothing was committed, rerun to resume",
+              file=sys.stderr)
+        sys.exit(1)
     except KeyboardInterrupt:
         print("cl2cm: interrupted; rerun the same command to resume", file=sys.stderr)
         sys.exit(130)
