@@ -1,0 +1,109 @@
+"""Model directories: model.safetensors + config.json + tokenizer files + manifest.json (written last).
+
+A model directory is self-contained: config.json holds our config *and* the backbone's HF config dict, so
+`load_model` rebuilds the network offline (`from_config`) and fills every weight from model.safetensors.
+Which class loads a directory is decided by the manifest's kind through `MODEL_KINDS`, a registry of lazy
+import strings (so loading a teacher never imports the student's code and vice versa).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from cl2cm.artifacts.io import atomic_write_json
+from cl2cm.artifacts.manifest import Manifest, read_manifest, remove_manifest, write_manifest
+from cl2cm.artifacts.store import load_safetensors, save_safetensors
+from cl2cm.errors import UserError
+
+WEIGHTS_FILE = "model.safetensors"
+CONFIG_FILE = "config.json"
+
+# kind -> "module:Class"; each class has `from_dir(directory, device) -> nn.Module` with `encode_text`.
+MODEL_KINDS: dict[str, str] = {
+    "teacher": "cl2cm.models.teacher:CrossLingualTeacher",
+    "student": "cl2cm.models.student:Student",
+}
+
+
+def register_model_kind(kind: str, target: str) -> None:
+    """Add a model kind ("module:Class") to the registry `load_model` dispatches on."""
+    MODEL_KINDS[kind] = target
+
+
+def state_dict_for_save(module: nn.Module) -> dict[str, torch.Tensor]:
+    """A state dict safe for safetensors: tensors that share storage (tied weights) are cloned apart."""
+    seen: set[int] = set()
+    out: dict[str, torch.Tensor] = {}
+    for name, t in module.state_dict().items():
+        key = t.untyped_storage().data_ptr() if t.numel() else -1
+        out[name] = t.detach().clone() if key in seen else t.detach()
+        seen.add(key)
+    return out
+
+
+def save_model_dir(
+    directory: str | Path,
+    module: nn.Module,
+    config: dict[str, Any],
+    manifest: Manifest,
+    *,
+    tokenizer: Any = None,
+) -> Path:
+    """Write a model directory; the manifest (the commit marker) goes last, the old one is removed first."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    remove_manifest(directory)
+    save_safetensors(directory / WEIGHTS_FILE, state_dict_for_save(module), metadata={"format": "pt"})
+    atomic_write_json(directory / CONFIG_FILE, config)
+    if tokenizer is not None:
+        tokenizer.save_pretrained(str(directory))
+    manifest.extra.setdefault("parameters", int(sum(p.numel() for p in module.parameters())))
+    write_manifest(directory, manifest)
+    return directory
+
+
+def read_model_dir(directory: str | Path, *, kind: str | tuple[str, ...] | None = None
+                   ) -> tuple[dict[str, Any], dict[str, torch.Tensor], Manifest]:
+    """(config, weights, manifest) of a finished model directory; anything missing is a UserError."""
+    directory = Path(directory)
+    manifest = read_manifest(directory, kind=kind)
+    cfg_path = directory / CONFIG_FILE
+    if not cfg_path.exists():
+        raise UserError(f"no {CONFIG_FILE} in the model directory", path=directory)
+    try:
+        config = json.loads(cfg_path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise UserError(f"corrupt config ({exc.msg})", path=cfg_path) from exc
+    return config, load_safetensors(directory / WEIGHTS_FILE), manifest
+
+
+def load_weights(module: nn.Module, weights: dict[str, torch.Tensor], directory: str | Path) -> None:
+    """Strictly load a state dict; a mismatch means the directory was made by another model version."""
+    try:
+        module.load_state_dict(weights, strict=True)
+    except RuntimeError as exc:
+        raise UserError(f"weights do not match the config ({str(exc).splitlines()[0]})",
+                        path=Path(directory) / WEIGHTS_FILE) from exc
+
+
+def _resolve(target: str) -> Any:
+    mod, _, attr = target.partition(":")
+    return getattr(importlib.import_module(mod), attr)
+
+
+def load_model(directory: str | Path, device: str | torch.device = "cpu") -> nn.Module:
+    """Load any model directory (teacher or student) in eval mode, dispatching on the manifest kind."""
+    manifest = read_manifest(directory)
+    if manifest.kind not in MODEL_KINDS:
+        raise UserError(f"is a {manifest.kind!r} artifact, expected a model ({' or '.join(MODEL_KINDS)})",
+                        path=directory)
+    cls = _resolve(MODEL_KINDS[manifest.kind])
+    model = cls.from_dir(directory, device)
+    model.eval()
+    return model

@@ -1,0 +1,256 @@
+"""The text encoder shared by the teacher (both languages) and the student (target language).
+
+Any Hugging Face encoder (mBERT by default, XLM-R too) → a pooling head from the `POOLINGS` registry →
+a linear projection to the joint dimension → L2 norm, so similarity is a dot product (cosine), as in NRCCR.
+Only the transformer layers named by `train_layers` are trained (NRCCR fine-tunes mBERT layers 3–11); the
+embeddings, the lower layers and the unused pooler stay frozen, which saves memory and keeps the
+multilingual alignment that pre-training gave the lower layers.
+
+A model directory rebuilds the backbone with `from_config` from the HF config stored in our config.json,
+then loads all weights from model.safetensors: nothing is fetched from the hub when a trained model loads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from cl2cm.errors import UserError
+
+DEFAULT_ENCODER = "bert-base-multilingual-cased"
+
+
+@dataclass
+class TextEncoderConfig:
+    """What a text encoder is made of; stored in the model directory's config.json."""
+
+    encoder: str = DEFAULT_ENCODER  # HF name or local directory of the backbone
+    pooling: str = "mean"  # key of POOLINGS: mean | cls | attention
+    dim: int = 1536  # joint-space dimension [NRCCR: 1536]
+    train_layers: str = "3-11"  # "3-11", "0,2,5-7", "all" or "none" [NRCCR: layers 3-11 for images]
+    max_length: int = 64  # tokens per caption incl. special tokens [ours]
+    dropout: float = 0.1  # dropout of the head [NRCCR: 0.1]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TextEncoderConfig:
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+
+@dataclass
+class TextOutput:
+    """What the encoder returns for a batch: the sentence embedding and the token features (for OT)."""
+
+    emb: torch.Tensor  # [B, dim], L2-normalised
+    tokens: torch.Tensor  # [B, L, H] contextual token features of the backbone
+    mask: torch.Tensor  # [B, L] bool attention mask (True = real token, special tokens included)
+    token_mask: torch.Tensor  # [B, L] bool: real, non-special tokens (what word-level alignment uses)
+
+
+# ---------------------------------------------------------------------------------------------- pooling
+def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean over the real tokens only (NRCCR's avg_pool1d also averages padding; we do not)."""
+    m = mask.to(x.dtype).unsqueeze(-1)
+    return (x * m).sum(1) / m.sum(1).clamp(min=1.0)
+
+
+class MeanPooling(nn.Module):
+    """Masked mean of the token features."""
+
+    def __init__(self, hidden: int, dropout: float = 0.1) -> None:
+        super().__init__()
+
+    def forward(self, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return masked_mean(tokens, mask)
+
+
+class ClsPooling(nn.Module):
+    """The first token ([CLS] / <s>)."""
+
+    def __init__(self, hidden: int, dropout: float = 0.1) -> None:
+        super().__init__()
+
+    def forward(self, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return tokens[:, 0]
+
+
+class AttentionPooling(nn.Module):
+    """NRCCR's text head: LN→Linear→dropout→ReLU, learned positions, 1 self-attention layer, mean pool.
+
+    NRCCR uses BertAttention with 8 heads; we use `nn.MultiheadAttention` with a residual + LayerNorm (the
+    same shape), with as many heads (≤ 8) as divide the hidden size, and a masked mean.
+    """
+
+    def __init__(self, hidden: int, dropout: float = 0.1, max_positions: int = 512) -> None:
+        super().__init__()
+        heads = next(h for h in (8, 4, 2, 1) if hidden % h == 0)
+        self.inp = nn.Sequential(nn.LayerNorm(hidden), nn.Linear(hidden, hidden), nn.Dropout(dropout), nn.ReLU())
+        self.pos = nn.Embedding(max_positions, hidden)
+        self.pos_norm = nn.LayerNorm(hidden)
+        self.drop = nn.Dropout(dropout)
+        self.attn = nn.MultiheadAttention(hidden, heads, dropout=dropout, batch_first=True)
+        self.out_norm = nn.LayerNorm(hidden)
+
+    def forward(self, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        x = self.inp(tokens)
+        pos = torch.arange(x.shape[1], device=x.device).clamp(max=self.pos.num_embeddings - 1)
+        x = self.drop(self.pos_norm(x + self.pos(pos)[None]))
+        a, _ = self.attn(x, x, x, key_padding_mask=~mask, need_weights=False)
+        x = self.out_norm(x + self.drop(a))
+        return masked_mean(x, mask)
+
+
+POOLINGS: dict[str, type[nn.Module]] = {"mean": MeanPooling, "cls": ClsPooling, "attention": AttentionPooling}
+
+
+# ---------------------------------------------------------------------------------------------- layers
+def parse_train_layers(spec: str, num_layers: int, flag: str = "--train-layers") -> list[int]:
+    """'3-11' / '0,2,5-7' / 'all' / 'none' → sorted layer indices; layers the encoder lacks are an error."""
+    spec = str(spec).strip().lower()
+    if spec == "all":
+        return list(range(num_layers))
+    if spec in ("none", ""):
+        return []
+    layers: set[int] = set()
+    for part in spec.split(","):
+        m = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", part)
+        if not m:
+            raise UserError(f"{flag} {spec!r}: expected a range like 3-11, a list like 0,2,5-7, 'all' or 'none'")
+        lo, hi = int(m[1]), int(m[2] if m[2] is not None else m[1])
+        if hi < lo:
+            raise UserError(f"{flag} {spec!r}: range {lo}-{hi} is empty")
+        layers.update(range(lo, hi + 1))
+    bad = sorted(i for i in layers if i >= num_layers)
+    if bad:
+        raise UserError(f"{flag} {spec!r}: the encoder has {num_layers} layers (0-{num_layers - 1}), "
+                        f"no layer {bad[0]}")
+    return sorted(layers)
+
+
+_LAYER_RE = re.compile(r"(?:^|\.)layers?\.(\d+)\.")
+
+
+def freeze_backbone(backbone: nn.Module, spec: str) -> list[int]:
+    """Train only the named transformer layers (`encoder.layer.N.*`); 'all' also trains the embeddings.
+
+    The pooler is always frozen: we never use it, and trainable unused parameters would break DDP.
+    """
+    num_layers = int(getattr(backbone.config, "num_hidden_layers", 0))
+    layers = set(parse_train_layers(spec, num_layers))
+    everything = str(spec).strip().lower() == "all"
+    for name, p in backbone.named_parameters():
+        if name.startswith("pooler."):
+            p.requires_grad_(False)
+            continue
+        m = _LAYER_RE.search(name)
+        p.requires_grad_(everything or (m is not None and int(m[1]) in layers))
+    return sorted(layers)
+
+
+# ---------------------------------------------------------------------------------------------- encoder
+class TextEncoder(nn.Module):
+    """HF backbone + pooling + projection + L2 norm; `forward(input_ids, attention_mask) -> TextOutput`.
+
+    `hf_config` (a dict from `config.to_dict()`) rebuilds the backbone offline with random weights, to be
+    overwritten by a state dict; without it the backbone comes from `from_pretrained(config.encoder)`.
+    `tokenizer_dir` overrides where the tokenizer is read from (a saved model directory).
+    """
+
+    def __init__(self, config: TextEncoderConfig, *, hf_config: dict[str, Any] | None = None,
+                 tokenizer_dir: str | Path | None = None) -> None:
+        super().__init__()
+        from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+        if config.pooling not in POOLINGS:
+            raise UserError(f"--pooling {config.pooling!r}: expected one of {', '.join(POOLINGS)}")
+        if config.dim < 1:
+            raise UserError(f"--dim {config.dim}: must be positive")
+        if config.max_length < 3:
+            raise UserError(f"--max-length {config.max_length}: must be at least 3")
+        self.config = config
+        try:
+            if hf_config is not None:
+                cfg = AutoConfig.for_model(**hf_config)
+                self.backbone = AutoModel.from_config(cfg)
+            else:
+                self.backbone = AutoModel.from_pretrained(config.encoder)
+            self.tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir or config.encoder))
+        except (OSError, ValueError) as exc:
+            raise UserError(f"--encoder {config.encoder!r}: cannot load the model or tokenizer "
+                            f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from exc
+        max_pos = getattr(self.backbone.config, "max_position_embeddings", None)
+        if max_pos is not None:
+            offset = 2 if self.backbone.config.model_type in ("xlm-roberta", "roberta") else 0  # padding_idx offset
+            if config.max_length > max_pos - offset:
+                raise UserError(f"--max-length {config.max_length}: the encoder has {max_pos - offset} positions")
+        self.trained_layers = freeze_backbone(self.backbone, config.train_layers)
+        hidden = int(self.backbone.config.hidden_size)
+        self.hidden_size = hidden
+        self.pool = POOLINGS[config.pooling](hidden, config.dropout)
+        self.drop = nn.Dropout(config.dropout)
+        self.proj = nn.Linear(hidden, config.dim)
+        self.register_buffer("special_ids", torch.tensor(sorted(set(self.tokenizer.all_special_ids)),
+                                                         dtype=torch.long), persistent=False)
+
+    @property
+    def backbone_trainable(self) -> bool:
+        return any(p.requires_grad for p in self.backbone.parameters())
+
+    def hf_config_dict(self) -> dict[str, Any]:
+        return self.backbone.config.to_dict()
+
+    def tokenize(self, texts: list[str], *, padding: bool | str = True) -> dict[str, torch.Tensor]:
+        """Tokenise with the model's tokenizer, truncated to `max_length`, as long tensors."""
+        enc = self.tokenizer(list(texts), padding=padding, truncation=True, max_length=self.config.max_length,
+                             return_tensors="pt", return_token_type_ids=False)
+        return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> TextOutput:
+        mask = attention_mask.bool()
+        ctx = contextlib.nullcontext() if self.backbone_trainable else torch.no_grad()
+        with ctx:
+            tokens = self.backbone(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        pooled = self.pool(tokens, mask)
+        emb = F.normalize(self.proj(self.drop(pooled)).float(), dim=-1)
+        token_mask = mask & ~torch.isin(input_ids, self.special_ids)
+        return TextOutput(emb=emb, tokens=tokens, mask=mask, token_mask=token_mask)
+
+
+def _autocast(device: torch.device) -> contextlib.AbstractContextManager:
+    from cl2cm.runtime import autocast_dtype
+
+    dtype = autocast_dtype(device)
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+@torch.no_grad()
+def encode_texts(encoder: TextEncoder, texts: list[str], batch_size: int = 256) -> torch.Tensor:
+    """Embed many texts: sorted by length so batches pad little, autocast on CUDA; float32 on CPU, in order."""
+    if batch_size < 1:
+        raise UserError(f"--batch-size {batch_size}: must be positive")
+    device = next(encoder.parameters()).device
+    was_training = encoder.training
+    encoder.eval()
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    out = torch.empty(len(texts), encoder.config.dim, dtype=torch.float32)
+    try:
+        for start in range(0, len(order), batch_size):
+            idx = order[start:start + batch_size]
+            enc = encoder.tokenize([texts[i] for i in idx])
+            with _autocast(device):
+                emb = encoder(enc["input_ids"].to(device), enc["attention_mask"].to(device)).emb
+            out[torch.tensor(idx)] = F.normalize(emb.float(), dim=-1).cpu()
+    finally:
+        encoder.train(was_training)
+    return out
