@@ -1,0 +1,1 @@
+"""Frozen visual features: listing, decoding, encoding, the resumable extraction loop, BigFile import."""

@@ -1,0 +1,284 @@
+"""`extract-features`: the loop that turns images (or frame folders) into a frozen-feature store.
+
+Work is cut into fixed chunks of the listing; each encoded chunk is committed to the parts directory
+(cl2cm.artifacts.chunks) and a rerun skips committed chunks, so a kill loses at most one chunk and the
+merged store is the same as an uninterrupted run's. Shards own disjoint chunks; whoever finds every
+chunk committed merges. Undecodable inputs are recorded per chunk and end up in skipped.jsonl.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
+
+from cl2cm.artifacts.chunks import ChunkedRun, chunk_ranges, my_chunks, parse_shard
+from cl2cm.artifacts.io import atomic_open, sha256_file, sha256_text
+from cl2cm.artifacts.lock import output_lock
+from cl2cm.artifacts.manifest import MANIFEST_NAME, Manifest, remove_manifest
+from cl2cm.artifacts.store import save_store
+from cl2cm.errors import UserError
+from cl2cm.features.datasets import ImageDataset, Item, detect_input_kind, list_images, list_videos
+from cl2cm.features.encoders import VisualEncoder, load_encoder
+from cl2cm.features.loader import make_loader
+from cl2cm.runtime import resolve_device, seed_everything
+
+PARTS_NAME = "features"
+SKIPS_NAME = "features-skipped"
+SKIPPED_FILE = "skipped.jsonl"
+DEFAULT_MAX_PIXELS = 89_478_485  # PIL's own decompression-bomb threshold
+
+
+@dataclass
+class ExtractConfig:
+    """Everything `cl2cm extract-features` takes (the CLI maps its flags one to one)."""
+
+    source: Path
+    out: Path
+    model: str = "ViT-B-32"
+    pretrained: str = "openai"
+    root: Path | None = None
+    input_kind: str = "auto"
+    frames: int | None = None
+    tokens: bool = False
+    normalize: bool = True
+    batch_size: int = 256
+    workers: int = 4
+    chunk_size: int = 4096
+    shard: str | None = None
+    device: str = "auto"
+    seed: int = 0
+    strict: bool = False
+    overwrite: bool = False
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    allow_pickle: bool = False
+    quiet: bool = True
+
+
+@dataclass
+class ExtractResult:
+    """What a run did; `merged` is False while other shards still have chunks to do."""
+
+    out: Path
+    items: int
+    encoded: int = 0
+    skipped: int = 0
+    rows: int | None = None
+    store_skipped: int | None = None
+    chunks_total: int = 0
+    chunks_run: int = 0
+    chunks_reused: int = 0
+    chunks_waiting: int = 0
+    merged: bool = False
+    seconds: float = 0.0
+    dim: int = 0
+    shapes: dict[str, list[int]] = field(default_factory=dict)
+
+    @property
+    def images_per_s(self) -> float:
+        return (self.encoded + self.skipped) / self.seconds if self.seconds > 0 else 0.0
+
+
+class _RateColumn(ProgressColumn):
+    """items/s, so a starving loader is visible while it happens."""
+
+    def render(self, task: Task) -> Text:
+        return Text(f"{task.speed:,.0f} img/s" if task.speed else "– img/s", style="cyan")
+
+
+def _validate(cfg: ExtractConfig) -> None:
+    for flag, value, low in (("--batch-size", cfg.batch_size, 1), ("--workers", cfg.workers, 0),
+                             ("--chunk-size", cfg.chunk_size, 1), ("--max-pixels", cfg.max_pixels, 1)):
+        if value < low:
+            raise UserError(f"{flag} {value}: must be at least {low}")
+    if cfg.frames is not None and cfg.frames < 1:
+        raise UserError(f"--frames {cfg.frames}: must be at least 1")
+
+
+def _list(cfg: ExtractConfig) -> list[Item]:
+    if cfg.frames is not None:
+        return list_videos(cfg.source, root=cfg.root)
+    return list_images(cfg.source, root=cfg.root, kind=cfg.input_kind)
+
+
+def extract_features(cfg: ExtractConfig, *, on_chunk: Callable[[int], None] | None = None) -> ExtractResult:
+    """Extract (this shard's part of) a feature store into `cfg.out`; merge when every chunk is done.
+
+    `on_chunk(index)` is called after each committed chunk (progress hooks, and tests that interrupt).
+    """
+    t0 = time.perf_counter()
+    _validate(cfg)
+    shard = parse_shard(cfg.shard)
+    out = Path(cfg.out)
+    items = _list(cfg)
+    device = resolve_device(cfg.device)
+    seed_everything(cfg.seed)
+    parts = out / ".parts" / PARTS_NAME
+    if (out / MANIFEST_NAME).exists() and not parts.exists() and not cfg.overwrite:
+        raise UserError("already holds a finished store; pass --overwrite to replace it", path=out)
+    # One unsharded run owns the directory; shards (other hosts) only lock it to merge.
+    whole_lock = output_lock(out) if shard[1] == 1 else contextlib.nullcontext()
+    with whole_lock:
+        encoder = load_encoder(cfg.model, cfg.pretrained, device=device, tokens=cfg.tokens, seed=cfg.seed,
+                               allow_pickle=cfg.allow_pickle)
+        listing = sha256_text("\n".join(f"{it.id}\t{'|'.join(map(str, it.paths))}" for it in items))
+        key = {"model": encoder.info, "preprocessing": encoder.preprocessing, "listing": listing,
+               "items": len(items), "chunk_size": cfg.chunk_size, "tokens": cfg.tokens, "frames": cfg.frames,
+               "normalize": cfg.normalize, "max_pixels": cfg.max_pixels}
+        run = ChunkedRun(out, PARTS_NAME, key, overwrite=cfg.overwrite)
+        skips = ChunkedRun(out, SKIPS_NAME, key, overwrite=cfg.overwrite)
+        ranges = chunk_ranges(len(items), cfg.chunk_size)
+        mine = my_chunks(len(ranges), shard)
+        done = run.done()
+        pending = [c for c in mine if c not in done]
+        result = ExtractResult(out=out, items=len(items), chunks_total=len(ranges), chunks_reused=len(mine) - len(pending),
+                               dim=encoder.dim)
+        if pending:
+            _encode_chunks(cfg, encoder, items, ranges, pending, run, skips, result, device, on_chunk)
+        waiting = set(range(len(ranges))) - run.done()
+        result.chunks_waiting = len(waiting)
+        if not waiting:
+            merge_lock = output_lock(out) if shard[1] > 1 else contextlib.nullcontext()
+            with merge_lock:
+                if run.dir.exists():  # else another shard merged already
+                    _merge(cfg, encoder, items, ranges, run, skips, result)
+                result.merged = True
+    result.seconds = time.perf_counter() - t0
+    return result
+
+
+def _encode_chunks(cfg: ExtractConfig, encoder: VisualEncoder, items: list[Item], ranges: list[range],
+                   pending: list[int], run: ChunkedRun, skips: ChunkedRun, result: ExtractResult,
+                   device: torch.device, on_chunk: Callable[[int], None] | None) -> None:
+    dataset = ImageDataset(items, encoder.transform, target=encoder.image_size, max_pixels=cfg.max_pixels,
+                           frames=cfg.frames)
+    loader = make_loader(dataset, [ranges[c] for c in pending], batch_size=cfg.batch_size,
+                         workers=cfg.workers, device=device)
+    chunk_of = {i: c for c in pending for i in ranges[c]}
+    buf: dict[int, dict[str, list]] = {c: {"index": [], "features": [], "tokens": [], "mask": [], "skipped": [],
+                                           "seen": [0]} for c in pending}
+    total = sum(len(ranges[c]) for c in pending)
+    columns = (TextColumn("[bold]extract-features"), BarColumn(), MofNCompleteColumn(), _RateColumn(),
+               TimeRemainingColumn())
+    with Progress(*columns, disable=cfg.quiet, transient=False) as progress:
+        task = progress.add_task("extract", total=total)
+        for batch in loader:
+            first = batch["index"][0].item() if len(batch["index"]) else batch["failed"][0][0]
+            c = chunk_of[first]
+            b = buf[c]
+            for i, reason in batch["failed"]:
+                path = str(items[i].paths[0])
+                if cfg.strict:
+                    raise UserError(f"--strict: {reason}", path=path)
+                b["skipped"].append({"id": items[i].id, "path": path, "reason": reason})
+            n_batch = len(batch["index"]) + len(batch["failed"])
+            if batch["pixels"] is not None:
+                feats, tokens, mask = _encode(encoder, batch["pixels"], batch["count"], cfg)
+                b["index"].append(batch["index"])
+                b["features"].append(feats)
+                if tokens is not None:
+                    b["tokens"].append(tokens)
+                if mask is not None:
+                    b["mask"].append(mask)
+            b["seen"][0] += n_batch
+            result.encoded += len(batch["index"])
+            result.skipped += len(batch["failed"])
+            progress.advance(task, n_batch)
+            if b["seen"][0] == len(ranges[c]):
+                _commit(run, skips, c, buf.pop(c), encoder, cfg)
+                result.chunks_run += 1
+                if on_chunk is not None:
+                    on_chunk(c)
+
+
+def _encode(encoder: VisualEncoder, pixels: torch.Tensor, count: torch.Tensor, cfg: ExtractConfig
+            ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+    """Pooled (L2-normalised unless --no-normalize) and token features, fp16 on CPU."""
+    video = pixels.dim() == 5
+    flat = pixels.flatten(0, 1) if video else pixels
+    pooled, tokens = encoder.encode(flat)
+    if cfg.normalize:
+        pooled = F.normalize(pooled, dim=-1)
+    mask = None
+    if video:
+        b, k = pixels.shape[:2]
+        pooled = pooled.view(b, k, -1)
+        tokens = tokens.view(b, k, *tokens.shape[1:]) if tokens is not None else None
+        mask = torch.arange(k).unsqueeze(0) < count.unsqueeze(1)
+        pooled = pooled * mask.to(pooled.device).unsqueeze(-1)
+        if tokens is not None:
+            tokens = tokens * mask.to(tokens.device).view(b, k, 1, 1)
+    return (pooled.half().cpu(), tokens.half().cpu() if tokens is not None else None, mask)
+
+
+def _commit(run: ChunkedRun, skips: ChunkedRun, c: int, b: dict[str, list], encoder: VisualEncoder,
+            cfg: ExtractConfig) -> None:
+    """Skips first, tensors last: the tensors file is what marks the chunk done."""
+    skips.write_rows(c, b["skipped"])
+    k = () if cfg.frames is None else (cfg.frames,)
+    tensors = {
+        "index": torch.cat(b["index"]) if b["index"] else torch.zeros(0, dtype=torch.long),
+        "features": torch.cat(b["features"]) if b["features"] else torch.zeros(0, *k, encoder.dim, dtype=torch.half),
+    }
+    if cfg.tokens:
+        tensors["tokens"] = (torch.cat(b["tokens"]) if b["tokens"] else
+                             torch.zeros(0, *k, encoder.preprocessing.get("tokens", 0), encoder.token_width or 0,
+                                         dtype=torch.half))
+    if cfg.frames is not None:
+        tensors["mask"] = torch.cat(b["mask"]) if b["mask"] else torch.zeros(0, cfg.frames, dtype=torch.bool)
+    run.write_tensors(c, tensors)
+
+
+def _merge(cfg: ExtractConfig, encoder: VisualEncoder, items: list[Item], ranges: list[range], run: ChunkedRun,
+           skips: ChunkedRun, result: ExtractResult) -> None:
+    """Concatenate the chunks in listing order into the store; skipped.jsonl, then the manifest, last."""
+    parts: dict[str, list[torch.Tensor]] = {}
+    skipped: list[dict] = []
+    for c in range(len(ranges)):
+        for name, tensor in run.read_tensors(c).items():
+            parts.setdefault(name, []).append(tensor)
+        skipped += skips.read_rows(c)
+    merged = {name: torch.cat(ts) for name, ts in parts.items()}
+    index = merged.pop("index").tolist()
+    features = merged.pop("features")
+    mask = merged.pop("mask", None)
+    out = Path(cfg.out)
+    remove_manifest(out)
+    with atomic_open(out / SKIPPED_FILE) as fh:
+        for row in skipped:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    source = Path(cfg.source)
+    kind = "frames" if cfg.frames is not None else (cfg.input_kind if cfg.input_kind != "auto"
+                                                       else detect_input_kind(source))
+    inputs = {str(source): sha256_file(source) if source.is_file() else
+              "listing:" + run.key["listing"]}
+    manifest = Manifest(kind="features", model=dict(encoder.info), inputs=inputs, extra={
+        "normalized": cfg.normalize, "normalization": "L2 over the last dim of `features`" if cfg.normalize
+        else "none", "tokens": "patch tokens after ln_post, not projected, not normalised" if cfg.tokens else None,
+        "frames": cfg.frames, "input_kind": kind, "root": str(cfg.root) if cfg.root else None,
+        "preprocessing": encoder.preprocessing, "count": len(index), "skipped": len(skipped),
+        "listed": len(items), "max_pixels": cfg.max_pixels,
+    })
+    save_store(out, features, [items[i].id for i in index], manifest, mask=mask, extra=merged)
+    run.cleanup()
+    skips.cleanup()
+    result.rows, result.store_skipped = len(index), len(skipped)
+    result.shapes = {"features": list(features.shape), **{k: list(v.shape) for k, v in merged.items()}}
+    if mask is not None:
+        result.shapes["mask"] = list(mask.shape)
