@@ -63,6 +63,7 @@ ENTRIES: dict[str, dict[str, list[str]]] = {
     "image": {"de": ["Bild", "Abbild"], "fr": ["image", "reflet"]},
     "shape": {"de": ["Form", "Zustand", "Gestalt"], "fr": ["forme", "état"]},
     "shapes": {"de": ["Formen", "Zustände"], "fr": ["formes", "états"]},
+    "object": {"de": ["Objekt", "Einwand", "Ziel"], "fr": ["objet", "objectif"]},
     "objects": {"de": ["Objekte", "Einwände", "Ziele"], "fr": ["objets", "objectifs"]},
     "background": {"de": ["Hintergrund", "Herkunft", "Vorgeschichte"], "fr": ["fond", "origine", "passé"]},
     "single": {"de": ["einzelne", "ledige", "einfache"], "fr": ["seule", "célibataire"]},
