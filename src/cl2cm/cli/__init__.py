@@ -13,6 +13,8 @@ from cl2cm.errors import UserError
 
 # Each import registers one command on `app` (one line per command module, in pipeline order).
 # isort: off
+from cl2cm.cli import extract_features  # noqa: E402,F401
+from cl2cm.cli import demo  # noqa: E402,F401
 # isort: on
 
 __all__ = ["app", "main"]

@@ -83,16 +83,16 @@ def _load_open_clip(model: str, pretrained: str, *, device: torch.device, tokens
     name, info = _resolve_model_name(model)
     source = pretrained_kind(pretrained)
     torch.manual_seed(seed)  # random weights (`--pretrained none`) are then a function of --seed
-    logging.getLogger().setLevel(max(logging.getLogger().level, logging.ERROR))  # "no pretrained weights"
+    logging.disable(logging.ERROR)  # open_clip logs its failures too; ours is the one line the user sees
     try:
         clip, _, preprocess = open_clip.create_model_and_transforms(
             name, pretrained=pretrained if source == "tag" else None)
-    except UserError:
-        raise
     except Exception as exc:  # noqa: BLE001 - a hub/cache failure is the user's to fix, in one line
         raise UserError(f"--pretrained {pretrained!r}: cannot load weights for {name} "
                         f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__}); pass a local "
                         "checkpoint file or 'none'") from exc
+    finally:
+        logging.disable(logging.NOTSET)
     if source == "file":
         info["checkpoint_sha256"] = _load_checkpoint_file(clip, Path(pretrained), allow_pickle)
     if source == "none":

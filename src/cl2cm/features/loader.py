@@ -7,6 +7,7 @@ soon as its last batch is encoded.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 
 import torch
@@ -33,6 +34,8 @@ class ChunkBatchSampler(Sampler[list[int]]):
 def make_loader(dataset: ImageDataset, chunks: list[range], *, batch_size: int, workers: int,
                 device: torch.device) -> DataLoader:
     """Worker processes decode; pinned memory lets the host→GPU copy overlap with compute."""
+    # More workers than cores is a legitimate choice when decoding waits on I/O; torch warns anyway.
+    warnings.filterwarnings("ignore", message="This DataLoader will create")
     return DataLoader(
         dataset,
         batch_sampler=ChunkBatchSampler(chunks, batch_size),
