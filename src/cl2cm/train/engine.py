@@ -1,0 +1,531 @@
+"""The one training loop, shared by `train-teacher` and `distill`.
+
+A stage hands `fit` a `TrainTask` (what to optimise, the loss of a batch, how to validate, how to write the
+final model directory) and a `TrainConfig`; the engine does everything else the same way for every stage:
+
+* AdamW (no weight decay on biases/norms), linear warm-up then cosine decay, or NRCCR's schedule
+  (×0.99 per epoch, ×0.5 after 3 epochs without improvement), gradient clipping and accumulation;
+* AMP on CUDA (bf16 where supported, fp16 with a GradScaler otherwise);
+* a checkpoint at the end of every epoch in ``OUT/checkpoints/last.safetensors``: model, optimizer state
+  flattened into named tensors, RNG states, and JSON metadata (step, epoch, schedule, best metric); no
+  pickle. `resume=True` continues from it and, under a seed, reproduces the uninterrupted run's weights;
+* early stopping on the task's validation metric; the best weights kept in ``checkpoints/best.safetensors``
+  and used for the final model directory;
+* ``OUT/metrics.jsonl`` (train loss every `log_every` steps, one record per epoch), TensorBoard when it is
+  installed, a rich progress bar with loss and samples/s;
+* DDP under torchrun: `DistributedSampler`, `config.batch_size` is the *global* batch, losses gather
+  embeddings with `cl2cm.train.dist.all_gather_with_grad`, rank 0 validates and writes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import random
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, default_collate
+
+from cl2cm.artifacts.io import atomic_write_text
+from cl2cm.artifacts.store import load_safetensors, save_safetensors
+from cl2cm.errors import UserError
+from cl2cm.runtime import autocast_dtype, resolve_device, seed_everything
+from cl2cm.train import dist as D
+
+CKPT_DIR = "checkpoints"
+LAST = "last.safetensors"
+BEST = "best.safetensors"
+METRICS = "metrics.jsonl"
+SCHEDULES = ("cosine", "nrccr", "constant")
+AMP_CHOICES = ("auto", "bf16", "fp16", "off")
+# Settings a resumed run must share with the checkpoint, or its result would not be the same run's.
+_RESUME_KEYS = ("batch_size", "accum", "lr", "weight_decay", "warmup", "schedule", "seed")
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation settings; every field is a CLI flag of train-teacher and distill."""
+
+    epochs: int = 10
+    batch_size: int = 128  # global batch (all ranks together) [NRCCR: 128]
+    lr: float = 1e-4  # [NRCCR: 1e-4]
+    weight_decay: float = 0.01  # [ours; NRCCR uses Adam without decay]
+    warmup: float = 0.05  # fraction of all optimizer steps (< 1) or a number of steps (>= 1) [ours]
+    schedule: str = "cosine"  # cosine | nrccr | constant
+    min_lr_ratio: float = 0.0  # floor of the cosine, as a fraction of lr
+    grad_clip: float = 2.0  # max gradient norm, 0 = off [NRCCR: 2]
+    accum: int = 1  # gradient accumulation steps
+    amp: str = "auto"  # auto | bf16 | fp16 | off (auto: bf16/fp16 on CUDA, off on CPU)
+    seed: int = 0
+    device: str = "auto"
+    patience: int = 10  # epochs without improvement before stopping [NRCCR: 10]
+    max_steps: int | None = None  # stop after this many optimizer steps (smoke runs, tests)
+    log_every: int = 50
+    num_workers: int = 0
+    profile: bool = False  # synchronise CUDA around forward/backward to time them (benchmarks)
+
+    def validate_values(self) -> None:
+        checks = [
+            (self.epochs >= 1, f"--epochs {self.epochs}: must be at least 1"),
+            (self.batch_size >= 2, f"--batch-size {self.batch_size}: must be at least 2 (in-batch negatives)"),
+            (self.lr > 0, f"--lr {self.lr}: must be positive"),
+            (self.accum >= 1, f"--accum {self.accum}: must be at least 1"),
+            (self.schedule in SCHEDULES, f"--schedule {self.schedule!r}: expected one of {', '.join(SCHEDULES)}"),
+            (self.amp in AMP_CHOICES, f"--amp {self.amp!r}: expected one of {', '.join(AMP_CHOICES)}"),
+            (self.warmup >= 0, f"--warmup {self.warmup}: must be >= 0"),
+            (self.grad_clip >= 0, f"--grad-clip {self.grad_clip}: must be >= 0"),
+            (self.patience >= 1, f"--patience {self.patience}: must be at least 1"),
+            (self.max_steps is None or self.max_steps >= 1, f"--max-steps {self.max_steps}: must be >= 1"),
+            (self.log_every >= 1, f"--log-every {self.log_every}: must be >= 1"),
+        ]
+        for ok, msg in checks:
+            if not ok:
+                raise UserError(msg)
+
+
+class TrainTask(ABC):
+    """What a stage gives the engine. `metric` names the `validate()` key to maximise (None: no selection)."""
+
+    metric: str | None = None
+
+    @abstractmethod
+    def module(self) -> nn.Module:
+        """The module to optimise and checkpoint (its frozen parameters are left out of the optimizer)."""
+
+    @abstractmethod
+    def train_dataset(self) -> Dataset:
+        """A map-style dataset of pre-tokenised items (tokenise once, before epoch 1)."""
+
+    def collate(self, items: list[Any]) -> Any:
+        return default_collate(items)
+
+    @abstractmethod
+    def loss(self, model: nn.Module, batch: Any) -> dict[str, torch.Tensor]:
+        """Loss terms of a batch, with the total under "loss". Call `model(...)` once: it may be DDP-wrapped."""
+
+    def validate(self, module: nn.Module) -> dict[str, float]:
+        """Validation metrics (module in eval mode, no grad); called on rank 0 after every epoch."""
+        return {}
+
+    @abstractmethod
+    def save(self, module: nn.Module, out_dir: Path) -> None:
+        """Write the final model directory (rank 0 only, with the best weights loaded)."""
+
+    def batch_size_of(self, batch: Any) -> int:
+        first = next(iter(batch.values())) if isinstance(batch, dict) else batch[0]
+        return int(first.shape[0])
+
+
+@dataclass
+class FitResult:
+    out_dir: Path
+    epochs: int  # epochs completed
+    steps: int  # optimizer steps
+    best_metric: float | None
+    best_epoch: int | None
+    last_loss: float | None
+    last_val: dict[str, float] = field(default_factory=dict)
+    stopped_early: bool = False
+    resumed_from: int | None = None  # epoch the run resumed after
+    samples_per_s: float = 0.0
+    time_total_s: float = 0.0  # wall time of the training steps (data + compute)
+    time_compute_s: float = 0.0  # forward + backward + optimizer step
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+def to_device(batch: Any, device: torch.device) -> Any:
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, dict):
+        return {k: to_device(v, device) for k, v in batch.items()}
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(to_device(v, device) for v in batch)
+    return batch
+
+
+def resolve_amp(amp: str, device: torch.device) -> torch.dtype | None:
+    if amp == "off":
+        return None
+    if amp == "auto":
+        return autocast_dtype(device)
+    if device.type != "cuda":
+        raise UserError(f"--amp {amp}: mixed precision needs --device cuda (use --amp off or auto on CPU)")
+    return torch.bfloat16 if amp == "bf16" else torch.float16
+
+
+def param_groups(module: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    """Trainable parameters, with weight decay on matrices only (not biases, norms, scalars)."""
+    decay, no_decay = [], []
+    for p in module.parameters():
+        if p.requires_grad:
+            (decay if p.ndim >= 2 else no_decay).append(p)
+    if not decay and not no_decay:
+        raise UserError("nothing to train: every parameter is frozen (check --train-layers)")
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def lr_factor(config: TrainConfig, step: int, total: int, lr_scale: float) -> float:
+    """Multiplier of the base lr at optimizer step `step` (0-based) of `total`."""
+    warm = int(config.warmup * total) if config.warmup < 1 else int(config.warmup)
+    if warm > 0 and step < warm:
+        return (step + 1) / warm
+    if config.schedule == "cosine":
+        progress = min(1.0, (step - warm) / max(1, total - warm))
+        return config.min_lr_ratio + (1 - config.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+    if config.schedule == "nrccr":
+        return lr_scale
+    return 1.0
+
+
+# ---------------------------------------------------------------------------------------------- checkpoints
+def _optimizer_to_flat(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    sd = opt.state_dict()
+    tensors: dict[str, torch.Tensor] = {}
+    scalars: dict[str, dict[str, Any]] = {}
+    for idx, st in sd["state"].items():
+        for key, val in st.items():
+            if isinstance(val, torch.Tensor):
+                tensors[f"optim.{idx}.{key}"] = val
+            else:
+                scalars.setdefault(str(idx), {})[key] = val
+    groups = [{k: (list(v) if isinstance(v, tuple) else v) for k, v in g.items()} for g in sd["param_groups"]]
+    return tensors, {"param_groups": groups, "scalars": scalars}
+
+
+def _optimizer_from_flat(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], meta: dict[str, Any]
+                         ) -> None:
+    state: dict[int, dict[str, Any]] = {}
+    for name, val in tensors.items():
+        if name.startswith("optim."):
+            _, idx, key = name.split(".", 2)
+            state.setdefault(int(idx), {})[key] = val
+    for idx, vals in meta["scalars"].items():
+        state.setdefault(int(idx), {}).update(vals)
+    groups = [{k: (tuple(v) if k == "betas" else v) for k, v in g.items()} for g in meta["param_groups"]]
+    opt.load_state_dict({"state": state, "param_groups": groups})
+
+
+def _rng_state() -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    tensors = {"rng.torch": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        for i, s in enumerate(torch.cuda.get_rng_state_all()):
+            tensors[f"rng.cuda.{i}"] = s
+    np_state = np.random.get_state()
+    tensors["rng.numpy"] = torch.from_numpy(np.asarray(np_state[1], dtype=np.int64))
+    py = random.getstate()
+    meta = {"python": [py[0], list(py[1]), py[2]], "numpy": [np_state[0], int(np_state[2]), int(np_state[3]),
+                                                             float(np_state[4])]}
+    return tensors, meta
+
+
+def _set_rng_state(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+    torch.set_rng_state(tensors["rng.torch"].to(torch.uint8))
+    cuda = [tensors[k] for k in sorted(k for k in tensors if k.startswith("rng.cuda."))]
+    if cuda and torch.cuda.is_available():
+        with contextlib.suppress(RuntimeError):
+            torch.cuda.set_rng_state_all([t.to(torch.uint8) for t in cuda])
+    py = meta["python"]
+    random.setstate((py[0], tuple(py[1]), py[2]))
+    n = meta["numpy"]
+    np.random.set_state((n[0], tensors["rng.numpy"].numpy().astype(np.uint32), n[1], n[2], n[3]))
+
+
+def save_checkpoint(path: Path, module: nn.Module, opt: torch.optim.Optimizer, scaler: Any,
+                    state: dict[str, Any], config: TrainConfig) -> None:
+    """Everything needed to continue a run, in one safetensors file (tensors + JSON metadata)."""
+    from cl2cm.models.io import state_dict_for_save
+
+    tensors = {f"model.{k}": v for k, v in state_dict_for_save(module).items()}
+    opt_t, opt_meta = _optimizer_to_flat(opt)
+    rng_t, rng_meta = _rng_state()
+    tensors.update(opt_t)
+    tensors.update(rng_t)
+    meta = {"state": state, "optimizer": opt_meta, "rng": rng_meta, "config": asdict(config),
+            "scaler": scaler.state_dict() if scaler is not None else None}
+    save_safetensors(path, tensors, metadata={"cl2cm": json.dumps(meta)})
+
+
+def read_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    from safetensors import safe_open
+
+    tensors = load_safetensors(path)
+    with safe_open(str(path), framework="pt") as fh:
+        raw = (fh.metadata() or {}).get("cl2cm")
+    if raw is None:
+        raise UserError("not a cl2cm training checkpoint (no metadata)", path=path)
+    return tensors, json.loads(raw)
+
+
+def model_weights(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
+
+
+# ---------------------------------------------------------------------------------------------- progress
+@contextlib.contextmanager
+def _progress(enabled: bool) -> Iterator[Any]:
+    if not enabled:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  TextColumn("{task.fields[info]}"), transient=False) as bar:
+        yield bar
+
+
+class _Metrics:
+    """metrics.jsonl (+ TensorBoard if installed); rank 0 only."""
+
+    def __init__(self, out_dir: Path, enabled: bool, keep_before_epoch: int | None) -> None:
+        self.path = out_dir / METRICS
+        self.enabled = enabled
+        self.tb = None
+        if not enabled:
+            return
+        kept: list[str] = []
+        if keep_before_epoch is not None and self.path.exists():
+            for line in self.path.read_text(encoding="utf-8").splitlines():
+                with contextlib.suppress(json.JSONDecodeError):
+                    if json.loads(line).get("epoch", 0) < keep_before_epoch:
+                        kept.append(line)
+        atomic_write_text(self.path, "".join(f"{x}\n" for x in kept))
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.tb = SummaryWriter(str(out_dir / "tensorboard"))
+        except ImportError:  # TensorBoard is optional
+            self.tb = None
+
+    def log(self, record: dict[str, Any]) -> None:
+        if not self.enabled:
+            return
+        with open(self.path, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(record) + "\n")
+        if self.tb is not None:
+            for k, v in record.items():
+                if isinstance(v, (int, float)) and k not in ("epoch", "step"):
+                    self.tb.add_scalar(f"{record.get('split', 'train')}/{k}", v, record.get("step", 0))
+
+    def close(self) -> None:
+        if self.tb is not None:
+            self.tb.close()
+
+
+# ---------------------------------------------------------------------------------------------- fit
+def fit(task: TrainTask, config: TrainConfig, out_dir: str | Path, *, resume: bool = False,
+        quiet: bool = False) -> FitResult:
+    """Train `task.module()` under `config`; write checkpoints, metrics and (via the task) the model dir."""
+    config.validate_values()
+    out_dir = Path(out_dir)
+    device = resolve_device(config.device)
+    info = D.init_from_env(device.type)
+    if info.enabled and device.type == "cuda":
+        device = torch.device("cuda", info.local_rank)
+        torch.cuda.set_device(device)
+    if config.batch_size % (info.world_size * config.accum):
+        raise UserError(f"--batch-size {config.batch_size}: must be divisible by the number of processes "
+                        f"({info.world_size}) × --accum ({config.accum})")
+    amp_dtype = resolve_amp(config.amp, device)
+    ckpt_dir = out_dir / CKPT_DIR
+    if info.is_main:
+        ckpt_dir.mkdir(parents=True, exist_ok=True)
+
+    module = task.module().to(device)
+    opt = torch.optim.AdamW(param_groups(module, config.weight_decay), lr=config.lr)
+    scaler = torch.amp.GradScaler("cuda") if amp_dtype == torch.float16 else None
+    model: nn.Module = module
+    if info.enabled:
+        from torch.nn.parallel import DistributedDataParallel
+
+        model = DistributedDataParallel(module, device_ids=[device.index] if device.type == "cuda" else None)
+
+    dataset = task.train_dataset()
+    micro = config.batch_size // (info.world_size * config.accum)
+    sampler = DistributedSampler(dataset, num_replicas=info.world_size, rank=info.rank, shuffle=True,
+                                 seed=config.seed, drop_last=True)
+    loader = DataLoader(dataset, batch_size=micro, sampler=sampler, collate_fn=task.collate, drop_last=True,
+                        num_workers=config.num_workers, pin_memory=device.type == "cuda")
+    steps_per_epoch = len(loader) // config.accum
+    if steps_per_epoch == 0:
+        raise UserError(f"--batch-size {config.batch_size}: larger than the training set ({len(dataset)} items)")
+    total_steps = config.epochs * steps_per_epoch
+    if config.max_steps is not None:
+        total_steps = min(total_steps, config.max_steps)
+
+    state: dict[str, Any] = {"epoch": 0, "step": 0, "best": None, "best_epoch": None, "bad_epochs": 0,
+                             "lr_scale": 1.0, "since_decay": 0}
+    last_path = ckpt_dir / LAST
+    resumed_from = None
+    if resume and last_path.exists():
+        tensors, meta = read_checkpoint(last_path)
+        old = meta["config"]
+        for key in _RESUME_KEYS:
+            if old.get(key) != getattr(config, key):
+                flag = "--" + key.replace("_", "-")
+                raise UserError(f"{flag} {getattr(config, key)!r} differs from the checkpoint's {old.get(key)!r}; "
+                                "resume with the same settings or start a new --out", path=last_path)
+        from cl2cm.models.io import load_weights
+
+        load_weights(module, model_weights(tensors), last_path)
+        _optimizer_from_flat(opt, tensors, meta["optimizer"])
+        if scaler is not None and meta.get("scaler"):
+            scaler.load_state_dict(meta["scaler"])
+        _set_rng_state(tensors, meta["rng"])
+        state.update(meta["state"])
+        resumed_from = state["epoch"]
+    else:
+        seed_everything(config.seed)  # the data order and dropout of a fresh run depend only on the seed
+        if info.is_main:
+            for stale in (last_path, ckpt_dir / BEST):
+                stale.unlink(missing_ok=True)
+
+    metrics = _Metrics(out_dir, info.is_main, keep_before_epoch=state["epoch"] if resumed_from is not None else 0)
+    show = info.is_main and not quiet
+    done = state["epoch"] >= config.epochs or (config.max_steps is not None and state["step"] >= config.max_steps)
+    stopped_early = False
+    last_loss: float | None = None
+    last_val: dict[str, float] = {}
+    t_total = t_compute = 0.0
+    n_samples = 0
+    autocast = (torch.autocast(device_type=device.type, dtype=amp_dtype) if amp_dtype is not None
+                else contextlib.nullcontext())
+    trainable = [p for g in opt.param_groups for p in g["params"]]
+
+    def _sync() -> None:
+        if config.profile and device.type == "cuda":
+            torch.cuda.synchronize(device)
+
+    with _progress(show) as bar:
+        bar_task = bar.add_task("train", total=total_steps, completed=state["step"], info="") if bar else None
+        while not done:
+            epoch = state["epoch"]
+            sampler.set_epoch(epoch)
+            model.train()
+            running: dict[str, float] = {}
+            n_running = 0
+            t_epoch = time.perf_counter()
+            samples_epoch = 0
+            for micro_i, batch in enumerate(loader, 1):
+                batch = to_device(batch, device)
+                _sync()
+                t0 = time.perf_counter()
+                sync_ctx = (model.no_sync() if info.enabled and micro_i % config.accum
+                            else contextlib.nullcontext())
+                with sync_ctx:
+                    with autocast:
+                        terms = task.loss(model, batch)
+                    loss = terms["loss"] / config.accum
+                    if scaler is not None:
+                        scaler.scale(loss).backward()
+                    else:
+                        loss.backward()
+                for k, v in terms.items():
+                    running[k] = running.get(k, 0.0) + float(v.detach())
+                n_running += 1
+                samples_epoch += task.batch_size_of(batch) * info.world_size
+                if micro_i % config.accum == 0:
+                    if scaler is not None:
+                        scaler.unscale_(opt)
+                    if config.grad_clip > 0:
+                        torch.nn.utils.clip_grad_norm_(trainable, config.grad_clip)
+                    factor = lr_factor(config, state["step"], total_steps, state["lr_scale"])
+                    for g in opt.param_groups:
+                        g["lr"] = config.lr * factor
+                    if scaler is not None:
+                        scaler.step(opt)
+                        scaler.update()
+                    else:
+                        opt.step()
+                    opt.zero_grad(set_to_none=True)
+                    state["step"] += 1
+                _sync()
+                t_compute += time.perf_counter() - t0
+                if micro_i % config.accum == 0:
+                    step = state["step"]
+                    if step % config.log_every == 0 or step == total_steps:
+                        avg = {k: float(D.mean_over_ranks(torch.tensor(v / n_running))) for k, v in running.items()}
+                        now = time.perf_counter()
+                        rate = samples_epoch / max(now - t_epoch, 1e-9)
+                        metrics.log({"split": "train", "epoch": epoch, "step": step, **avg,
+                                     "lr": opt.param_groups[0]["lr"], "samples_per_s": rate})
+                        last_loss = avg["loss"]
+                        running, n_running = {}, 0
+                        if bar is not None:
+                            bar.update(bar_task, info=f"epoch {epoch + 1}/{config.epochs}  loss {avg['loss']:.4f}  "
+                                                      f"{rate:,.0f} samples/s")
+                    if bar is not None:
+                        bar.update(bar_task, completed=step)
+                    if config.max_steps is not None and state["step"] >= config.max_steps:
+                        break
+            t_total += time.perf_counter() - t_epoch
+            n_samples += samples_epoch
+            if n_running:  # loss of the tail since the last log
+                last_loss = sum(v for k, v in running.items() if k == "loss") / n_running
+
+            # ------------------------------------------------------------------ end of epoch
+            val: dict[str, float] = {}
+            if info.is_main:
+                module.eval()
+                with torch.no_grad():
+                    val = task.validate(module)
+                module.train()
+            val = D.broadcast_object(val)  # type: ignore[assignment]
+            last_val = val
+            state["epoch"] = epoch + 1
+            improved = True
+            if task.metric and task.metric in val:
+                score = float(val[task.metric])
+                improved = state["best"] is None or score > state["best"]
+                if improved:
+                    state["best"], state["best_epoch"], state["bad_epochs"] = score, epoch + 1, 0
+                else:
+                    state["bad_epochs"] += 1
+            elif task.metric:
+                raise KeyError(f"validate() returned no {task.metric!r}: {sorted(val)}")
+            if config.schedule == "nrccr":  # NRCCR: ×0.99 per epoch, ×0.5 after 3 epochs without improvement
+                state["lr_scale"] *= 0.99
+                state["since_decay"] += 1
+                if not improved and state["since_decay"] >= 3:
+                    state["lr_scale"] *= 0.5
+                    state["since_decay"] = 0
+            metrics.log({"split": "val", "epoch": epoch, "step": state["step"], **val,
+                         "train_loss": last_loss, "improved": improved,
+                         "epoch_time_s": time.perf_counter() - t_epoch})
+            if info.is_main:
+                if improved and task.metric:
+                    from cl2cm.models.io import state_dict_for_save
+
+                    save_safetensors(ckpt_dir / BEST, state_dict_for_save(module),
+                                     metadata={"epoch": str(epoch + 1), "metric": str(state["best"])})
+                save_checkpoint(last_path, module, opt, scaler, dict(state), config)
+            D.barrier()
+            if task.metric and state["bad_epochs"] >= config.patience:
+                stopped_early = True
+            done = (stopped_early or state["epoch"] >= config.epochs
+                    or (config.max_steps is not None and state["step"] >= config.max_steps))
+
+    # ---------------------------------------------------------------------- final model directory
+    if info.is_main:
+        best_path = ckpt_dir / BEST
+        if task.metric and best_path.exists():
+            from cl2cm.models.io import load_weights
+
+            load_weights(module, load_safetensors(best_path, device=str(device)), best_path)
+        module.eval()
+        task.save(module, out_dir)
+    metrics.close()
+    D.barrier()
+    return FitResult(out_dir=out_dir, epochs=state["epoch"], steps=state["step"], best_metric=state["best"],
+                     best_epoch=state["best_epoch"], last_loss=last_loss, last_val=last_val,
+                     stopped_early=stopped_early, resumed_from=resumed_from,
+                     samples_per_s=n_samples / t_total if t_total else 0.0, time_total_s=t_total,
+                     time_compute_s=t_compute)

@@ -1,0 +1,105 @@
+"""The training engine: resume after a kill, DDP equivalence, schedules, checkpoints without pickle."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from toy import ToyTask
+
+from cl2cm.errors import UserError
+from cl2cm.train import TrainConfig, fit
+from cl2cm.train.engine import lr_factor, read_checkpoint
+
+HERE = Path(__file__).resolve().parent
+CFG = dict(epochs=3, batch_size=32, lr=0.05, log_every=1, device="cpu", seed=7)
+
+
+def _weights(out: Path) -> dict[str, torch.Tensor]:
+    return load_file(str(out / "toy.safetensors"))
+
+
+def test_resume_after_kill_reproduces_uninterrupted_weights(tmp_path: Path) -> None:
+    full = fit(ToyTask(), TrainConfig(**CFG), tmp_path / "full", quiet=True)
+    assert full.epochs == 3 and full.steps == 24
+    with pytest.raises(KeyboardInterrupt):  # killed in the middle of epoch 2
+        fit(ToyTask(fail_at_step=12), TrainConfig(**CFG), tmp_path / "cut", quiet=True)
+    _, meta = read_checkpoint(tmp_path / "cut" / "checkpoints" / "last.safetensors")
+    assert meta["state"]["epoch"] == 1 and meta["state"]["step"] == 8
+    fresh = ToyTask()
+    with torch.no_grad():  # whatever the new process starts from, the checkpoint's weights win
+        for p in fresh.net.parameters():
+            p.add_(1.0)
+    resumed = fit(fresh, TrainConfig(**CFG), tmp_path / "cut", resume=True, quiet=True)
+    assert resumed.resumed_from == 1 and resumed.steps == 24
+    a, b = _weights(tmp_path / "full"), _weights(tmp_path / "cut")
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=1e-6)
+    # metrics.jsonl holds each epoch once, as if the run had never stopped
+    recs = [json.loads(x) for x in (tmp_path / "cut" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in recs if r["split"] == "val"] == [0, 1, 2]
+    assert [r["step"] for r in recs if r["split"] == "train"] == list(range(1, 25))
+
+
+def test_resume_with_other_settings_is_refused(tmp_path: Path) -> None:
+    fit(ToyTask(), TrainConfig(**{**CFG, "epochs": 1}), tmp_path, quiet=True)
+    with pytest.raises(UserError, match="--lr"):
+        fit(ToyTask(), TrainConfig(**{**CFG, "lr": 0.01}), tmp_path, resume=True, quiet=True)
+
+
+def test_checkpoint_is_plain_safetensors_and_best_is_kept(tmp_path: Path) -> None:
+    res = fit(ToyTask(), TrainConfig(**CFG), tmp_path, quiet=True)
+    tensors, meta = read_checkpoint(tmp_path / "checkpoints" / "last.safetensors")
+    assert any(k.startswith("optim.") and k.endswith("exp_avg") for k in tensors)
+    assert "rng.torch" in tensors and meta["state"]["step"] == 24
+    best = load_file(str(tmp_path / "checkpoints" / "best.safetensors"))
+    final = _weights(tmp_path)
+    for k in final:  # the model written at the end is the best epoch's
+        torch.testing.assert_close(best[k], final[k])
+    assert res.best_metric == max(json.loads(x).get("acc", 0) for x in
+                                  (tmp_path / "metrics.jsonl").read_text().splitlines())
+
+
+def test_learning_rate_schedules() -> None:
+    cfg = TrainConfig(lr=1.0, warmup=10, schedule="cosine")
+    f = [lr_factor(cfg, s, 110, 1.0) for s in range(110)]
+    assert f[0] == pytest.approx(0.1) and f[9] == pytest.approx(1.0)
+    assert f[60] == pytest.approx(0.5, abs=0.02) and f[-1] < 0.01
+    nr = TrainConfig(warmup=0, schedule="nrccr")
+    assert lr_factor(nr, 50, 100, 0.99 * 0.5) == pytest.approx(0.495)
+
+
+def test_bad_settings_are_user_errors(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="--schedule"):
+        fit(ToyTask(), TrainConfig(**{**CFG, "schedule": "linear"}), tmp_path, quiet=True)
+    with pytest.raises(UserError, match="larger than the training set"):
+        fit(ToyTask(n=16), TrainConfig(**CFG), tmp_path, quiet=True)
+    with pytest.raises(UserError, match="--amp"):
+        fit(ToyTask(), TrainConfig(**{**CFG, "amp": "fp16"}), tmp_path, quiet=True)
+
+
+def test_ddp_two_processes_match_one_process_on_the_global_batch(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(HERE), "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           str(HERE / "ddp_toy.py"), str(tmp_path / "ddp"), "3"]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    subprocess.run([sys.executable, str(HERE / "ddp_toy.py"), str(tmp_path / "one"), "3"], env=env,
+                   check=True, timeout=120)
+
+    def losses(d: Path) -> list[float]:
+        return [json.loads(x)["loss"] for x in (d / "metrics.jsonl").read_text().splitlines()
+                if json.loads(x)["split"] == "train"]
+
+    one, two = losses(tmp_path / "one"), losses(tmp_path / "ddp")
+    assert len(one) == len(two) == 3
+    assert one == pytest.approx(two, rel=1e-5)
+    a, b = _weights(tmp_path / "one"), _weights(tmp_path / "ddp")
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-5)
