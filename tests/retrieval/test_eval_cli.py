@@ -1,0 +1,135 @@
+"""`cl2cm eval` through the real entry point: embedding stores built here, JSON keys, table, exit 2 on bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from cl2cm.artifacts.manifest import Manifest
+from cl2cm.artifacts.store import save_store
+from cl2cm.cli import main
+from cl2cm.retrieval.metrics import compute_ranks, retrieval_metrics
+
+
+def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = 0
+    try:
+        main(argv)
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def make_stores(root: Path, n_img: int = 30, per: int = 5, dim: int = 16, seed: int = 0,
+                query_dim: int | None = None) -> tuple[Path, Path, torch.Tensor, torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    gallery = torch.nn.functional.normalize(torch.randn(n_img, dim, generator=g), dim=-1)
+    idx = torch.arange(n_img).repeat_interleave(per)
+    query = torch.nn.functional.normalize(gallery[idx] + 0.8 * torch.randn(len(idx), dim, generator=g), dim=-1)
+    if query_dim is not None:
+        query = torch.randn(len(idx), query_dim, generator=g)
+    names = [f"img{i:03d}.jpg" for i in range(n_img)]
+    qdir = save_store(root / "q", query, [f"{names[i]}#{k % per}" for k, i in enumerate(idx.tolist())],
+                      Manifest(kind="embeddings"), images=[names[i] for i in idx.tolist()])
+    gdir = save_store(root / "g", gallery, names, Manifest(kind="features"))
+    return qdir, gdir, query, gallery, idx
+
+
+def test_stores_json_exact_keys_table_and_ranks(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    qdir, gdir, query, gallery, idx = make_stores(tmp_path)
+    out, ranks_file = tmp_path / "m.json", tmp_path / "ranks.jsonl"
+    code, stdout, err = run(["eval", "--query-emb", str(qdir), "--gallery-emb", str(gdir), "--out", str(out),
+                             "--ranks", str(ranks_file), "--chunk", "7", "--device", "cpu"], capsys)
+    assert code == 0, err
+    metrics = json.loads(out.read_text())
+    assert list(metrics) == ["t2v", "v2t", "SumR", "queries", "gallery"]
+    for d in ("t2v", "v2t"):
+        assert list(metrics[d]) == ["R@1", "R@5", "R@10", "MedR", "MeanR", "mAP"]
+    assert metrics == retrieval_metrics(compute_ranks(query, gallery, idx))
+    assert metrics["queries"] == 150 and metrics["gallery"] == 30
+    assert "t2v" in stdout and "v2t" in stdout and "SumR" in stdout and "MedR" in stdout
+    lines = [json.loads(x) for x in ranks_file.read_text().splitlines()]
+    assert len(lines) == 150 + 30
+    assert lines[0]["query"] == "img000.jpg#0" and lines[0]["target"] == "img000.jpg"
+    assert {x["direction"] for x in lines} == {"t2v", "v2t"}
+
+
+def test_quiet_prints_nothing_and_extra_k(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    qdir, gdir, *_ = make_stores(tmp_path)
+    out = tmp_path / "m.json"
+    code, stdout, _ = run(["eval", "--query-emb", str(qdir), "--gallery-emb", str(gdir), "--quiet", "--k",
+                           "1,5,10,20", "--out", str(out)], capsys)
+    assert code == 0 and stdout == ""
+    assert "R@20" in json.loads(out.read_text())["v2t"]
+
+
+def test_plot_writes_a_png(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("matplotlib")
+    qdir, gdir, *_ = make_stores(tmp_path, n_img=12, per=1)
+    png = tmp_path / "curves.png"
+    code, _, err = run(["eval", "--query-emb", str(qdir), "--gallery-emb", str(gdir), "--plot", str(png),
+                        "-q"], capsys)
+    assert code == 0, err
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_fusion_with_identical_mt_store_keeps_t2v(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    qdir, gdir, query, gallery, idx = make_stores(tmp_path)
+    out = tmp_path / "m.json"
+    code, _, err = run(["eval", "--query-emb", str(qdir), "--gallery-emb", str(gdir), "--fuse-translation",
+                        str(qdir), "--fuse-weight", "0.3", "--out", str(out), "-q"], capsys)
+    assert code == 0, err
+    # w·minmax(S) + (1−w)·minmax(S) = minmax(S): a per-row monotone map, so t2v is unchanged.
+    assert json.loads(out.read_text())["t2v"] == retrieval_metrics(compute_ranks(query, gallery, idx))["t2v"]
+
+
+def _one_line_error(code: int, err: str) -> str:
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("cl2cm: error:"), err
+    return lines[0]
+
+
+def test_query_ids_missing_from_gallery(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    qdir, _, *_ = make_stores(tmp_path)
+    gdir = save_store(tmp_path / "g2", torch.randn(3, 16), ["img000.jpg", "x.jpg", "y.jpg"],
+                      Manifest(kind="features"))
+    line = _one_line_error(*run(["eval", "--query-emb", str(qdir), "--gallery-emb", str(gdir)], capsys)[::2])
+    assert "145 of 150 queries have no row in the gallery (first: 'img001.jpg')" in line
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--k", "1,500"], "--k 500 is larger than the gallery (30 items)"),
+        (["--k", "x"], "--k 'x'"),
+        (["--chunk", "0"], "--chunk 0"),
+        (["--ties", "coin"], "--ties 'coin'"),
+        (["--fuse-weight", "2"], "--fuse-weight 2.0"),
+    ],
+)
+def test_bad_flags(tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str], message: str) -> None:
+    qdir, gdir, *_ = make_stores(tmp_path)
+    if "--fuse-weight" in extra:
+        extra = [*extra, "--fuse-translation", str(qdir)]
+    line = _one_line_error(*run(["eval", "--query-emb", str(qdir), "--gallery-emb", str(gdir), *extra],
+                                capsys)[::2])
+    assert message in line
+
+
+def test_dimension_mismatch_and_missing_inputs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    qdir, gdir, *_ = make_stores(tmp_path, query_dim=8)
+    line = _one_line_error(*run(["eval", "--query-emb", str(qdir), "--gallery-emb", str(gdir)], capsys)[::2])
+    assert "dimension mismatch" in line and "8" in line and "16" in line
+    line = _one_line_error(*run(["eval", "--query-emb", str(qdir)], capsys)[::2])
+    assert "cannot combine --query-emb" in line
+    line = _one_line_error(*run(["eval", "--query-emb", str(tmp_path / "nope"), "--gallery-emb", str(gdir)],
+                                capsys)[::2])
+    assert "nope" in line and "not found" in line
+    empty = save_store(tmp_path / "empty", torch.zeros(0, 16), [], Manifest(kind="embeddings"), images=[])
+    line = _one_line_error(*run(["eval", "--query-emb", str(empty), "--gallery-emb", str(gdir)], capsys)[::2])
+    assert "empty query set" in line
