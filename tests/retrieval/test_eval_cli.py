@@ -10,18 +10,7 @@ import torch
 
 from cl2cm.artifacts.manifest import Manifest
 from cl2cm.artifacts.store import save_store
-from cl2cm.cli import main
 from cl2cm.retrieval.metrics import compute_ranks, retrieval_metrics
-
-
-def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    code = 0
-    try:
-        main(argv)
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def make_stores(root: Path, n_img: int = 30, per: int = 5, dim: int = 16, seed: int = 0,
@@ -39,11 +28,11 @@ def make_stores(root: Path, n_img: int = 30, per: int = 5, dim: int = 16, seed: 
     return qdir, gdir, query, gallery, idx
 
 
-def test_stores_json_exact_keys_table_and_ranks(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_stores_json_exact_keys_table_and_ranks(tmp_path: Path, cli) -> None:
     qdir, gdir, query, gallery, idx = make_stores(tmp_path)
     out, ranks_file = tmp_path / "m.json", tmp_path / "ranks.jsonl"
-    code, stdout, err = run(["eval", "--query-emb", str(qdir), "--gallery-emb", str(gdir), "--out", str(out),
-                             "--ranks", str(ranks_file), "--chunk", "7", "--device", "cpu"], capsys)
+    code, stdout, err = cli(["eval", "--query-emb", str(qdir), "--gallery-emb", str(gdir), "--out", str(out),
+                             "--ranks", str(ranks_file), "--chunk", "7", "--device", "cpu"])
     assert code == 0, err
     metrics = json.loads(out.read_text())
     assert list(metrics) == ["t2v", "v2t", "SumR", "queries", "gallery"]
@@ -58,30 +47,30 @@ def test_stores_json_exact_keys_table_and_ranks(tmp_path: Path, capsys: pytest.C
     assert {x["direction"] for x in lines} == {"t2v", "v2t"}
 
 
-def test_quiet_prints_nothing_and_extra_k(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_quiet_prints_nothing_and_extra_k(tmp_path: Path, cli) -> None:
     qdir, gdir, *_ = make_stores(tmp_path)
     out = tmp_path / "m.json"
-    code, stdout, _ = run(["eval", "--query-emb", str(qdir), "--gallery-emb", str(gdir), "--quiet", "--k",
-                           "1,5,10,20", "--out", str(out)], capsys)
+    code, stdout, _ = cli(["eval", "--query-emb", str(qdir), "--gallery-emb", str(gdir), "--quiet", "--k",
+                           "1,5,10,20", "--out", str(out)])
     assert code == 0 and stdout == ""
     assert "R@20" in json.loads(out.read_text())["v2t"]
 
 
-def test_plot_writes_a_png(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_plot_writes_a_png(tmp_path: Path, cli) -> None:
     pytest.importorskip("matplotlib")
     qdir, gdir, *_ = make_stores(tmp_path, n_img=12, per=1)
     png = tmp_path / "curves.png"
-    code, _, err = run(["eval", "--query-emb", str(qdir), "--gallery-emb", str(gdir), "--plot", str(png),
-                        "-q"], capsys)
+    code, _, err = cli(["eval", "--query-emb", str(qdir), "--gallery-emb", str(gdir), "--plot", str(png),
+                        "-q"])
     assert code == 0, err
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_fusion_with_identical_mt_store_keeps_t2v(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_fusion_with_identical_mt_store_keeps_t2v(tmp_path: Path, cli) -> None:
     qdir, gdir, query, gallery, idx = make_stores(tmp_path)
     out = tmp_path / "m.json"
-    code, _, err = run(["eval", "--query-emb", str(qdir), "--gallery-emb", str(gdir), "--fuse-translation",
-                        str(qdir), "--fuse-weight", "0.3", "--out", str(out), "-q"], capsys)
+    code, _, err = cli(["eval", "--query-emb", str(qdir), "--gallery-emb", str(gdir), "--fuse-translation",
+                        str(qdir), "--fuse-weight", "0.3", "--out", str(out), "-q"])
     assert code == 0, err
     # w·minmax(S) + (1−w)·minmax(S) = minmax(S): a per-row monotone map, so t2v is unchanged.
     assert json.loads(out.read_text())["t2v"] == retrieval_metrics(compute_ranks(query, gallery, idx))["t2v"]
@@ -94,11 +83,11 @@ def _one_line_error(code: int, err: str) -> str:
     return lines[0]
 
 
-def test_query_ids_missing_from_gallery(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_query_ids_missing_from_gallery(tmp_path: Path, cli) -> None:
     qdir, _, *_ = make_stores(tmp_path)
     gdir = save_store(tmp_path / "g2", torch.randn(3, 16), ["img000.jpg", "x.jpg", "y.jpg"],
                       Manifest(kind="features"))
-    line = _one_line_error(*run(["eval", "--query-emb", str(qdir), "--gallery-emb", str(gdir)], capsys)[::2])
+    line = _one_line_error(*cli(["eval", "--query-emb", str(qdir), "--gallery-emb", str(gdir)])[::2])
     assert "145 of 150 queries have no row in the gallery (first: 'img001.jpg')" in line
 
 
@@ -112,24 +101,22 @@ def test_query_ids_missing_from_gallery(tmp_path: Path, capsys: pytest.CaptureFi
         (["--fuse-weight", "2"], "--fuse-weight 2.0"),
     ],
 )
-def test_bad_flags(tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str], message: str) -> None:
+def test_bad_flags(tmp_path: Path, cli, extra: list[str], message: str) -> None:
     qdir, gdir, *_ = make_stores(tmp_path)
     if "--fuse-weight" in extra:
         extra = [*extra, "--fuse-translation", str(qdir)]
-    line = _one_line_error(*run(["eval", "--query-emb", str(qdir), "--gallery-emb", str(gdir), *extra],
-                                capsys)[::2])
+    line = _one_line_error(*cli(["eval", "--query-emb", str(qdir), "--gallery-emb", str(gdir), *extra])[::2])
     assert message in line
 
 
-def test_dimension_mismatch_and_missing_inputs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_dimension_mismatch_and_missing_inputs(tmp_path: Path, cli) -> None:
     qdir, gdir, *_ = make_stores(tmp_path, query_dim=8)
-    line = _one_line_error(*run(["eval", "--query-emb", str(qdir), "--gallery-emb", str(gdir)], capsys)[::2])
+    line = _one_line_error(*cli(["eval", "--query-emb", str(qdir), "--gallery-emb", str(gdir)])[::2])
     assert "dimension mismatch" in line and "8" in line and "16" in line
-    line = _one_line_error(*run(["eval", "--query-emb", str(qdir)], capsys)[::2])
+    line = _one_line_error(*cli(["eval", "--query-emb", str(qdir)])[::2])
     assert "cannot combine --query-emb" in line
-    line = _one_line_error(*run(["eval", "--query-emb", str(tmp_path / "nope"), "--gallery-emb", str(gdir)],
-                                capsys)[::2])
+    line = _one_line_error(*cli(["eval", "--query-emb", str(tmp_path / "nope"), "--gallery-emb", str(gdir)])[::2])
     assert "nope" in line and "not found" in line
     empty = save_store(tmp_path / "empty", torch.zeros(0, 16), [], Manifest(kind="embeddings"), images=[])
-    line = _one_line_error(*run(["eval", "--query-emb", str(empty), "--gallery-emb", str(gdir)], capsys)[::2])
+    line = _one_line_error(*cli(["eval", "--query-emb", str(empty), "--gallery-emb", str(gdir)])[::2])
     assert "empty query set" in line
