@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 import os
 import random
+import re
 import shutil
 import time
 from collections.abc import Callable
@@ -42,6 +43,7 @@ from cl2cm.demo.scene import BACKGROUNDS, COLOURS, Obj, Scene, sample_scene
 from cl2cm.errors import UserError
 
 KIND = "demo-world"
+_WORD = re.compile(r"\w+|[^\w\s]")  # BERT's pre-tokenisation: words and single punctuation marks
 SPLITS = ("train", "val", "test")
 DEFAULT_SIZES = {"train": 1200, "val": 200, "test": 500}
 
@@ -257,12 +259,18 @@ def _build_encoder(path: Path, train_en: list[str], vocab: dict[str, list[str]],
 
     The target side sees only word lists (the lexicon's translations and the gold grammars' word forms),
     never a target sentence: that mirrors a multilingual pretrained tokenizer, which knows the words of
-    the target language without having seen the demo's gold captions.
+    the target language without having seen the demo's gold captions. The vocabulary is every whole word
+    plus every character (initial and '##' continuation), listed in sorted order rather than trained, so it
+    is the same in every process (the WordPiece trainer breaks ties in hash order).
     """
     from cl2cm.models.tiny import build_tiny_bert
 
-    target_words = sorted({w for senses in ENTRIES.values() for opts in senses.values() for o in opts
-                           for w in o.split()} | {w for words in vocab.values() for w in words})
+    target_words = {w for senses in ENTRIES.values() for opts in senses.values() for o in opts for w in o.split()}
+    target_words |= {w for words in vocab.values() for w in words}
+    texts = train_en + sorted(target_words)
+    words = sorted({w for t in texts for w in _WORD.findall(t)})
+    chars = sorted({ch for w in words for ch in w})
+    tokens = chars + [f"##{ch}" for ch in chars] + [w for w in words if len(w) > 1]
     if path.exists():
         shutil.rmtree(path)
     from transformers import AutoTokenizer
@@ -270,10 +278,9 @@ def _build_encoder(path: Path, train_en: list[str], vocab: dict[str, list[str]],
 
     hf_logging.disable_progress_bar()  # our own progress display is the only one
     try:
-        build_tiny_bert(path, train_en + target_words, vocab_size=2000, max_length=96, seed=seed)
+        build_tiny_bert(path, texts, vocab=tokens, max_length=96, seed=seed)
     finally:
         hf_logging.enable_progress_bar()
-
     return len(AutoTokenizer.from_pretrained(path))
 
 

@@ -31,17 +31,28 @@ def build_tiny_bert(
     intermediate: int = 128,
     max_length: int = 64,
     seed: int = 0,
+    vocab: list[str] | None = None,
 ) -> Path:
-    """Train a WordPiece vocabulary on `texts` and save a randomly initialised BERT beside it."""
+    """Train a WordPiece vocabulary on `texts` and save a randomly initialised BERT beside it.
+
+    `vocab` (tokens, with '##' continuations) is used as given instead of training one: the tokenizers
+    trainer breaks ties in hash order, so a trained vocabulary differs between processes, and the demo
+    world must be byte-identical for a seed.
+    """
     from tokenizers import BertWordPieceTokenizer
     from transformers import BertConfig, BertModel, BertTokenizerFast
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    wp = BertWordPieceTokenizer(lowercase=False, strip_accents=False, clean_text=True)
-    wp.train_from_iterator(list(texts), vocab_size=vocab_size, min_frequency=1, special_tokens=SPECIAL_TOKENS,
-                           show_progress=False)
-    wp.save_model(str(out))
+    if vocab is not None:
+        tokens = SPECIAL_TOKENS + [t for t in dict.fromkeys(vocab) if t not in SPECIAL_TOKENS]
+        (out / "vocab.txt").write_text("".join(f"{t}\n" for t in tokens), encoding="utf-8")
+        wp = BertWordPieceTokenizer(str(out / "vocab.txt"), lowercase=False, strip_accents=False, clean_text=True)
+    else:
+        wp = BertWordPieceTokenizer(lowercase=False, strip_accents=False, clean_text=True)
+        wp.train_from_iterator(list(texts), vocab_size=vocab_size, min_frequency=1,
+                               special_tokens=SPECIAL_TOKENS, show_progress=False)
+        wp.save_model(str(out))
     tok = BertTokenizerFast(tokenizer_object=wp._tokenizer, unk_token="[UNK]", sep_token="[SEP]",
                             pad_token="[PAD]", cls_token="[CLS]", mask_token="[MASK]", do_lower_case=False,
                             model_max_length=max_length)
