@@ -13,6 +13,7 @@ from cl2cm.errors import UserError
 
 # Each import registers one command on `app` (one line per command module, in pipeline order).
 # isort: off
+from cl2cm.cli import translate  # noqa: E402,F401
 from cl2cm.cli import extract_features  # noqa: E402,F401
 from cl2cm.cli import demo  # noqa: E402,F401
 from cl2cm.cli import eval  # noqa: E402,F401

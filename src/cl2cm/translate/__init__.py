@@ -1,0 +1,1 @@
+"""Machine translation of caption corpora into pseudo-parallel pairs (`cl2cm translate`)."""

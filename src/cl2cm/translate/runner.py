@@ -1,0 +1,376 @@
+"""Translate a caption corpus into pseudo-parallel pairs: fast, shardable, and never losing work.
+
+Speed comes from scheduling, not from the engine: each distinct English sentence is translated once; the
+distinct sentences are sorted by source length (longest first, so an out-of-memory shows at once) and cut
+into batches by a padded-token budget (`--max-tokens`), so batches hold little padding and decoding stops
+early. Safety comes from the artifact layer: the sorted order is cut into fixed chunks, each committed
+atomically as it completes (`ChunkedRun`), so a rerun after any kill skips finished chunks; `--shard i/n`
+runs take disjoint chunks; whoever finds every chunk done merges `<lang>.jsonl` files and writes the
+manifest last.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cl2cm.artifacts.captions import Caption, read_captions, write_captions
+from cl2cm.artifacts.chunks import ChunkedRun, chunk_ranges, my_chunks, parse_shard
+from cl2cm.artifacts.lock import output_lock
+from cl2cm.artifacts.manifest import (
+    MANIFEST_NAME,
+    Manifest,
+    checksum_inputs,
+    read_manifest,
+    remove_manifest,
+    write_manifest,
+)
+from cl2cm.errors import UserError
+from cl2cm.runtime import resolve_device, seed_everything
+from cl2cm.translate.base import (
+    BACKENDS,
+    LENGTH_EXTRA,
+    LENGTH_RATIO,
+    Backend,
+    BackendOptions,
+    load_backend,
+    model_identity,
+)
+
+KIND = "translations"
+
+
+@dataclass
+class TranslateConfig:
+    """Everything `cl2cm translate` takes besides the corpus and the output directory."""
+
+    targets: list[str]
+    model: str
+    backend: str = "hf"
+    source_lang: str = "en"
+    back_translate: bool = False
+    back_model: str | None = None
+    beams: int = 1
+    max_tokens: int = 8192
+    max_batch: int = 512
+    chunk_size: int = 2048
+    shard: str | None = None
+    overwrite: bool = False
+    device: str = "auto"
+    seed: int = 0
+    noise: float | None = None  # lexicon only
+    fmt: str | None = None
+    lang: str | None = None
+    images: str | None = None
+
+
+@dataclass
+class LangStats:
+    lang: str
+    rows: int
+    distinct: int
+    truncated: int
+    translated: int = 0  # distinct sentences translated by this run (0 when resumed from finished chunks)
+    seconds: float = 0.0
+    file: str = ""
+
+    @property
+    def speed(self) -> float:
+        return self.translated / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass
+class TranslateResult:
+    out_dir: Path
+    status: str  # "complete", "already complete", "shard done"
+    languages: list[LangStats] = field(default_factory=list)
+    seconds: float = 0.0
+    missing_chunks: int = 0
+
+
+# ------------------------------------------------------------------------------------------------ batching
+def token_batches(lengths: list[int], max_tokens: int, max_batch: int) -> Iterator[range]:
+    """Consecutive batches whose padded size (rows × longest) stays within `max_tokens`.
+
+    `lengths` should be sorted; a sentence longer than the budget still gets a batch of its own.
+    """
+    start, longest = 0, 0
+    for i, n in enumerate(lengths):
+        longest_with = max(longest, n)
+        size = i - start
+        if size and (size + 1 > max_batch or (size + 1) * longest_with > max_tokens):
+            yield range(start, i)
+            start, longest_with = i, n
+        longest = longest_with
+    if start < len(lengths):
+        yield range(start, len(lengths))
+
+
+def length_order(lengths: list[int]) -> list[int]:
+    """Indices longest first, ties in first-seen order: deterministic, so chunks mean the same on rerun."""
+    return sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
+
+
+def translate_sorted(backend: Backend, texts: list[str], lengths: list[int], src: str, tgt: str,
+                     max_tokens: int, max_batch: int) -> list[str]:
+    """Translate texts already sorted by `lengths`, batch by batch."""
+    out: list[str] = []
+    for b in token_batches(lengths, max_tokens, max_batch):
+        out += backend.translate(texts[b.start: b.stop], src, tgt)
+    return out
+
+
+def translate_texts(backend: Backend, texts: list[str], src: str, tgt: str, *, max_tokens: int = 8192,
+                    max_batch: int = 512) -> list[str]:
+    """Dedupe, sort, batch, translate, and put back in input order (for callers without chunking)."""
+    distinct = list(dict.fromkeys(texts))
+    lengths = [min(n, backend.max_source_tokens) for n in backend.count_tokens(distinct, src, tgt)]
+    order = length_order(lengths)
+    done = translate_sorted(backend, [distinct[i] for i in order], [lengths[i] for i in order], src, tgt,
+                            max_tokens, max_batch)
+    by_text = {distinct[i]: t for i, t in zip(order, done, strict=True)}
+    return [by_text[t] for t in texts]
+
+
+# ----------------------------------------------------------------------------------------------- the stage
+def _validate(cfg: TranslateConfig) -> None:
+    if not cfg.targets:
+        raise UserError("--to: give at least one target language, e.g. --to de")
+    if len(set(cfg.targets)) != len(cfg.targets):
+        raise UserError(f"--to: repeated language in {cfg.targets}")
+    for t in cfg.targets:
+        if not t or "/" in t or t.startswith(".") or t == cfg.source_lang:
+            raise UserError(f"--to {t!r}: not a target language code (source is {cfg.source_lang!r})")
+    if cfg.backend not in BACKENDS:
+        raise UserError(f"--backend {cfg.backend!r}: expected one of {', '.join(BACKENDS)}")
+    for flag, value in (("--beams", cfg.beams), ("--max-tokens", cfg.max_tokens), ("--max-batch", cfg.max_batch),
+                        ("--chunk-size", cfg.chunk_size)):
+        if value < 1:
+            raise UserError(f"{flag} {value}: must be at least 1")
+    if cfg.noise is not None and cfg.backend != "lexicon":
+        raise UserError("--noise applies to --backend lexicon only")
+    if cfg.noise is not None and not 0.0 <= cfg.noise <= 1.0:
+        raise UserError(f"--noise {cfg.noise}: must be between 0 and 1")
+    if cfg.back_translate and not cfg.back_model:
+        raise UserError("--back-translate needs --back-model (a model translating the targets back into "
+                        f"{cfg.source_lang!r})")
+
+
+def _noise(cfg: TranslateConfig) -> float | None:
+    from cl2cm.translate.lexicon import DEFAULT_NOISE
+
+    if cfg.backend != "lexicon":
+        return None
+    return DEFAULT_NOISE if cfg.noise is None else cfg.noise
+
+
+def _records_digest(records: list[Caption]) -> str:
+    h = hashlib.sha256()
+    for r in records:
+        h.update(json.dumps([r.id, r.image, r.text], ensure_ascii=False).encode())
+        h.update(b"\n")
+    return h.hexdigest()
+
+
+def _run_key(cfg: TranslateConfig, digest: str, n_distinct: int) -> dict[str, Any]:
+    """What the output depends on; a rerun with another key is another run (refused without --overwrite)."""
+    return {
+        "kind": KIND, "backend": cfg.backend, "model": model_identity(cfg.model),
+        "back_model": model_identity(cfg.back_model) if cfg.back_translate and cfg.back_model else None,
+        "source_lang": cfg.source_lang, "targets": sorted(cfg.targets), "beams": cfg.beams,
+        "length_policy": [LENGTH_RATIO, LENGTH_EXTRA], "noise": _noise(cfg),
+        "seed": cfg.seed if cfg.backend == "lexicon" else None,
+        "input": digest, "distinct": n_distinct, "chunk_size": cfg.chunk_size,
+    }
+
+
+def _chunk_key(key: dict[str, Any], tgt: str) -> dict[str, Any]:
+    """One language's parts do not depend on which other languages the run has (add a --to, keep the rest)."""
+    return {**{k: v for k, v in key.items() if k != "targets"}, "lang": tgt}
+
+
+def _existing(out: Path, key: dict[str, Any], overwrite: bool) -> Manifest | None:
+    """The manifest already in `out`; refuse one of another run unless --overwrite (read-only check)."""
+    if not (out / MANIFEST_NAME).exists():
+        return None
+    try:
+        old = read_manifest(out)
+    except UserError:
+        if not overwrite:
+            raise
+        return Manifest(kind="unreadable")
+    if old.kind == KIND and old.extra.get("key") == key:
+        return old
+    if not overwrite:
+        what = f"a {old.kind!r} artifact" if old.kind != KIND else f"translations made by {old.model.get('name')!r}"
+        raise UserError(f"holds {what} from another model, input or options; pass --overwrite to replace it",
+                        path=out)
+    return old
+
+
+def _uncommit(out: Path, old: Manifest) -> None:
+    """--overwrite: remove the old manifest first (so a crash never leaves a 'complete' mix), then its files."""
+    with output_lock(out):
+        remove_manifest(out)
+        for lang in old.extra.get("languages", {}) if old.kind == KIND else {}:
+            (out / f"{lang}.jsonl").unlink(missing_ok=True)
+
+
+def _progress(enabled: bool) -> Any:
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+    from rich.text import Text
+
+    class SpeedColumn(ProgressColumn):
+        def render(self, task: Any) -> Text:
+            speed = task.finished_speed or task.speed
+            return Text(f"{speed:,.0f} sent/s" if speed else "— sent/s")
+
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), SpeedColumn(),
+                    TimeElapsedColumn(), TimeRemainingColumn(), console=Console(stderr=True),
+                    disable=not enabled, transient=False)
+
+
+def translate_corpus(captions: str | Path, out_dir: str | Path, cfg: TranslateConfig, *,
+                     progress: bool = True) -> TranslateResult:
+    """The `cl2cm translate` stage: captions → `OUT/<lang>.jsonl` per target + `OUT/manifest.json`."""
+    t0 = time.perf_counter()
+    _validate(cfg)
+    shard = parse_shard(cfg.shard)
+    device = resolve_device(cfg.device)
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise UserError("exists and is not a directory", path=out)
+    records = read_captions(captions, cfg.fmt, lang=cfg.lang, images=cfg.images)
+    foreign = sorted({r.lang for r in records} - {cfg.source_lang, "und"})
+    if foreign:
+        raise UserError(f"holds captions in {', '.join(map(repr, foreign))}, not the source language "
+                        f"{cfg.source_lang!r} (pass --lang or --from)", path=captions)
+    distinct = list(dict.fromkeys(r.text for r in records))
+    key = _run_key(cfg, _records_digest(records), len(distinct))
+    seed_everything(cfg.seed)
+    old = _existing(out, key, cfg.overwrite)
+    if old is not None and old.extra.get("key") == key:
+        stats = [LangStats(lang, **{k: v for k, v in info.items() if k in ("rows", "distinct", "truncated", "file")})
+                 for lang, info in old.extra["languages"].items()]
+        _cleanup(out, cfg.targets)
+        return TranslateResult(out, "already complete", stats, time.perf_counter() - t0)
+
+    # Load and check everything that can fail on user input before touching the output directory.
+    opts = BackendOptions(device=device, beams=cfg.beams, seed=cfg.seed, noise=cfg.noise,
+                          work_dir=str(out / ".parts"))
+    backend = load_backend(cfg.backend, cfg.model, opts)
+    back = load_backend(cfg.backend, cfg.back_model, opts) if cfg.back_translate and cfg.back_model else None
+    for tgt in cfg.targets:
+        backend.check_pair(cfg.source_lang, tgt)
+        if back is not None:
+            back.check_pair(tgt, cfg.source_lang)
+    if old is not None:
+        _uncommit(out, old)
+    with ExitStack() as stack:
+        stack.enter_context(output_lock(out / ".parts" / f".shard-{shard[0]}-of-{shard[1]}"))
+        plans = []
+        for tgt in cfg.targets:
+            raw = backend.count_tokens(distinct, cfg.source_lang, tgt)
+            lengths = [min(n, backend.max_source_tokens) for n in raw]
+            order = length_order(lengths)
+            ranges = chunk_ranges(len(distinct), cfg.chunk_size)
+            run = ChunkedRun(out, tgt, _chunk_key(key, tgt), overwrite=cfg.overwrite)
+            todo = [c for c in my_chunks(len(ranges), shard) if c not in run.done()]
+            stats = LangStats(tgt, rows=len(records), distinct=len(distinct),
+                              truncated=sum(n > backend.max_source_tokens for n in raw), file=f"{tgt}.jsonl")
+            plans.append((tgt, raw, lengths, order, ranges, run, todo, stats))
+
+        with _progress(progress) as bar:
+            for tgt, raw, lengths, order, ranges, run, todo, stats in plans:
+                task = bar.add_task(f"{cfg.source_lang}→{tgt}", total=sum(len(ranges[c]) for c in todo))
+                for c in todo:
+                    t_chunk = time.perf_counter()
+                    idx = [order[j] for j in ranges[c]]
+                    texts = [distinct[i] for i in idx]
+                    done = translate_sorted(backend, texts, [lengths[i] for i in idx], cfg.source_lang, tgt,
+                                            cfg.max_tokens, cfg.max_batch)
+                    backs = (translate_texts(back, done, tgt, cfg.source_lang, max_tokens=cfg.max_tokens,
+                                             max_batch=cfg.max_batch) if back is not None else None)
+                    rows = []
+                    for k, i in enumerate(idx):
+                        row: dict[str, Any] = {"src": texts[k], "text": done[k]}
+                        if backs is not None:
+                            row["back"] = backs[k]
+                        if raw[i] > backend.max_source_tokens:
+                            row["truncated"] = True
+                        rows.append(row)
+                    run.write_rows(c, rows)
+                    stats.translated += len(idx)
+                    stats.seconds += time.perf_counter() - t_chunk
+                    bar.advance(task, len(idx))
+
+        missing = sum(len(set(range(len(p[4]))) - p[5].done()) for p in plans)
+        if missing:
+            return TranslateResult(out, "shard done", [p[7] for p in plans], time.perf_counter() - t0, missing)
+        try:
+            stack.enter_context(output_lock(out))
+        except UserError:  # another shard finished at the same moment and is merging
+            return TranslateResult(out, "shard done", [p[7] for p in plans], time.perf_counter() - t0, 0)
+        if (out / MANIFEST_NAME).exists() and read_manifest(out).extra.get("key") == key:
+            return TranslateResult(out, "already complete", [p[7] for p in plans], time.perf_counter() - t0)
+        languages = {}
+        for tgt, _raw, _lengths, _order, ranges, run, _todo, stats in plans:
+            by_src = {row["src"]: row for c in range(len(ranges)) for row in run.read_rows(c)}
+            if len(by_src) != len(distinct):
+                raise UserError(f"parts of {tgt!r} hold {len(by_src)} of {len(distinct)} sentences; "
+                                "rerun with --overwrite", path=run.dir)
+            write_captions(out / stats.file, (_output_row(r, tgt, by_src[r.text]) for r in records))
+            languages[tgt] = {k: v for k, v in asdict(stats).items() if k in ("rows", "distinct", "truncated", "file")}
+        inputs = {"captions": captions, **({"images": cfg.images} if cfg.images else {})}
+        write_manifest(out, Manifest(
+            kind=KIND, rows=len(records),
+            model={**model_identity(cfg.model), "backend": cfg.backend,
+                   "back_model": cfg.back_model if cfg.back_translate else None},
+            inputs=checksum_inputs(inputs),
+            extra={"key": key, "source_lang": cfg.source_lang, "languages": languages,
+                   "options": {"beams": cfg.beams, "max_tokens": cfg.max_tokens, "chunk_size": cfg.chunk_size,
+                               "noise": _noise(cfg), "seed": cfg.seed,
+                               "length_policy": f"max_new_tokens = min(max, ceil({LENGTH_RATIO}*n)+{LENGTH_EXTRA})",
+                               "truncation": "sources longer than the model maximum keep their first tokens"}}))
+    _cleanup(out, cfg.targets)
+    return TranslateResult(out, "complete", [p[7] for p in plans], time.perf_counter() - t0)
+
+
+def _output_row(rec: Caption, tgt: str, part: dict[str, Any]) -> dict[str, Any]:
+    row: dict[str, Any] = {"id": rec.id, "image": rec.image, "lang": tgt, "text": part["text"], "source": rec.text}
+    if "back" in part:
+        row["back"] = part["back"]
+    if part.get("truncated"):
+        row["truncated"] = True
+    return row
+
+
+def _cleanup(out: Path, targets: list[str]) -> None:
+    """Drop the parts once the manifest is committed (also after a kill between the two)."""
+    parts = out / ".parts"
+    if not parts.exists():
+        return
+    for tgt in targets:
+        shutil.rmtree(parts / tgt, ignore_errors=True)
+    shutil.rmtree(parts / "ct2-model", ignore_errors=True)
+    for d in parts.glob(".shard-*"):
+        if d.is_dir() and not any(d.iterdir()):
+            d.rmdir()
+    if not any(parts.iterdir()):
+        parts.rmdir()
