@@ -9,8 +9,7 @@ import typer
 from rich.table import Table
 
 from cl2cm.cli.app import DeviceOpt, QuietOpt, SeedOpt, app, console
-from cl2cm.features.bigfile import import_bigfile
-from cl2cm.features.extract import DEFAULT_MAX_PIXELS, ExtractConfig, extract_features
+from cl2cm.features import DEFAULT_MAX_PIXELS
 
 
 @app.command("extract-features")
@@ -61,6 +60,8 @@ def extract_features_cmd(
     Writes OUT/features.safetensors (`features` [N,D] float16, L2-normalised), ids.txt, skipped.jsonl and
     manifest.json. A killed run resumes when rerun with the same command.
     """
+    from cl2cm.features.extract import ExtractConfig, extract_features  # torch only when the command runs
+
     cfg = ExtractConfig(source=images, out=out, model=model, pretrained=pretrained, root=root,
                         input_kind=input_kind, frames=frames, tokens=tokens, normalize=normalize,
                         batch_size=batch_size, workers=workers, chunk_size=chunk_size, shard=shard, device=device,
@@ -111,6 +112,8 @@ def import_bigfile_cmd(
     Features are stored as float16, as given (not re-normalised). --device and --seed are accepted for
     uniformity and have no effect here.
     """
+    from cl2cm.features.bigfile import import_bigfile
+
     res = import_bigfile(src, out, video2frames=video2frames, frames=frames, name=name, overwrite=overwrite)
     if quiet:
         return

@@ -107,7 +107,7 @@ def import_bigfile(src: str | Path, out: str | Path, *, video2frames: str | Path
         inputs = {str(src / "feature.bin"): sha256_file(src / "feature.bin"),
                   str(src / "id.txt"): sha256_file(src / "id.txt")}
         if video2frames is None:
-            features = torch.from_numpy(np.asarray(feats)).half()
+            features = _to_half(feats)
             row_ids = ids
         else:
             groups = read_video2frames(video2frames)
@@ -120,6 +120,14 @@ def import_bigfile(src: str | Path, out: str | Path, *, video2frames: str | Path
         save_store(out, features, row_ids, manifest, mask=mask)
     return ImportResult(out=out, rows=len(row_ids), dim=int(features.shape[-1]), frames=frames,
                         shape=list(features.shape))
+
+
+def _to_half(feats: np.ndarray, block: int = 65536) -> torch.Tensor:
+    """float16 copy of a memory map, a block of rows at a time (never the whole float32 file in RAM)."""
+    out = torch.empty(feats.shape, dtype=torch.float16)
+    for s in range(0, feats.shape[0], block):
+        out[s: s + block] = torch.from_numpy(np.array(feats[s: s + block], dtype=np.float32))
+    return out
 
 
 def _group_frames(ids: list[str], feats: np.ndarray, groups: dict[str, list[str]], k: int | None, where: Path
@@ -136,7 +144,7 @@ def _group_frames(ids: list[str], feats: np.ndarray, groups: dict[str, list[str]
             raise UserError(f"video {vid!r}: frame id {missing[0]!r} is not in the BigFile's id.txt", path=where)
         picked = [row[frame_ids[j]] for j in uniform_indices(len(frame_ids), k)]
         if picked:
-            out[v, : len(picked)] = torch.from_numpy(np.asarray(feats[picked])).half()
+            out[v, : len(picked)] = torch.from_numpy(np.array(feats[picked], dtype=np.float32)).half()
             mask[v, : len(picked)] = True
     return out, mask, videos
 

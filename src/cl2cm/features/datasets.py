@@ -138,7 +138,7 @@ def to_rgb(img: Image.Image, background: tuple[int, int, int] = (255, 255, 255))
     if img.mode in ("I;16", "I;16B", "I;16L", "I"):
         arr = torch.from_numpy(np.asarray(img, dtype=np.float32).copy())
         hi = 65535.0 if img.mode.startswith("I;16") else max(float(arr.max()), 1.0)
-        img = Image.fromarray((arr.clamp(0, hi) / hi * 255).round().byte().numpy(), mode="L")
+        img = Image.fromarray((arr.clamp(0, hi) / hi * 255).round().byte().numpy())
     if img.mode == "P" and "transparency" in img.info:
         img = img.convert("RGBA")
     if img.mode in ("RGBA", "LA", "PA", "RGBa", "La"):

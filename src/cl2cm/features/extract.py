@@ -34,6 +34,7 @@ from cl2cm.artifacts.lock import output_lock
 from cl2cm.artifacts.manifest import MANIFEST_NAME, Manifest, remove_manifest
 from cl2cm.artifacts.store import save_store
 from cl2cm.errors import UserError
+from cl2cm.features import DEFAULT_MAX_PIXELS
 from cl2cm.features.datasets import ImageDataset, Item, detect_input_kind, list_images, list_videos
 from cl2cm.features.encoders import VisualEncoder, load_encoder
 from cl2cm.features.loader import make_loader
@@ -42,7 +43,6 @@ from cl2cm.runtime import resolve_device, seed_everything
 PARTS_NAME = "features"
 SKIPS_NAME = "features-skipped"
 SKIPPED_FILE = "skipped.jsonl"
-DEFAULT_MAX_PIXELS = 89_478_485  # PIL's own decompression-bomb threshold
 
 
 @dataclass
