@@ -11,6 +11,7 @@ from cl2cm.retrieval.metrics import (
     compute_ranks,
     evaluate_text_to_visual,
     gallery_index,
+    ranks_from_scores,
     recall_curve,
     retrieval_metrics,
 )
@@ -210,3 +211,15 @@ def test_cuda_matches_cpu() -> None:
     idx2 = torch.randint(0, 50, (400,))
     assert_matches(compute_ranks(*ints[:1], ints[1], idx2, chunk=64, device="cuda"),
                    reference((ints[0] @ ints[1].T).numpy(), idx2.numpy(), "pessimistic"))
+
+
+@pytest.mark.parametrize("chunk", [1, 9, 1000])
+def test_ranks_from_scores_equals_reference_and_does_not_modify(chunk: int) -> None:
+    query, gallery, idx = world(25, 5, 8, seed=11)
+    scores = query @ gallery.T
+    before = scores.clone()
+    ranks = ranks_from_scores(scores, idx, chunk=chunk)
+    assert_matches(ranks, reference(scores.numpy(), idx.numpy(), "pessimistic"))
+    assert torch.equal(scores, before)
+    with pytest.raises(UserError, match="empty gallery"):
+        ranks_from_scores(torch.zeros(3, 0), torch.zeros(3, dtype=torch.long))

@@ -7,8 +7,9 @@ from cl2cm.retrieval.metrics import (
     compute_ranks,
     evaluate_text_to_visual,
     gallery_index,
+    ranks_from_scores,
     retrieval_metrics,
 )
 
 __all__ = ["DEFAULT_KS", "TIE_RULES", "Ranks", "compute_ranks", "evaluate_text_to_visual", "gallery_index",
-           "retrieval_metrics"]
+           "ranks_from_scores", "retrieval_metrics"]

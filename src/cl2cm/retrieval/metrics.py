@@ -12,7 +12,8 @@ Protocol (NRCCR, ``util/metrics.py::eval_q2m``): queries are captions, the galle
 No sort is needed: a positive's rank is 1 + the number of *negatives* that beat it. The query × gallery
 score matrix is built in blocks of ``chunk`` query rows (memory O(chunk × gallery)); every block feeds both
 directions: its rows give the t2v counts, its columns add to the v2t counts against per-item thresholds
-(the item's caption scores, sorted), which a cheap pre-pass computes.
+(the item's caption scores, sorted), which a cheap pre-pass computes. `ranks_from_scores` runs the same
+counting over a score matrix that already exists.
 
 Ties — one rule, chosen by ``ties`` (default ``"pessimistic"``): a negative scoring *equal* to the
 positive is ranked before it (``>=``). This never flatters a model: a collapsed encoder that maps
@@ -29,7 +30,7 @@ create ties, which the tie rule then decides — use it for large-scale screenin
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,23 +70,31 @@ def _check_inputs(query: torch.Tensor, gallery: torch.Tensor, idx: torch.Tensor)
     if query.ndim != 2 or gallery.ndim != 2:
         raise UserError(f"embeddings must be 2-D [rows, dim]; got query {tuple(query.shape)}, "
                         f"gallery {tuple(gallery.shape)}")
-    if query.shape[0] == 0:
-        raise UserError("no queries to evaluate (empty query set)")
-    if gallery.shape[0] == 0:
-        raise UserError("no gallery items to evaluate against (empty gallery)")
-    if query.shape[1] != gallery.shape[1]:
+    if query.shape[0] and gallery.shape[0] and query.shape[1] != gallery.shape[1]:
         raise UserError(f"dimension mismatch: queries have dimension {query.shape[1]}, "
                         f"the gallery has {gallery.shape[1]} (embeddings from different models?)")
-    if idx.ndim != 1 or idx.shape[0] != query.shape[0]:
-        raise UserError(f"{idx.shape[0] if idx.ndim == 1 else tuple(idx.shape)} gallery indices for "
-                        f"{query.shape[0]} queries")
-    if idx.numel() and (int(idx.min()) < 0 or int(idx.max()) >= gallery.shape[0]):
-        bad = int(((idx < 0) | (idx >= gallery.shape[0])).nonzero()[0, 0])
-        raise UserError(f"query {bad} points at gallery row {int(idx[bad])}, the gallery has "
-                        f"{gallery.shape[0]} rows")
+    _check_index(idx, query.shape[0], gallery.shape[0])
     for name, t in (("query", query), ("gallery", gallery)):
-        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
-            raise UserError(f"{name} embeddings contain NaN or infinite values")
+        _check_finite(t, f"{name} embeddings")
+
+
+def _check_index(idx: torch.Tensor, n_q: int, n_g: int) -> None:
+    if n_q == 0:
+        raise UserError("no queries to evaluate (empty query set)")
+    if n_g == 0:
+        raise UserError("no gallery items to evaluate against (empty gallery)")
+    if idx.ndim != 1 or idx.shape[0] != n_q:
+        raise UserError(f"{idx.shape[0] if idx.ndim == 1 else tuple(idx.shape)} gallery indices for "
+                        f"{n_q} queries")
+    if int(idx.min()) < 0 or int(idx.max()) >= n_g:
+        bad = int(((idx < 0) | (idx >= n_g)).nonzero()[0, 0])
+        raise UserError(f"query {bad} points at gallery row {int(idx[bad])}, the gallery has {n_g} rows")
+
+
+def _check_finite(t: torch.Tensor, what: str) -> None:
+    # the sum is a cheap screen (NaN/inf propagate); only a suspicious sum pays for the full check
+    if t.is_floating_point() and not bool(torch.isfinite(t.sum())) and not bool(torch.isfinite(t).all()):
+        raise UserError(f"{what} contain NaN or infinite values")
 
 
 def _compute_dtype(query: torch.Tensor, device: torch.device, half: bool) -> torch.dtype:
@@ -113,31 +122,41 @@ class _Scorer:
     def fused(self) -> bool:
         return self.query_mt is not None
 
-    def _mm(self, q: torch.Tensor, lo: int, hi: int, cols: torch.Tensor | None = None) -> torch.Tensor:
+    def _mm(self, q: torch.Tensor, rows: slice | torch.Tensor, cols: torch.Tensor | None = None) -> torch.Tensor:
         g = self.gallery_t if cols is None else self.gallery_t[:, cols]
-        return q[lo:hi].to(device=self.device, dtype=self.dtype, non_blocking=True) @ g
+        if isinstance(rows, torch.Tensor):
+            rows = rows.to(q.device)
+        return q[rows].to(device=self.device, dtype=self.dtype, non_blocking=True) @ g
 
-    def block(self, lo: int, hi: int) -> torch.Tensor:
-        s = self._mm(self.query, lo, hi)
+    def block(self, rows: slice | torch.Tensor) -> torch.Tensor:
+        s = self._mm(self.query, rows)
         if self.query_mt is None:
             return s
-        return self.w * _minmax_rows(s) + (1.0 - self.w) * _minmax_rows(self._mm(self.query_mt, lo, hi))
+        return self.w * _minmax_rows(s) + (1.0 - self.w) * _minmax_rows(self._mm(self.query_mt, rows))
 
-    def positive(self, lo: int, hi: int, idx: torch.Tensor) -> torch.Tensor:
-        """Scores of rows lo:hi against their own item, computed the way `block` computes them."""
+    def positive(self, rows: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+        """Scores of `rows` against their own item, computed the way `block` computes them."""
         if self.fused:  # min-max needs whole rows
-            return self.block(lo, hi).gather(1, idx[:, None]).squeeze(1)
-        # Same rows (same M) against only the needed columns: on MKL and cuBLAS this reproduces the block's
-        # values; positives are masked out of the counts anyway, so a last-bit difference can only matter
-        # for a negative within rounding of the positive.
+            return self.block(rows).gather(1, idx[:, None]).squeeze(1)
+        # A GEMM against only the needed columns: on MKL and cuBLAS (≥ 64 rows) this reproduces the block's
+        # values, so exact duplicates tie as the rule says. Positives are masked out of the counts anyway, so
+        # a last-bit difference could only matter for a negative within rounding of the positive.
         cols, inverse = torch.unique(idx, return_inverse=True)
-        return self._mm(self.query, lo, hi, cols).gather(1, inverse[:, None]).squeeze(1)
+        return self._mm(self.query, rows, cols).gather(1, inverse[:, None]).squeeze(1)
 
 
 def _minmax_rows(s: torch.Tensor) -> torch.Tensor:
     lo = s.amin(dim=1, keepdim=True)
     span = (s.amax(dim=1, keepdim=True) - lo).clamp_min(torch.finfo(s.dtype).tiny)
     return (s - lo) / span
+
+
+def _validate_options(ties: str, chunk: int | None) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    if ties not in TIE_RULES:
+        raise UserError(f"--ties {ties!r}: expected one of {', '.join(TIE_RULES)}")
+    if chunk is not None and chunk < 1:
+        raise UserError(f"--chunk {chunk}: expected a positive number of query rows")
+    return TIE_RULES[ties]
 
 
 def compute_ranks(
@@ -161,9 +180,7 @@ def compute_ranks(
     score = w·minmax(native) + (1−w)·minmax(MT), min-max per query row over the gallery. `progress(n)` is
     called with the number of query rows finished after each block.
     """
-    if ties not in TIE_RULES:
-        raise UserError(f"--ties {ties!r}: expected one of {', '.join(TIE_RULES)}")
-    beats = TIE_RULES[ties]
+    beats = _validate_options(ties, chunk)
     idx_all = torch.as_tensor(query_gallery_idx, dtype=torch.long).cpu()
     _check_inputs(query_emb, gallery_emb, idx_all)
     if query_mt_emb is not None:
@@ -175,46 +192,100 @@ def compute_ranks(
     dev = torch.device(device)
     dtype = _compute_dtype(query_emb, dev, half)
     n_q, n_g = query_emb.shape[0], gallery_emb.shape[0]
-    if chunk is not None and chunk < 1:
-        raise UserError(f"--chunk {chunk}: expected a positive number of query rows")
     step = min(chunk or default_chunk(n_g, dev), n_q)
     scorer = _Scorer(query_emb, gallery_emb, dev, dtype, query_mt_emb, fuse_weight)
     idx_dev = idx_all.to(dev)
 
-    # Pre-pass: every caption's score against its own item → per-item sorted thresholds T [G, K].
+    # Pre-pass: every caption's score against its own item. Captions are visited grouped by item, so each
+    # sub-block needs only a few gallery columns.
     pos = torch.empty(n_q, dtype=dtype, device=dev)
-    for lo in range(0, n_q, step):
-        hi = min(lo + step, n_q)
-        pos[lo:hi] = scorer.positive(lo, hi, idx_dev[lo:hi])
+    by_item = torch.argsort(idx_all, stable=True).to(dev)
+    sub = step if scorer.fused else max(64, min(step, 1024))
+    for lo in range(0, n_q, sub):
+        rows = by_item[lo:lo + sub]
+        pos[rows] = scorer.positive(rows, idx_dev[rows])
+    blocks = ((lo, scorer.block(slice(lo, min(lo + step, n_q)))) for lo in range(0, n_q, step))
+    return _count(blocks, pos, idx_all, n_g, step, dev, beats, ties, with_ap, progress)
+
+
+def ranks_from_scores(
+    scores: torch.Tensor,
+    query_gallery_idx: torch.Tensor | Sequence[int],
+    *,
+    chunk: int | None = None,
+    ties: str = "pessimistic",
+    with_ap: bool = True,
+) -> Ranks:
+    """The same ranks from a score matrix [Q, G] that is already there (read in row blocks, not modified)."""
+    beats = _validate_options(ties, chunk)
+    idx_all = torch.as_tensor(query_gallery_idx, dtype=torch.long).cpu()
+    if scores.ndim != 2:
+        raise UserError(f"scores must be a [queries, gallery] matrix, got {tuple(scores.shape)}")
+    _check_index(idx_all, scores.shape[0], scores.shape[1])
+    _check_finite(scores, "scores")
+    dev = scores.device
+    n_q, n_g = scores.shape
+    step = min(chunk or default_chunk(n_g, dev), n_q)
+    idx_dev = idx_all.to(dev)
+    pos = scores.gather(1, idx_dev[:, None]).squeeze(1)
+    blocks = ((lo, scores[lo:lo + step]) for lo in range(0, n_q, step))
+    return _count(blocks, pos, idx_all, n_g, step, dev, beats, ties, with_ap, None)
+
+
+def _count(
+    blocks: Iterator[tuple[int, torch.Tensor]],
+    pos: torch.Tensor,
+    idx_all: torch.Tensor,
+    n_g: int,
+    step: int,
+    dev: torch.device,
+    beats: Callable[..., torch.Tensor],
+    ties: str,
+    with_ap: bool,
+    progress: Callable[[int], Any] | None,
+) -> Ranks:
+    """The counting core: per-item sorted thresholds, then every block feeds t2v rows and v2t columns."""
+    n_q = idx_all.shape[0]
+    idx_dev = idx_all.to(dev)
     per_item = torch.bincount(idx_all, minlength=n_g)
     n_thr = int(per_item.max()) if with_ap else 1
-    order = torch.argsort(pos.float().cpu() if dtype != torch.float64 else pos.cpu(), descending=True,
-                          stable=True)
+    # Thresholds T [G, n_thr]: each item's caption scores, best first, padded with +inf (beaten by nothing).
+    pos_cpu = pos.cpu() if pos.dtype == torch.float64 else pos.float().cpu()
+    order = torch.argsort(pos_cpu, descending=True, stable=True)
     order = order[torch.argsort(idx_all[order], stable=True)]  # grouped by item, best caption first
     starts = torch.cumsum(per_item, 0) - per_item
     slot = torch.arange(n_q) - starts[idx_all[order]]
     keep = slot < n_thr
-    thresholds = torch.full((n_g, n_thr), math.inf, dtype=dtype, device=dev)
-    thresholds[idx_dev[order[keep].to(dev)], slot[keep].to(dev)] = pos[order[keep].to(dev)]
+    thresholds = torch.full((n_g, n_thr), math.inf, dtype=pos.dtype, device=dev)
+    sel = order[keep].to(dev)
+    thresholds[idx_dev[sel], slot[keep].to(dev)] = pos[sel]
 
-    # Main pass: one block per query chunk, both directions.
+    # Comparisons are written as 0/1 into a float buffer and counted by a matrix-vector product: several
+    # times faster than summing bools, and exact (integers below 2**24 in fp32; fp64 beyond). A block's own
+    # positive entries are compared too and their contribution taken off again (O(rows)), so the block is
+    # only read: positives never count as beating a positive.
+    count_dtype = torch.float32 if max(step, n_g) < 2**24 else torch.float64
+    hit = torch.empty((step, n_g), dtype=count_dtype, device=dev)
+    ones_g = torch.ones(n_g, dtype=count_dtype, device=dev)
+    ones_q = torch.ones(step, dtype=count_dtype, device=dev)
     t2v_beaten = torch.empty(n_q, dtype=torch.long, device=dev)
     v2t_beaten = torch.zeros((n_g, n_thr), dtype=torch.long, device=dev)
-    for lo in range(0, n_q, step):
-        hi = min(lo + step, n_q)
-        s = scorer.block(lo, hi)
-        own = idx_dev[lo:hi, None]
-        p = s.gather(1, own)  # t2v threshold straight from this block: rows are self-consistent
-        s.scatter_(1, own, -math.inf)  # positives never count as beating a positive
-        t2v_beaten[lo:hi] = beats(s, p).sum(1)
+    for lo, s in blocks:
+        hi = lo + s.shape[0]
+        b = hit[: hi - lo]
+        own = idx_dev[lo:hi]
+        p = s.gather(1, own[:, None])  # t2v threshold straight from this block: rows are self-consistent
+        self_hit = beats(p, p).squeeze(1).to(count_dtype)  # the positive against itself
+        t2v_beaten[lo:hi] = (beats(s, p, out=b) @ ones_g - self_hit).long()
         for k in range(n_thr):
-            v2t_beaten[:, k] += beats(s, thresholds[None, :, k]).sum(0)
+            col = ones_q[: hi - lo] @ beats(s, thresholds[None, :, k], out=b)
+            col.index_add_(0, own, beats(p.squeeze(1), thresholds[own, k]).to(count_dtype), alpha=-1)
+            v2t_beaten[:, k] += col.long()
         if progress is not None:
             progress(hi - lo)
 
     t2v = (t2v_beaten + 1).cpu()
-    has = per_item > 0
-    items = has.nonzero().squeeze(1)
+    items = (per_item > 0).nonzero().squeeze(1)
     beaten = v2t_beaten.cpu()[items]
     v2t = beaten[:, 0] + 1
     if with_ap:
