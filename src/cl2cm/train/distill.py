@@ -1,0 +1,424 @@
+"""Stage 2 of CL2CM: train the cross-modal student with knowledge transferred from the frozen teacher.
+
+A batch holds B pseudo pairs (image v_i, English caption s_i, its translation t_i); under DDP the rows of
+all ranks. With the student's embeddings t (target), v (visual), e (English, only when w_en > 0) and the
+teacher's t̂, ŝ (precomputed once: the teacher is frozen):
+
+    L = w_vt · InfoNCE(t, v; pos = same image)            the pseudo pairs (noisy: MT text)
+      + w_en · InfoNCE(e, v; pos)                         optional, NRCCR trains one
+      + w_kt · L_kt(t, v; t̂, ŝ)                          relational transfer, `cl2cm.losses.transfer`
+
+`transfer=False` (`--no-transfer`) drops the last term and changes nothing else: the paper's ablation.
+Defaults w_vt = w_kt = 0.5 and τ_kt = 0.1 follow C2KD (``--balance 0.5 --distill_temp 0.1``); the CL2CM
+paper's values were not available, so they are our choice.
+
+The teacher never trains here: it is loaded in eval mode with requires_grad False, its embeddings of every
+training caption are computed once under inference_mode before the first step, and it is neither part of
+the optimised module nor of the checkpoint. Validation ranks the images of `--val-features` for each human
+target caption (`--val-captions`) with the metric engine of `eval`; SumR selects the best epoch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.data import Dataset
+
+from cl2cm.artifacts.captions import Caption, pair_by_id, read_captions
+from cl2cm.artifacts.io import atomic_write_json, sha256_text
+from cl2cm.artifacts.lock import output_lock
+from cl2cm.artifacts.manifest import Manifest, checksum_inputs, read_manifest, remove_manifest
+from cl2cm.artifacts.store import EmbeddingStore, load_safetensors, load_store, save_safetensors
+from cl2cm.errors import UserError
+from cl2cm.losses import InfoNCE, same_group_mask
+from cl2cm.losses.transfer import RelationalTransferLoss
+from cl2cm.models.student import VISUAL_HEADS, Student, StudentConfig, student_text_config, visual_rows
+from cl2cm.models.teacher import CrossLingualTeacher
+from cl2cm.runtime import resolve_device, seed_everything
+from cl2cm.train.dist import all_gather_nograd, all_gather_with_grad
+from cl2cm.train.engine import CKPT_DIR, FitResult, TrainConfig, TrainTask, fit
+from cl2cm.train.teacher import IndexDataset, _trim, group_ids, tokenize_corpus
+
+SAMPLING = ("caption", "image")
+RUN_FILE = "distill.json"  # in checkpoints/: what the run was started on (visual model, input, shape)
+
+
+@dataclass
+class DistillOptions:
+    """Model and loss settings of `distill` (the optimiser's are in `TrainConfig`)."""
+
+    head: str = "auto"  # auto: mlp for [N, D], tokens for --visual-input tokens, temporal for [N, K, D]
+    visual_input: str = "features"  # "features" or "tokens" (patch tokens of `extract-features --tokens`)
+    dim: int | None = None  # joint dimension; default: the teacher's
+    hidden: int = 256  # width of the visual head [ours]
+    dropout: float = 0.1
+    init_text: str = "encoder"  # "encoder" (pretrained backbone) or "teacher" (the teacher's target tower)
+    train_layers: str | None = None  # default: the teacher's
+    temperature: float = 0.07  # InfoNCE τ [ours, CCLM/LECCR]
+    vt_weight: float = 0.5  # vision–target InfoNCE [C2KD balance 0.5]
+    en_weight: float = 0.0  # vision–English InfoNCE [NRCCR trains one; off by default]
+    transfer: bool = True  # False = the no-transfer baseline
+    kt_weight: float = 0.5  # relational transfer [C2KD 1 − balance]
+    kt_temperature: float = 0.1  # [C2KD distill_temp]
+    kt_rows: bool = True
+    kt_columns: bool = True
+    feat_weight: float = 0.0  # feature-level term (needs --dim = the teacher's)
+    rel_weight: float = 0.0  # intra-modal relation term
+    sampling: str = "caption"  # "caption": every pair once per epoch; "image": one random caption per image
+
+    def check(self) -> None:
+        for name, val in (("--vt-weight", self.vt_weight), ("--en-weight", self.en_weight),
+                          ("--kt-weight", self.kt_weight), ("--feat-weight", self.feat_weight),
+                          ("--rel-weight", self.rel_weight)):
+            if val < 0:
+                raise UserError(f"{name} {val}: must be >= 0")
+        if self.vt_weight == 0 and self.en_weight == 0 and not (self.transfer and self.kt_weight > 0):
+            raise UserError("--vt-weight, --en-weight and the transfer are all off: nothing to train")
+        if self.temperature <= 0:
+            raise UserError(f"--temperature {self.temperature}: must be positive")
+        if self.kt_temperature <= 0:
+            raise UserError(f"--kt-temperature {self.kt_temperature}: must be positive")
+        if self.head != "auto" and self.head not in VISUAL_HEADS:
+            raise UserError(f"--head {self.head!r}: expected auto or one of {', '.join(VISUAL_HEADS)}")
+        if self.sampling not in SAMPLING:
+            raise UserError(f"--sampling {self.sampling!r}: expected one of {', '.join(SAMPLING)}")
+        if self.dim is not None and self.dim < 1:
+            raise UserError(f"--dim {self.dim}: must be positive")
+
+    @property
+    def uses_teacher(self) -> bool:
+        return self.transfer and self.kt_weight > 0
+
+
+# ---------------------------------------------------------------------------------------------- data
+@dataclass
+class DistillData:
+    """Everything a training step reads, prepared once: tokens, store rows, teacher embeddings."""
+
+    tgt_ids: torch.Tensor  # [P, L] int32
+    tgt_len: torch.Tensor  # [P]
+    rows: torch.Tensor  # [P] long: the store row of each pair's image
+    groups: torch.Tensor  # [P] long: image group (positive mask)
+    visual: torch.Tensor  # [N, D] / [N, T, W] / [N, K, D]
+    visual_mask: torch.Tensor | None
+    src_ids: torch.Tensor | None = None  # English tokens, only for --en-weight > 0
+    src_len: torch.Tensor | None = None
+    teacher_tgt: torch.Tensor | None = None  # [P, Dt] float16, only with transfer
+    teacher_src: torch.Tensor | None = None
+
+
+def store_rows(pairs: list[tuple[Caption, Caption]], store: EmbeddingStore, *, captions_flag: str,
+               store_flag: str) -> torch.Tensor:
+    """The store row of each caption's image; an image missing from the store is an error naming the first."""
+    from cl2cm.retrieval.metrics import gallery_index
+
+    return gallery_index([t.image for _, t in pairs], store.ids, query_name=f"captions of {captions_flag}",
+                         gallery_name=f"the {store_flag} store")
+
+
+@torch.inference_mode()
+def teacher_embeddings(teacher: CrossLingualTeacher, pairs: list[tuple[Caption, Caption]], batch_size: int = 256
+                       ) -> tuple[torch.Tensor, torch.Tensor]:
+    """t̂ (target tower on the translations) and ŝ (source tower on the English), once per corpus."""
+    tgt = teacher.encode_text([t.text for _, t in pairs], batch_size)
+    src = teacher.encode_source([s.text for s, _ in pairs], batch_size)
+    return tgt.half(), src.half()
+
+
+def _cached(path: Path | None, build: Any, write: bool) -> dict[str, torch.Tensor]:
+    if path is not None and path.exists():
+        with contextlib.suppress(UserError):
+            return load_safetensors(path)
+    tensors = build()
+    if path is not None and write:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_safetensors(path, tensors)
+    return tensors
+
+
+# ---------------------------------------------------------------------------------------------- task
+class DistillModule(nn.Module):
+    """The student plus the loss's own state; the only module the engine optimises and checkpoints."""
+
+    def __init__(self, student: Student, temperature: float) -> None:
+        super().__init__()
+        self.student = student
+        self.nce = InfoNCE(temperature)
+
+    def forward(self, tgt_ids: torch.Tensor, tgt_mask: torch.Tensor, visual: torch.Tensor,
+                visual_mask: torch.Tensor | None = None, src_ids: torch.Tensor | None = None,
+                src_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        t = self.student.forward_text(tgt_ids, tgt_mask)
+        v = self.student.forward_visual(visual, visual_mask)
+        e = self.student.forward_text(src_ids, src_mask) if src_ids is not None else None
+        return t, v, e
+
+
+class DistillTask(TrainTask):
+    metric = "val_sumr"
+
+    def __init__(self, student: Student, data: DistillData, options: DistillOptions, *,
+                 val: tuple[list[Caption], EmbeddingStore] | None = None, manifest: Manifest | None = None,
+                 val_batch_size: int = 256) -> None:
+        self.net = DistillModule(student, options.temperature)
+        self.data = data
+        self.options = options
+        self.transfer = RelationalTransferLoss(options.kt_temperature, rows=options.kt_rows,
+                                               columns=options.kt_columns, feature_weight=options.feat_weight,
+                                               relation_weight=options.rel_weight)
+        self.val = val
+        self.manifest = manifest or Manifest(kind="student")
+        self.val_batch_size = val_batch_size
+        self.best_val: dict[str, float] | None = None
+        if options.sampling == "image":  # CSR lists of the pairs of each image
+            order = torch.argsort(data.groups, stable=True)
+            counts = torch.bincount(data.groups)
+            self._by_image = order
+            self._offsets = torch.cat([torch.zeros(1, dtype=torch.long), counts.cumsum(0)])
+        if not val:
+            self.metric = None
+
+    def module(self) -> nn.Module:
+        return self.net
+
+    def train_dataset(self) -> Dataset:
+        n = len(self._offsets) - 1 if self.options.sampling == "image" else len(self.data.rows)
+        return IndexDataset(n)
+
+    def _pairs_of(self, items: list[int]) -> torch.Tensor:
+        idx = torch.tensor(items, dtype=torch.long)
+        if self.options.sampling == "caption":
+            return idx
+        lo, hi = self._offsets[idx], self._offsets[idx + 1]
+        pick = lo + (torch.rand(len(items)) * (hi - lo)).long().clamp_max(hi - lo - 1)
+        return self._by_image[pick]
+
+    def collate(self, items: list[int]) -> dict[str, torch.Tensor]:
+        d = self.data
+        idx = self._pairs_of(items)
+        tgt_ids, tgt_mask = _trim(d.tgt_ids[idx], d.tgt_len[idx])
+        rows = d.rows[idx]
+        batch = {"tgt_ids": tgt_ids, "tgt_mask": tgt_mask, "visual": d.visual[rows].float(), "groups": d.groups[idx]}
+        if d.visual_mask is not None:
+            batch["visual_mask"] = d.visual_mask[rows]
+        if d.src_ids is not None and d.src_len is not None:
+            batch["src_ids"], batch["src_mask"] = _trim(d.src_ids[idx], d.src_len[idx])
+        if d.teacher_tgt is not None and d.teacher_src is not None:
+            batch["teacher_tgt"], batch["teacher_src"] = d.teacher_tgt[idx], d.teacher_src[idx]
+        return batch
+
+    def loss(self, model: nn.Module, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        o = self.options
+        t, v, e = model(batch["tgt_ids"], batch["tgt_mask"], batch["visual"], batch.get("visual_mask"),
+                        batch.get("src_ids"), batch.get("src_mask"))
+        t, v = all_gather_with_grad(t), all_gather_with_grad(v)
+        pos = same_group_mask(all_gather_nograd(batch["groups"]))
+        nce = self.net.nce
+        terms: dict[str, torch.Tensor] = {}
+        total = torch.zeros((), device=t.device)
+        if o.vt_weight > 0:
+            terms["vt"] = nce(t, v, pos)
+            total = total + o.vt_weight * terms["vt"]
+        if o.en_weight > 0 and e is not None:
+            terms["en"] = nce(all_gather_with_grad(e), v, pos)
+            total = total + o.en_weight * terms["en"]
+        if o.uses_teacher:
+            tt = all_gather_nograd(batch["teacher_tgt"]).float()
+            ts = all_gather_nograd(batch["teacher_src"]).float()
+            kt = self.transfer(t.float(), v.float(), tt, ts)
+            terms["kt"] = kt.kt
+            if o.feat_weight > 0:
+                terms["feat"] = kt.feature
+            if o.rel_weight > 0:
+                terms["rel"] = kt.relation
+            total = total + o.kt_weight * kt.total
+        return {"loss": total, **{k: val.detach() for k, val in terms.items()}}
+
+    def validate(self, module: nn.Module) -> dict[str, float]:
+        if not self.val:
+            return {}
+        metrics = validate_student(module.student, *self.val, batch_size=self.val_batch_size)  # type: ignore[union-attr]
+        if self.best_val is None or metrics["val_sumr"] > self.best_val["val_sumr"]:
+            self.best_val = metrics
+        return metrics
+
+    def save(self, module: nn.Module, out_dir: Path) -> None:
+        if self.best_val is not None:
+            self.manifest.extra["val"] = self.best_val
+        module.student.save(out_dir, self.manifest)  # type: ignore[union-attr]
+
+
+def validate_student(student: Student, captions: list[Caption], store: EmbeddingStore, *,
+                     batch_size: int = 256) -> dict[str, float]:
+    """Text→visual and visual→text recall of human target captions against the validation images."""
+    from cl2cm.retrieval.metrics import evaluate_text_to_visual
+
+    q = student.encode_text([c.text for c in captions], batch_size)
+    g = student.encode_store(store)
+    m, _ = evaluate_text_to_visual(q, [c.image for c in captions], g, store.ids)
+    t2v, v2t = m["t2v"], m["v2t"]
+    return {"val_t2v_r1": t2v["R@1"], "val_t2v_r5": t2v["R@5"], "val_t2v_r10": t2v["R@10"],
+            "val_v2t_r1": v2t["R@1"], "val_v2t_r5": v2t["R@5"], "val_v2t_r10": v2t["R@10"],
+            "val_medr": t2v["MedR"], "val_sumr": m["SumR"]}
+
+
+# ---------------------------------------------------------------------------------------------- entry point
+@dataclass
+class DistillResult:
+    out_dir: Path
+    pairs: int
+    images: int
+    val_captions: int
+    fit: FitResult
+    transfer: bool
+    head: str
+    visual_input: str
+    trainable_params: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _resolve_head(options: DistillOptions, x: torch.Tensor) -> tuple[str, int]:
+    """(head name, sequence length) for the visual tensor the student reads."""
+    seq = x.dim() == 3
+    head = options.head
+    if head == "auto":
+        head = ("tokens" if options.visual_input == "tokens" else "temporal") if seq else "mlp"
+    return head, int(x.shape[1]) if seq else 0
+
+
+def _visual_signature(store: EmbeddingStore, visual_input: str, x: torch.Tensor) -> dict[str, Any]:
+    model = dict(store.manifest.model) if store.manifest is not None else {}
+    return {"model": model, "visual_input": visual_input, "shape": list(x.shape[1:])}
+
+
+def _check_signature(have: dict[str, Any], want: dict[str, Any], flag: str, path: str | Path) -> None:
+    if have["model"] != want["model"]:
+        raise UserError(f"{flag}: made with visual model {have['model']!r}, the student was trained on "
+                        f"{want['model']!r}", path=path)
+    if have["shape"] != want["shape"]:
+        raise UserError(f"{flag}: {want['visual_input']} rows of shape {have['shape']}, the student reads "
+                        f"{want['shape']}", path=path)
+
+
+def _read_pairs(src: str | Path, tgt: str | Path, fmt: str | None) -> list[tuple[Caption, Caption]]:
+    pairs = pair_by_id(read_captions(src, fmt), read_captions(tgt, fmt), src_name="--src", tgt_name="--tgt")
+    if len(pairs) < 2:
+        raise UserError("--tgt: fewer than 2 caption pairs", path=tgt)
+    return pairs
+
+
+def distill(
+    teacher_dir: str | Path,
+    features: str | Path,
+    src: str | Path,
+    tgt: str | Path,
+    out_dir: str | Path,
+    *,
+    val_features: str | Path | None = None,
+    val_captions: str | Path | None = None,
+    options: DistillOptions | None = None,
+    train: TrainConfig | None = None,
+    fmt: str | None = None,
+    max_pairs: int | None = None,
+    max_val: int | None = None,
+    resume: bool = False,
+    quiet: bool = False,
+) -> DistillResult:
+    """Read the corpora and stores, precompute the frozen teacher, train the student, write its directory."""
+    options = options or DistillOptions()
+    train = train or TrainConfig()
+    options.check()
+    train.validate_values()
+    if (val_features is None) != (val_captions is None):
+        raise UserError("--val-features and --val-captions go together (validation images and their human "
+                        "target-language captions)")
+    if max_pairs is not None and max_pairs < 2:
+        raise UserError(f"--max-pairs {max_pairs}: must be at least 2")
+    out_dir = Path(out_dir)
+    run_path = out_dir / CKPT_DIR / RUN_FILE
+    # ----------------------------------------------------------------- inputs, checked before any work
+    read_manifest(teacher_dir, kind="teacher")
+    before = json.loads(run_path.read_text(encoding="utf-8")) if resume and run_path.exists() else None
+    store = load_store(features, kind="features", flag="--features",
+                       expect_model=(before["model"] or None) if before else None,
+                       expect_dim=before["shape"][-1] if before else None)
+    x, x_mask = visual_rows(store, options.visual_input, flag="--features")
+    signature = _visual_signature(store, options.visual_input, x)
+    if before is not None:  # a resumed run must read the very visual rows its checkpoint was trained on
+        _check_signature(signature, before, "--features", features)
+    pairs = _read_pairs(src, tgt, fmt)[:max_pairs]
+    rows = store_rows(pairs, store, captions_flag="--tgt", store_flag="--features")
+    val = None
+    if val_features is not None and val_captions is not None:
+        vstore = load_store(val_features, kind="features", flag="--val-features",
+                            expect_model=signature["model"] or None,
+                            expect_dim=x.shape[-1] if options.visual_input == "features" else None)
+        vx, _ = visual_rows(vstore, options.visual_input, flag="--val-features")
+        _check_signature(_visual_signature(vstore, options.visual_input, vx), signature, "--val-features",
+                         val_features)
+        vcaps = read_captions(val_captions, fmt)[:max_val]
+        store_rows([(c, c) for c in vcaps], vstore, captions_flag="--val-captions", store_flag="--val-features")
+        val = (vcaps, vstore)
+    head, seq_len = _resolve_head(options, x)
+
+    is_main = int(os.environ.get("RANK", "0")) == 0
+    lock = output_lock(out_dir) if is_main else contextlib.nullcontext()
+    with lock:
+        if is_main and not resume:
+            remove_manifest(out_dir)
+        seed_everything(train.seed)
+        device = resolve_device(train.device)
+        teacher = CrossLingualTeacher.from_dir(teacher_dir, device)
+        teacher.requires_grad_(False).eval()  # frozen: no gradient, no optimizer state, no dropout
+        text_cfg = student_text_config(teacher.config.text, dim=options.dim, train_layers=options.train_layers)
+        config = StudentConfig(text=text_cfg, head=head, visual_input=options.visual_input,
+                               visual_dim=int(x.shape[-1]), visual_len=seq_len, hidden=options.hidden,
+                               dropout=options.dropout, visual_model=signature["model"])
+        if options.feat_weight > 0 and options.uses_teacher and text_cfg.dim != teacher.dim:
+            raise UserError(f"--feat-weight needs --dim {teacher.dim} (the teacher's dimension), got {text_cfg.dim}")
+        student = Student.from_teacher(teacher, teacher_dir, config, init_text=options.init_text)
+
+        ckpt = out_dir / CKPT_DIR
+        key = sha256_text("\x1e".join(f"{s.text}\x1f{t.text}" for s, t in pairs) + repr(
+            (text_cfg.encoder, text_cfg.max_length, student.tokenizer.vocab_size, options.en_weight > 0)))[:16]
+
+        def _tokens() -> dict[str, torch.Tensor]:
+            ids, lens = tokenize_corpus(student.text, [t.text for _, t in pairs])
+            out = {"tgt_ids": ids, "tgt_len": lens}
+            if options.en_weight > 0:
+                out["src_ids"], out["src_len"] = tokenize_corpus(student.text, [s.text for s, _ in pairs])
+            return out
+
+        tokens = _cached(ckpt / f"tokens-{key}.safetensors", _tokens, is_main)
+        teacher_emb: dict[str, torch.Tensor] = {}
+        if options.uses_teacher:
+            tkey = sha256_text(key + str(checksum_inputs({"t": teacher_dir})["t"]))[:16]
+            teacher_emb = _cached(ckpt / f"teacher-{tkey}.safetensors",
+                                  lambda t=teacher: dict(zip(("teacher_tgt", "teacher_src"),
+                                                             teacher_embeddings(t, pairs), strict=True)), is_main)
+        del teacher  # only its embeddings are needed from here on
+        data = DistillData(rows=rows, groups=group_ids([t.image for _, t in pairs]), visual=x, visual_mask=x_mask,
+                           **tokens, **teacher_emb)
+        if is_main:
+            atomic_write_json(run_path, signature)
+
+        inputs: dict[str, str | Path] = {"--teacher": teacher_dir, "--features": features, "--src": src, "--tgt": tgt}
+        if val_features is not None and val_captions is not None:
+            inputs.update({"--val-features": val_features, "--val-captions": val_captions})
+        manifest = Manifest(kind="student", rows=len(pairs), inputs=checksum_inputs(inputs),
+                            extra={"train": asdict(train), "options": asdict(options), "head": head,
+                                   "transfer": options.uses_teacher, "images": int(len(set(rows.tolist()))),
+                                   "val_captions": len(val[0]) if val else 0})
+        task = DistillTask(student, data, options, val=val, manifest=manifest)
+        result = fit(task, train, out_dir, resume=resume, quiet=quiet)
+    n_train = sum(p.numel() for p in task.net.parameters() if p.requires_grad)
+    return DistillResult(out_dir=out_dir, pairs=len(pairs), images=int(len(set(rows.tolist()))),
+                         val_captions=len(val[0]) if val else 0, fit=result, transfer=options.uses_teacher,
+                         head=head, visual_input=options.visual_input, trainable_params=n_train)
