@@ -249,16 +249,16 @@ def _count(
     idx_dev = idx_all.to(dev)
     per_item = torch.bincount(idx_all, minlength=n_g)
     n_thr = int(per_item.max()) if with_ap else 1
-    # Thresholds T [G, n_thr]: each item's caption scores, best first, padded with +inf (beaten by nothing).
+    # Thresholds T [n_thr, G]: each item's caption scores, best first, padded with +inf (beaten by nothing).
     pos_cpu = pos.cpu() if pos.dtype == torch.float64 else pos.float().cpu()
     order = torch.argsort(pos_cpu, descending=True, stable=True)
     order = order[torch.argsort(idx_all[order], stable=True)]  # grouped by item, best caption first
     starts = torch.cumsum(per_item, 0) - per_item
     slot = torch.arange(n_q) - starts[idx_all[order]]
     keep = slot < n_thr
-    thresholds = torch.full((n_g, n_thr), math.inf, dtype=pos.dtype, device=dev)
+    thresholds = torch.full((n_thr, n_g), math.inf, dtype=pos.dtype, device=dev)  # rows contiguous
     sel = order[keep].to(dev)
-    thresholds[idx_dev[sel], slot[keep].to(dev)] = pos[sel]
+    thresholds[slot[keep].to(dev), idx_dev[sel]] = pos[sel]
 
     # Comparisons are written as 0/1 into a float buffer and counted by a matrix-vector product: several
     # times faster than summing bools, and exact (integers below 2**24 in fp32; fp64 beyond). A block's own
@@ -278,8 +278,8 @@ def _count(
         self_hit = beats(p, p).squeeze(1).to(count_dtype)  # the positive against itself
         t2v_beaten[lo:hi] = (beats(s, p, out=b) @ ones_g - self_hit).long()
         for k in range(n_thr):
-            col = ones_q[: hi - lo] @ beats(s, thresholds[None, :, k], out=b)
-            col.index_add_(0, own, beats(p.squeeze(1), thresholds[own, k]).to(count_dtype), alpha=-1)
+            col = ones_q[: hi - lo] @ beats(s, thresholds[k, None, :], out=b)
+            col.index_add_(0, own, beats(p.squeeze(1), thresholds[k, own]).to(count_dtype), alpha=-1)
             v2t_beaten[:, k] += col.long()
         if progress is not None:
             progress(hi - lo)
