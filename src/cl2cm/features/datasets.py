@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageFile, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 from cl2cm.artifacts.captions import read_captions
 from cl2cm.artifacts.io import read_lines
@@ -26,9 +26,6 @@ CAPTION_SUFFIXES = (".jsonl", ".json", ".caption.txt", ".tsv", ".csv", ".parquet
 INPUT_KINDS = ("auto", "folder", "list", "captions")
 _MULTI30K_TEXT = re.compile(r"^.+\.[a-z]{2,3}(?:_[a-z]+)?$")
 
-# We do our own size guard (max_pixels) and want truncated files reported, not silently padded.
-Image.MAX_IMAGE_PIXELS = None
-ImageFile.LOAD_TRUNCATED_IMAGES = False
 
 
 @dataclass(frozen=True)
@@ -159,16 +156,22 @@ def open_image(path: Path, *, target: int, max_pixels: int) -> Image.Image:
         raise ValueError("is a directory")
     if path.stat().st_size == 0:
         raise ValueError("empty file (0 bytes)")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        img = Image.open(path)
-        if img.format == "JPEG":
-            img.draft("RGB", (target, target))
-        w, h = img.size
-        if w * h > max_pixels:
-            raise ValueError(f"image too large ({w}x{h} = {w * h} px > --max-pixels {max_pixels})")
-        img.load()
-        return to_rgb(img)
+    # Our own guard replaces PIL's (which would refuse a huge JPEG before the reduced decode could help);
+    # truncated files stay errors (PIL's LOAD_TRUNCATED_IMAGES default), never silently padded.
+    bomb_limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(path) as img:
+                if img.format == "JPEG":
+                    img.draft("RGB", (target, target))
+                w, h = img.size
+                if w * h > max_pixels:
+                    raise ValueError(f"image too large ({w}x{h} = {w * h} px > --max-pixels {max_pixels})")
+                img.load()
+                return to_rgb(img)
+    finally:
+        Image.MAX_IMAGE_PIXELS = bomb_limit
 
 
 def skip_reason(exc: BaseException) -> str:
