@@ -1,0 +1,302 @@
+"""Stage 1 of CL2CM: train the cross-lingual (CL) teacher on English ↔ translated caption pairs.
+
+Loss of a batch of B pairs (English s_i, translation t_i, image ids g_i; all ranks' rows under DDP):
+
+    L = w_nce · InfoNCE(t, s; pos = [g_i = g_j])  +  w_tri · Triplet(t, s; pos)  +  λ_ot · L_ot(H^s, H^t)
+
+(sentence level + word level by OT, the CL network's "multi-level alignment"; weights are flags because
+the paper's values are unknown). Validation ranks English captions for each human target-language caption
+with the metric engine of `eval` (`cl2cm.retrieval.metrics`); R@1+R@5+R@10 selects the best epoch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.data import Dataset
+
+from cl2cm.artifacts.captions import Caption, pair_by_id, read_captions
+from cl2cm.artifacts.io import sha256_text
+from cl2cm.artifacts.lock import output_lock
+from cl2cm.artifacts.manifest import Manifest, checksum_inputs, remove_manifest
+from cl2cm.artifacts.store import load_safetensors, save_safetensors
+from cl2cm.errors import UserError
+from cl2cm.losses import InfoNCE, TripletLoss, WordAlignmentLoss, same_group_mask
+from cl2cm.models.teacher import CrossLingualTeacher, TeacherConfig
+from cl2cm.models.text import TextEncoder, TextEncoderConfig
+from cl2cm.runtime import seed_everything
+from cl2cm.train.dist import all_gather_nograd, all_gather_with_grad
+from cl2cm.train.engine import FitResult, TrainConfig, TrainTask, fit
+
+
+@dataclass
+class TeacherOptions:
+    """Model and loss settings of `train-teacher` (the optimiser's are in `TrainConfig`)."""
+
+    text: TextEncoderConfig = field(default_factory=TextEncoderConfig)
+    shared: bool = True
+    temperature: float = 0.07  # [ours, CCLM/LECCR's 0.07]
+    learnable_temperature: bool = False
+    nce_weight: float = 1.0
+    triplet_weight: float = 0.0  # NRCCR's VSE++ loss as an option
+    margin: float = 0.2  # [NRCCR]
+    ot_weight: float = 0.1  # λ_ot [ours]
+    ot_eps: float = 0.05  # [ours]
+    ot_iters: int = 50  # [ours]
+
+    def check(self) -> None:
+        for name, val in (("--nce-weight", self.nce_weight), ("--triplet-weight", self.triplet_weight),
+                          ("--ot-weight", self.ot_weight)):
+            if val < 0:
+                raise UserError(f"{name} {val}: must be >= 0")
+        if self.nce_weight == 0 and self.triplet_weight == 0:
+            raise UserError("--nce-weight and --triplet-weight are both 0: no sentence-level loss to train")
+        if self.temperature <= 0:
+            raise UserError(f"--temperature {self.temperature}: must be positive")
+        if self.ot_eps <= 0 or self.ot_iters < 1:
+            raise UserError(f"--ot-eps {self.ot_eps} / --ot-iters {self.ot_iters}: need eps > 0 and iters >= 1")
+
+
+# ---------------------------------------------------------------------------------------------- data
+@dataclass
+class PairTokens:
+    """A corpus tokenised once: padded id matrices (int32) + lengths + the image group of each pair."""
+
+    src_ids: torch.Tensor  # [N, L]
+    src_len: torch.Tensor  # [N]
+    tgt_ids: torch.Tensor
+    tgt_len: torch.Tensor
+    groups: torch.Tensor  # [N] long
+
+    def to_tensors(self) -> dict[str, torch.Tensor]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+def tokenize_corpus(encoder: TextEncoder, texts: list[str], batch: int = 4096) -> tuple[torch.Tensor, torch.Tensor]:
+    """All texts → [N, max_length] ids (pad id filled) and lengths; done once per run, not per batch."""
+    pad = encoder.tokenizer.pad_token_id or 0
+    ids = torch.full((len(texts), encoder.config.max_length), pad, dtype=torch.int32)
+    lens = torch.zeros(len(texts), dtype=torch.int32)
+    for start in range(0, len(texts), batch):
+        enc = encoder.tokenizer(texts[start:start + batch], truncation=True, max_length=encoder.config.max_length,
+                                padding=False, return_attention_mask=False, return_token_type_ids=False)
+        for j, row in enumerate(enc["input_ids"]):
+            ids[start + j, :len(row)] = torch.tensor(row, dtype=torch.int32)
+            lens[start + j] = len(row)
+    return ids, lens
+
+
+class IndexDataset(Dataset):
+    """Items are row indices; the collate gathers the pre-tokenised rows (no Python work per item)."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int) -> int:
+        return i
+
+
+def _trim(ids: torch.Tensor, lens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    width = int(lens.max())
+    ids = ids[:, :width].long()
+    mask = (torch.arange(width)[None, :] < lens[:, None]).long()
+    return ids, mask
+
+
+def group_ids(images: list[str]) -> torch.Tensor:
+    """Image ids → dense integers (same image = same integer) for the positive mask."""
+    index: dict[str, int] = {}
+    return torch.tensor([index.setdefault(im, len(index)) for im in images], dtype=torch.long)
+
+
+# ---------------------------------------------------------------------------------------------- task
+class TeacherTrainModule(nn.Module):
+    """The teacher plus the loss's own parameters (a learnable temperature), optimised together."""
+
+    def __init__(self, teacher: CrossLingualTeacher, nce: InfoNCE) -> None:
+        super().__init__()
+        self.teacher = teacher
+        self.nce = nce
+
+    def forward(self, src_ids: torch.Tensor, src_mask: torch.Tensor, tgt_ids: torch.Tensor,
+                tgt_mask: torch.Tensor) -> Any:
+        return self.teacher(src_ids, src_mask, tgt_ids, tgt_mask)
+
+
+class TeacherTask(TrainTask):
+    metric = "val_rsum"
+
+    def __init__(self, teacher: CrossLingualTeacher, tokens: PairTokens, options: TeacherOptions, *,
+                 val: list[tuple[Caption, Caption]] | None = None, manifest: Manifest | None = None,
+                 val_batch_size: int = 256) -> None:
+        self.net = TeacherTrainModule(teacher, InfoNCE(options.temperature, options.learnable_temperature))
+        self.tokens = tokens
+        self.options = options
+        self.triplet = TripletLoss(options.margin)
+        self.ot = WordAlignmentLoss(options.ot_eps, options.ot_iters)
+        self.val = val
+        self.manifest = manifest or Manifest(kind="teacher")
+        self.val_batch_size = val_batch_size
+        self.best_val: dict[str, float] | None = None
+        if not val:
+            self.metric = None
+
+    def module(self) -> nn.Module:
+        return self.net
+
+    def train_dataset(self) -> Dataset:
+        return IndexDataset(len(self.tokens.groups))
+
+    def collate(self, items: list[int]) -> dict[str, torch.Tensor]:
+        idx = torch.tensor(items, dtype=torch.long)
+        t = self.tokens
+        src_ids, src_mask = _trim(t.src_ids[idx], t.src_len[idx])
+        tgt_ids, tgt_mask = _trim(t.tgt_ids[idx], t.tgt_len[idx])
+        return {"src_ids": src_ids, "src_mask": src_mask, "tgt_ids": tgt_ids, "tgt_mask": tgt_mask,
+                "groups": t.groups[idx]}
+
+    def loss(self, model: nn.Module, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        o = self.options
+        src, tgt = model(batch["src_ids"], batch["src_mask"], batch["tgt_ids"], batch["tgt_mask"])
+        es, et = all_gather_with_grad(src.emb), all_gather_with_grad(tgt.emb)
+        pos = same_group_mask(all_gather_nograd(batch["groups"]))
+        terms: dict[str, torch.Tensor] = {}
+        total = torch.zeros((), device=es.device)
+        if o.nce_weight > 0:
+            terms["nce"] = self.net.nce(et, es, pos)
+            total = total + o.nce_weight * terms["nce"]
+        if o.triplet_weight > 0:
+            terms["triplet"] = self.triplet(et, es, pos)
+            total = total + o.triplet_weight * terms["triplet"]
+        if o.ot_weight > 0:
+            terms["ot"] = self.ot(src.tokens, src.token_mask, tgt.tokens, tgt.token_mask)
+            total = total + o.ot_weight * terms["ot"]
+        out = {"loss": total, **{k: v.detach() for k, v in terms.items()}}
+        if o.learnable_temperature:
+            out["temperature"] = torch.tensor(self.net.nce.temperature)
+        return out
+
+    def validate(self, module: nn.Module) -> dict[str, float]:
+        if not self.val:
+            return {}
+        teacher: CrossLingualTeacher = module.teacher  # type: ignore[assignment]
+        metrics = validate_teacher(teacher, self.val, self.val_batch_size)
+        if self.best_val is None or metrics["val_rsum"] > self.best_val["val_rsum"]:
+            self.best_val = metrics
+        return metrics
+
+    def save(self, module: nn.Module, out_dir: Path) -> None:
+        if self.best_val is not None:
+            self.manifest.extra["val"] = self.best_val
+        module.teacher.save(out_dir, self.manifest)  # type: ignore[union-attr]
+
+
+def validate_teacher(teacher: CrossLingualTeacher, pairs: list[tuple[Caption, Caption]],
+                     batch_size: int = 256) -> dict[str, float]:
+    """Target→English retrieval on (English, human target) pairs, by the metric engine `eval` uses."""
+    from cl2cm.retrieval.metrics import evaluate_text_to_visual
+
+    q = teacher.encode_text([t.text for _, t in pairs], batch_size)
+    g = teacher.encode_source([s.text for s, _ in pairs], batch_size)
+    ids = [t.id for _, t in pairs]
+    m, _ = evaluate_text_to_visual(q, ids, g, ids)
+    t2e, e2t = m["t2v"], m["v2t"]
+    return {"val_r1": t2e["R@1"], "val_r5": t2e["R@5"], "val_r10": t2e["R@10"],
+            "val_rsum": t2e["R@1"] + t2e["R@5"] + t2e["R@10"], "val_medr": t2e["MedR"],
+            "val_e2t_r1": e2t["R@1"], "val_sumr": m["SumR"]}
+
+
+# ---------------------------------------------------------------------------------------------- entry point
+@dataclass
+class TeacherResult:
+    out_dir: Path
+    pairs: int
+    val_pairs: int
+    fit: FitResult
+    trainable_params: int
+    total_params: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _read_pairs(src: str | Path, tgt: str | Path, src_flag: str, tgt_flag: str, fmt: str | None
+                ) -> list[tuple[Caption, Caption]]:
+    pairs = pair_by_id(read_captions(src, fmt), read_captions(tgt, fmt), src_name=src_flag, tgt_name=tgt_flag)
+    if not pairs:
+        raise UserError(f"{tgt_flag}: no caption pairs", path=tgt)
+    return pairs
+
+
+def _cached_tokens(cache: Path | None, teacher: CrossLingualTeacher, pairs: list[tuple[Caption, Caption]],
+                   write: bool) -> PairTokens:
+    key = sha256_text("\x1e".join(f"{s.text}\x1f{t.text}\x1f{t.image}" for s, t in pairs) + "\x1e"
+                      + repr((teacher.config.text.encoder, teacher.config.text.max_length,
+                              teacher.tokenizer.vocab_size)))[:16]
+    path = cache / f"tokens-{key}.safetensors" if cache is not None else None
+    if path is not None and path.exists():
+        with contextlib.suppress(UserError):
+            return PairTokens(**load_safetensors(path))
+    src_ids, src_len = tokenize_corpus(teacher.src, [s.text for s, _ in pairs])
+    tgt_ids, tgt_len = tokenize_corpus(teacher.tgt, [t.text for _, t in pairs])
+    tokens = PairTokens(src_ids, src_len, tgt_ids, tgt_len, group_ids([t.image for _, t in pairs]))
+    if path is not None and write:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_safetensors(path, tokens.to_tensors())
+    return tokens
+
+
+def train_teacher(
+    src: str | Path,
+    tgt: str | Path,
+    out_dir: str | Path,
+    *,
+    val_src: str | Path | None = None,
+    val_tgt: str | Path | None = None,
+    options: TeacherOptions | None = None,
+    train: TrainConfig | None = None,
+    fmt: str | None = None,
+    max_pairs: int | None = None,
+    max_val: int | None = None,
+    resume: bool = False,
+    quiet: bool = False,
+) -> TeacherResult:
+    """Read and pair the corpora, tokenise once, train with the shared engine, write the teacher directory."""
+    options = options or TeacherOptions()
+    train = train or TrainConfig()
+    options.check()
+    train.validate_values()
+    if (val_src is None) != (val_tgt is None):
+        raise UserError("--val-src and --val-tgt go together (English and human target captions of one split)")
+    if max_pairs is not None and max_pairs < 2:
+        raise UserError(f"--max-pairs {max_pairs}: must be at least 2")
+    pairs = _read_pairs(src, tgt, "--src", "--tgt", fmt)[:max_pairs]
+    val = _read_pairs(val_src, val_tgt, "--val-src", "--val-tgt", fmt)[:max_val] if val_src and val_tgt else None
+    out_dir = Path(out_dir)
+    is_main = int(os.environ.get("RANK", "0")) == 0
+    lock = output_lock(out_dir) if is_main else contextlib.nullcontext()
+    with lock:
+        if is_main and not resume:
+            remove_manifest(out_dir)
+        seed_everything(train.seed)
+        teacher = CrossLingualTeacher(TeacherConfig(text=options.text, shared=options.shared))
+        tokens = _cached_tokens(out_dir / "checkpoints", teacher, pairs, write=is_main)
+        inputs: dict[str, str | Path] = {"--src": src, "--tgt": tgt}
+        if val_src and val_tgt:
+            inputs.update({"--val-src": val_src, "--val-tgt": val_tgt})
+        opts = asdict(options)
+        manifest = Manifest(kind="teacher", rows=len(pairs), inputs=checksum_inputs(inputs),
+                            extra={"train": asdict(train), "options": opts, "val_pairs": len(val or [])})
+        task = TeacherTask(teacher, tokens, options, val=val, manifest=manifest)
+        result = fit(task, train, out_dir, resume=resume, quiet=quiet)
+    n_train = sum(p.numel() for p in task.net.parameters() if p.requires_grad)
+    n_all = sum(p.numel() for p in task.net.parameters())
+    return TeacherResult(out_dir=out_dir, pairs=len(pairs), val_pairs=len(val or []), fit=result,
+                         trainable_params=n_train, total_params=n_all)
