@@ -1,0 +1,173 @@
+"""distill: learning with and without transfer, a frozen teacher, resume after a kill, DDP, clear errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+from distill_world import build_world
+from safetensors.torch import load_file
+
+from cl2cm.artifacts.manifest import Manifest, read_manifest
+from cl2cm.artifacts.store import load_store, save_store
+from cl2cm.errors import UserError
+from cl2cm.models import TextEncoderConfig, load_model
+from cl2cm.models.student import Student
+from cl2cm.train import TrainConfig
+from cl2cm.train.distill import DistillOptions, DistillTask, distill
+from cl2cm.train.engine import read_checkpoint
+from cl2cm.train.teacher import TeacherOptions, train_teacher
+
+HERE = Path(__file__).resolve().parent
+CHANCE_SUMR = 2 * (1 + 5 + 10)  # 100 validation images, one caption each: R@K = K% by chance
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread() -> Iterator[None]:
+    """Two shared cores: intra-op threads only fight each other here (30x slower steps measured)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory, tiny_bert_dir: Path) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("distill-world")
+    paths = build_world(root)
+    opts = TeacherOptions(text=TextEncoderConfig(encoder=str(tiny_bert_dir), dim=32, train_layers="all",
+                                                 max_length=32), ot_weight=0.0)
+    train_teacher(paths["train_en"], paths["train_de"], root / "teacher", options=opts,
+                  train=TrainConfig(epochs=2, batch_size=32, lr=1e-3, device="cpu", log_every=5), quiet=True)
+    return {**paths, "root": root, "teacher": root / "teacher"}
+
+
+def _run(world: dict[str, Path], out: Path, *, val: bool = True, epochs: int = 4, max_pairs: int | None = None,
+         resume: bool = False, **opts: object):
+    kw = {"val_features": world["feats_val"], "val_captions": world["val_de"]} if val else {}
+    return distill(world["teacher"], world["feats_train"], world["train_en"], world["train_de"], out,
+                   options=DistillOptions(**opts),
+                   train=TrainConfig(epochs=epochs, batch_size=32, lr=1e-3, device="cpu", log_every=2, seed=3),
+                   max_pairs=max_pairs, resume=resume, quiet=True, **kw)
+
+
+@pytest.fixture(scope="module")
+def runs(world: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    base = tmp_path_factory.mktemp("distill-runs")
+    teacher_before = load_file(str(world["teacher"] / "model.safetensors"))
+    out = {name: _run(world, base / name, visual_input="tokens", transfer=(name == "cl2cm"))
+           for name in ("cl2cm", "baseline")}
+    return {**out, "teacher_before": teacher_before}
+
+
+@pytest.mark.parametrize("name", ["cl2cm", "baseline"])
+def test_student_learns_far_above_chance_with_and_without_transfer(runs: dict, name: str) -> None:
+    res = runs[name]
+    assert res.fit.best_metric is not None and res.fit.best_metric > 5 * CHANCE_SUMR, res.fit.last_val
+    student = load_model(res.out_dir)
+    assert isinstance(student, Student) and student.config.head == "tokens"
+    man = read_manifest(res.out_dir, kind="student")
+    assert man.extra["transfer"] is (name == "cl2cm") and man.extra["val"]["val_sumr"] == res.fit.best_metric
+    assert student.expect_store()["expect_model"] == {"name": "synthetic-A"}
+
+
+def test_no_transfer_differs_only_in_the_transfer_term(runs: dict) -> None:
+    def terms(res) -> set[str]:
+        recs = [json.loads(x) for x in (res.out_dir / "metrics.jsonl").read_text().splitlines()]
+        return {k for r in recs if r["split"] == "train" for k in r} - {"split", "epoch", "step", "lr",
+                                                                          "samples_per_s", "loss"}
+    assert terms(runs["cl2cm"]) == {"vt", "kt"}
+    assert terms(runs["baseline"]) == {"vt"}
+    a = read_manifest(runs["cl2cm"].out_dir).extra
+    b = read_manifest(runs["baseline"].out_dir).extra
+    assert {k for k in a["options"] if a["options"][k] != b["options"][k]} == {"transfer"}
+    assert a["train"] == b["train"]
+
+
+def test_teacher_is_frozen_outside_the_optimizer_and_unchanged(runs: dict, world: dict[str, Path]) -> None:
+    after = load_file(str(world["teacher"] / "model.safetensors"))
+    before = runs["teacher_before"]
+    assert before.keys() == after.keys()
+    for k in before:
+        assert torch.equal(before[k], after[k]), k
+    tensors, _ = read_checkpoint(runs["cl2cm"].out_dir / "checkpoints" / "last.safetensors")
+    model_keys = [k for k in tensors if k.startswith("model.")]
+    assert model_keys and all(k.startswith("model.student.") for k in model_keys)  # no teacher weights
+    student = load_model(runs["cl2cm"].out_dir)
+    n_trainable = sum(1 for p in student.parameters() if p.requires_grad)
+    assert sum(1 for k in tensors if k.endswith(".exp_avg")) == n_trainable  # optimizer state: student only
+
+
+def test_teacher_targets_carry_no_gradient(world: dict[str, Path], tmp_path: Path, monkeypatch) -> None:
+    seen: list[bool] = []
+    original = DistillTask.loss
+
+    def spy(self, model, batch):
+        seen.append(batch["teacher_tgt"].requires_grad or batch["teacher_src"].requires_grad)
+        out = original(self, model, batch)
+        out["loss"].backward(retain_graph=True)  # the teacher embeddings are leaves without grad
+        assert batch["teacher_tgt"].grad is None and batch["teacher_src"].grad is None
+        return out
+
+    monkeypatch.setattr(DistillTask, "loss", spy)
+    _run(world, tmp_path / "s", val=False, epochs=1, max_pairs=64)
+    assert seen and not any(seen)
+
+
+def test_resume_after_kill_reproduces_the_uninterrupted_run(world: dict[str, Path], tmp_path: Path,
+                                                            monkeypatch) -> None:
+    full = _run(world, tmp_path / "full", val=False, epochs=2, max_pairs=128)
+    calls = {"n": 0}
+    original = DistillTask.loss
+
+    def dying(self, model, batch):
+        calls["n"] += 1
+        if calls["n"] == 6:  # in the middle of epoch 2 (4 steps per epoch)
+            raise KeyboardInterrupt
+        return original(self, model, batch)
+
+    with monkeypatch.context() as m:
+        m.setattr(DistillTask, "loss", dying)
+        with pytest.raises(KeyboardInterrupt):
+            _run(world, tmp_path / "cut", val=False, epochs=2, max_pairs=128)
+    assert not (tmp_path / "cut" / "manifest.json").exists()  # no half-written student
+    resumed = _run(world, tmp_path / "cut", val=False, epochs=2, max_pairs=128, resume=True)
+    assert resumed.fit.resumed_from == 1 and resumed.fit.steps == full.fit.steps == 8
+    a, b = load_file(str(tmp_path / "full" / "model.safetensors")), load_file(str(tmp_path / "cut" / "model.safetensors"))
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=1e-6)
+
+
+def test_resume_on_a_store_from_another_model_is_refused(world: dict[str, Path], tmp_path: Path) -> None:
+    _run(world, tmp_path / "s", val=False, epochs=1, max_pairs=64)
+    other = build_world(tmp_path / "other", train_images=40, val_images=10, model_name="synthetic-B")
+    with pytest.raises(UserError, match="synthetic-B"):
+        distill(world["teacher"], other["feats_train"], world["train_en"], world["train_de"], tmp_path / "s",
+                train=TrainConfig(epochs=1, batch_size=32, device="cpu"), resume=True, quiet=True)
+
+
+def test_two_process_ddp_run(world: dict[str, Path], tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(HERE), "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           str(HERE / "distill_ddp.py"), str(world["root"]), str(world["teacher"]), str(tmp_path / "ddp")]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    recs = [json.loads(x) for x in (tmp_path / "ddp" / "metrics.jsonl").read_text().splitlines()]
+    train = [r for r in recs if r["split"] == "train"]
+    assert [r["step"] for r in train] == [1, 2, 3] and all("kt" in r for r in train)
+    assert isinstance(load_model(tmp_path / "ddp"), Student)
+
+
+def test_val_store_from_another_visual_model_is_a_clear_error(world: dict[str, Path], tmp_path: Path) -> None:
+    store = load_store(world["feats_val"])
+    save_store(tmp_path / "val-b", store.features, store.ids, Manifest(kind="features", model={"name": "other"}),
+               extra=store.extra)
+    with pytest.raises(UserError, match="--val-features .*'other'"):
+        distill(world["teacher"], world["feats_train"], world["train_en"], world["train_de"], tmp_path / "s",
+                val_features=tmp_path / "val-b", val_captions=world["val_de"], quiet=True)
