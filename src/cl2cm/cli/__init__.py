@@ -16,6 +16,7 @@ from cl2cm.errors import UserError
 from cl2cm.cli import translate  # noqa: E402,F401
 from cl2cm.cli import extract_features  # noqa: E402,F401
 from cl2cm.cli import train_teacher  # noqa: E402,F401
+from cl2cm.cli import distill  # noqa: E402,F401
 from cl2cm.cli import demo  # noqa: E402,F401
 from cl2cm.cli import eval  # noqa: E402,F401
 from cl2cm.cli import search  # noqa: E402,F401

@@ -1,0 +1,151 @@
+"""`cl2cm distill`: parse flags, call `cl2cm.train.distill.distill`, print a summary table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from cl2cm.cli.app import DeviceOpt, QuietOpt, SeedOpt, app, console
+from cl2cm.cli.engine_options import (
+    AccumOpt,
+    AmpOpt,
+    BatchSizeOpt,
+    EpochsOpt,
+    FormatOpt,
+    GradClipOpt,
+    LogEveryOpt,
+    LrOpt,
+    MaxPairsOpt,
+    MaxStepsOpt,
+    OutOpt,
+    PatienceOpt,
+    ResumeOpt,
+    ScheduleOpt,
+    WarmupOpt,
+    WeightDecayOpt,
+    WorkersOpt,
+    train_config,
+)
+from cl2cm.models.student import INIT_TEXT, VISUAL_HEADS, VISUAL_INPUTS
+from cl2cm.train.distill import SAMPLING, DistillOptions, distill
+from cl2cm.train.engine import TrainConfig
+
+_D = DistillOptions()
+_T = TrainConfig()
+
+
+@app.command("distill")
+def distill_cmd(
+    teacher: Annotated[Path, typer.Option("--teacher", help="Teacher model directory (train-teacher --out).")],
+    features: Annotated[Path, typer.Option("--features", help="Feature store of the training images "
+                                           "(extract-features --out).")],
+    src: Annotated[Path, typer.Option("--src", help="English training captions (any caption format).")],
+    tgt: Annotated[Path, typer.Option("--tgt", help="Their translations (the pseudo pairs), paired by id.")],
+    out: OutOpt,
+    val_features: Annotated[Path | None, typer.Option("--val-features", help="Feature store of the "
+                                                      "validation images (same visual model).")] = None,
+    val_captions: Annotated[Path | None, typer.Option("--val-captions", help="Human target-language "
+                                                      "captions of the validation images.")] = None,
+    caption_format: FormatOpt = None,
+    head: Annotated[str, typer.Option("--head", help=f"Visual head: auto | {' | '.join(VISUAL_HEADS)} (auto: "
+                                      "mlp on pooled features, tokens on patch tokens, temporal on frames)."
+                                      )] = _D.head,
+    visual_input: Annotated[str, typer.Option("--visual-input", help=f"{' | '.join(VISUAL_INPUTS)}: which "
+                                              "stored tensor the head reads (tokens: extract-features "
+                                              "--tokens).")] = _D.visual_input,
+    dim: Annotated[int | None, typer.Option("--dim", help="Joint dimension (default: the teacher's).")] = None,
+    hidden: Annotated[int, typer.Option("--hidden", help="Width of the visual head.")] = _D.hidden,
+    dropout: Annotated[float, typer.Option("--dropout", help="Dropout of the visual head.")] = _D.dropout,
+    init_text: Annotated[str, typer.Option("--init-text", help=f"{' | '.join(INIT_TEXT)}: start the target "
+                                           "text encoder from the pretrained encoder or from the teacher."
+                                           )] = _D.init_text,
+    train_layers: Annotated[str | None, typer.Option("--train-layers", help="Encoder layers to fine-tune "
+                                                     "(default: the teacher's).")] = None,
+    temperature: Annotated[float, typer.Option("--temperature", help="InfoNCE temperature τ.")] = _D.temperature,
+    vt_weight: Annotated[float, typer.Option("--vt-weight", help="Weight of vision–target InfoNCE on the "
+                                             "pseudo pairs.")] = _D.vt_weight,
+    en_weight: Annotated[float, typer.Option("--en-weight", help="Weight of vision–English InfoNCE "
+                                             "(0 = off; NRCCR uses one).")] = _D.en_weight,
+    transfer: Annotated[bool, typer.Option("--transfer/--no-transfer", help="Cross-lingual knowledge "
+                                           "transfer from the teacher; --no-transfer = the plain baseline, "
+                                           "all else equal.")] = _D.transfer,
+    kt_weight: Annotated[float, typer.Option("--kt-weight", help="Weight of the transfer KL.")] = _D.kt_weight,
+    kt_temperature: Annotated[float, typer.Option("--kt-temperature", help="Temperature of the transfer "
+                                                  "softmaxes.")] = _D.kt_temperature,
+    feat_weight: Annotated[float, typer.Option("--feat-weight", help="Feature-level transfer term "
+                                               "(needs --dim = the teacher's; 0 = off).")] = _D.feat_weight,
+    rel_weight: Annotated[float, typer.Option("--rel-weight", help="Intra-modal relation transfer term "
+                                              "(0 = off).")] = _D.rel_weight,
+    sampling: Annotated[str, typer.Option("--sampling", help=f"{' | '.join(SAMPLING)}: every pair once per "
+                                          "epoch, or one random caption per image (distinct images per "
+                                          "batch).")] = _D.sampling,
+    epochs: EpochsOpt = _T.epochs,
+    batch_size: BatchSizeOpt = _T.batch_size,
+    lr: LrOpt = _T.lr,
+    weight_decay: WeightDecayOpt = _T.weight_decay,
+    warmup: WarmupOpt = _T.warmup,
+    schedule: ScheduleOpt = _T.schedule,
+    grad_clip: GradClipOpt = _T.grad_clip,
+    accum: AccumOpt = _T.accum,
+    amp: AmpOpt = _T.amp,
+    patience: PatienceOpt = _T.patience,
+    max_steps: MaxStepsOpt = None,
+    max_pairs: MaxPairsOpt = None,
+    max_val: Annotated[int | None, typer.Option("--max-val", help="Use only the first N val captions.")] = None,
+    log_every: LogEveryOpt = _T.log_every,
+    workers: WorkersOpt = _T.num_workers,
+    resume: ResumeOpt = False,
+    device: DeviceOpt = "auto",
+    seed: SeedOpt = 0,
+    quiet: QuietOpt = False,
+) -> None:
+    """Train the cross-modal student (CL2CM stage 2) with knowledge transferred from the frozen teacher.
+
+    Example:
+
+        cl2cm distill --teacher runs/teacher-de --features runs/feats/train --src train.en.jsonl --tgt train.de.jsonl --val-features runs/feats/val --val-captions val.de.jsonl --out runs/student-de
+
+        cl2cm distill ... --visual-input tokens --no-transfer --out runs/baseline-de   (the ablation)
+
+    Multi-GPU: torchrun --nproc_per_node 4 -m cl2cm distill ... (same flags; --batch-size is global).
+    After a kill, rerun the same command with --resume.
+    """
+    options = DistillOptions(head=head, visual_input=visual_input, dim=dim, hidden=hidden, dropout=dropout,
+                             init_text=init_text, train_layers=train_layers, temperature=temperature,
+                             vt_weight=vt_weight, en_weight=en_weight, transfer=transfer, kt_weight=kt_weight,
+                             kt_temperature=kt_temperature, feat_weight=feat_weight, rel_weight=rel_weight,
+                             sampling=sampling)
+    train = train_config(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, warmup=warmup,
+                         schedule=schedule, grad_clip=grad_clip, accum=accum, amp=amp, patience=patience,
+                         max_steps=max_steps, log_every=log_every, workers=workers, seed=seed, device=device)
+    res = distill(teacher, features, src, tgt, out, val_features=val_features, val_captions=val_captions,
+                  options=options, train=train, fmt=caption_format, max_pairs=max_pairs, max_val=max_val,
+                  resume=resume, quiet=quiet)
+    if quiet:
+        return
+    f = res.fit
+    table = Table(title=f"distill → {res.out_dir}")
+    table.add_column("")
+    table.add_column("", justify="right")
+    rows = [("pairs / images", f"{res.pairs:,} / {res.images:,}"),
+            ("visual input / head", f"{res.visual_input} / {res.head}"),
+            ("knowledge transfer", "on" if res.transfer else "off (baseline)"),
+            ("trainable parameters", f"{res.trainable_params:,}"),
+            ("epochs / steps", f"{f.epochs} / {f.steps}"),
+            ("last train loss", "-" if f.last_loss is None else f"{f.last_loss:.4f}"),
+            ("samples/s", f"{f.samples_per_s:,.0f}")]
+    if f.resumed_from is not None:
+        rows.append(("resumed after epoch", str(f.resumed_from)))
+    if f.best_metric is not None:
+        rows.append((f"best val SumR ({res.val_captions:,} captions)", f"{f.best_metric:.1f} (epoch {f.best_epoch})"))
+    for key in ("val_t2v_r1", "val_v2t_r1"):
+        if key in f.last_val:
+            rows.append((f"last {key}", f"{f.last_val[key]:.1f}"))
+    if f.stopped_early:
+        rows.append(("stopped early", "yes"))
+    for k, v in rows:
+        table.add_row(k, v)
+    console.print(table)

@@ -1,0 +1,43 @@
+"""The training-engine flags, defined once for every command that trains (`train-teacher`, `distill`).
+
+Each alias is an `Annotated` Typer option; a command lists them as parameters with the engine's own
+defaults (`TrainConfig.<field>`) and hands them to `train_config`, so both stages accept the same flags
+with the same meaning and defaults.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cl2cm.train.engine import AMP_CHOICES, SCHEDULES, TrainConfig
+
+EpochsOpt = Annotated[int, typer.Option("--epochs", help="Maximum epochs.")]
+BatchSizeOpt = Annotated[int, typer.Option("--batch-size", help="Global batch (all processes).")]
+LrOpt = Annotated[float, typer.Option("--lr", help="Peak learning rate (AdamW).")]
+WeightDecayOpt = Annotated[float, typer.Option("--weight-decay", help="AdamW weight decay.")]
+WarmupOpt = Annotated[float, typer.Option("--warmup", help="Warm-up: fraction of steps (<1) or steps.")]
+ScheduleOpt = Annotated[str, typer.Option("--schedule", help=f"{' | '.join(SCHEDULES)}.")]
+GradClipOpt = Annotated[float, typer.Option("--grad-clip", help="Max gradient norm (0 = off).")]
+AccumOpt = Annotated[int, typer.Option("--accum", help="Gradient accumulation steps.")]
+AmpOpt = Annotated[str, typer.Option("--amp", help=f"{' | '.join(AMP_CHOICES)}.")]
+PatienceOpt = Annotated[int, typer.Option("--patience", help="Early stop after N epochs without improvement.")]
+MaxStepsOpt = Annotated[int | None, typer.Option("--max-steps", help="Stop after N optimizer steps.")]
+LogEveryOpt = Annotated[int, typer.Option("--log-every", help="Log the train loss every N steps.")]
+WorkersOpt = Annotated[int, typer.Option("--workers", help="DataLoader worker processes.")]
+ResumeOpt = Annotated[bool, typer.Option("--resume", help="Continue from OUT/checkpoints/last.safetensors.")]
+MaxPairsOpt = Annotated[int | None, typer.Option("--max-pairs", help="Use only the first N pairs.")]
+FormatOpt = Annotated[str | None, typer.Option("--format", help="Caption format of all inputs (default: from "
+                                               "the file names).")]
+OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Output model directory.")]
+
+
+def train_config(*, epochs: int, batch_size: int, lr: float, weight_decay: float, warmup: float, schedule: str,
+                 grad_clip: float, accum: int, amp: str, patience: int, max_steps: int | None, log_every: int,
+                 workers: int, seed: int, device: str) -> TrainConfig:
+    """The engine config from the shared flags (names as the command parameters)."""
+    return TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, warmup=warmup,
+                       schedule=schedule, grad_clip=grad_clip, accum=accum, amp=amp, seed=seed, device=device,
+                       patience=patience, max_steps=max_steps, log_every=log_every, num_workers=workers)
