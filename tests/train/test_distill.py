@@ -171,3 +171,59 @@ def test_val_store_from_another_visual_model_is_a_clear_error(world: dict[str, P
     with pytest.raises(UserError, match="--val-features .*'other'"):
         distill(world["teacher"], world["feats_train"], world["train_en"], world["train_de"], tmp_path / "s",
                 val_features=tmp_path / "val-b", val_captions=world["val_de"], quiet=True)
+
+
+# ---------------------------------------------------------------------------------------------- CLI
+def _cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    from cl2cm.cli import main
+
+    code = 0
+    try:
+        main(argv)
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _argv(world: dict[str, Path], out: Path, *extra: str) -> list[str]:
+    return ["distill", "--teacher", str(world["teacher"]), "--features", str(world["feats_train"]),
+            "--src", str(world["train_en"]), "--tgt", str(world["train_de"]), "--out", str(out),
+            "--device", "cpu", "--epochs", "1", "--batch-size", "32", "--max-pairs", "64", *extra]
+
+
+def test_cli_baseline_run_prints_its_summary(world: dict[str, Path], tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = _cli(_argv(world, tmp_path / "s", "--no-transfer", "--visual-input", "tokens",
+                                "--val-features", str(world["feats_val"]), "--val-captions",
+                                str(world["val_de"])), capsys)
+    assert code == 0, err
+    assert "off (baseline)" in out and "best val SumR" in out and "tokens / tokens" in out
+    assert read_manifest(tmp_path / "s", kind="student").extra["transfer"] is False
+
+
+def test_cli_caption_of_an_image_missing_from_the_store_is_one_line(world: dict[str, Path], tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    rows = world["train_de"].read_text(encoding="utf-8").splitlines()[:40]
+    rows.append(json.dumps({"id": "ghost.png#0", "image": "ghost.png", "lang": "de", "text": "ein roter Kreis"}))
+    tgt = tmp_path / "tgt.jsonl"
+    tgt.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    src = tmp_path / "src.jsonl"
+    src.write_text(world["train_en"].read_text(encoding="utf-8") + json.dumps(
+        {"id": "ghost.png#0", "image": "ghost.png", "lang": "en", "text": "a red circle"}) + "\n", encoding="utf-8")
+    argv = _argv(world, tmp_path / "s")
+    argv[argv.index("--src") + 1], argv[argv.index("--tgt") + 1] = str(src), str(tgt)
+    code, out, err = _cli(argv, capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert "ghost.png" in err and "--features" in err
+    assert not (tmp_path / "s" / "manifest.json").exists()
+
+
+@pytest.mark.parametrize(("flags", "named"), [(["--head", "cnn"], "--head"),
+                                              (["--visual-input", "pixels"], "--visual-input"),
+                                              (["--kt-temperature", "0"], "--kt-temperature"),
+                                              (["--val-features", "x"], "--val-captions")])
+def test_cli_bad_flags_are_one_line_naming_the_flag(world: dict[str, Path], tmp_path: Path, flags: list[str],
+                                                    named: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _cli(_argv(world, tmp_path / "s", *flags), capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and named in err, err
