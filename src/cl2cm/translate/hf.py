@@ -159,16 +159,20 @@ class HFBackend:
 
     def __init__(self, model: str, opts: BackendOptions) -> None:
         from transformers import AutoModelForSeq2SeqLM
+        from transformers.utils import logging as hf_logging
 
         self.model_name = model
         self.opts = opts
         config = check_seq2seq(model)
         self.tokenizer = load_hf_tokenizer(model)
         dtype = autocast_dtype(opts.device) or torch.float32
+        hf_logging.disable_progress_bar()  # our progress bar is the one the user watches
         try:
             self.model = AutoModelForSeq2SeqLM.from_pretrained(model, dtype=dtype)
         except (OSError, ValueError, KeyError) as exc:
             raise UserError(f"--model {model!r}: cannot load as a seq2seq model ({_first_line(exc)})") from exc
+        finally:
+            hf_logging.enable_progress_bar()
         self.model.to(opts.device).eval()
         gen = self.model.generation_config
         gen.max_length = None  # we always pass max_new_tokens (tied to the source length)
