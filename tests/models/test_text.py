@@ -1,0 +1,94 @@
+"""TextEncoder: shapes and norms, pooling registry, layer freezing, padding invariance, XLM-R."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from cl2cm.errors import UserError
+from cl2cm.models.text import POOLINGS, TextEncoder, TextEncoderConfig, encode_texts, parse_train_layers
+
+TEXTS = ["Ein Hund läuft über die Wiese.", "Two men are playing soccer on a green field in the sun.", "Hi"]
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)  # the shared CPU is oversubscribed: one thread is faster and deterministic
+    yield
+    torch.set_num_threads(n)
+
+
+def _cfg(path: Path, **kw) -> TextEncoderConfig:
+    return TextEncoderConfig(**{"encoder": str(path), "dim": 24, "train_layers": "1", "max_length": 16, **kw})
+
+
+@pytest.mark.parametrize("pooling", sorted(POOLINGS))
+def test_forward_shapes_norm_and_padding_invariance(tiny_bert_dir: Path, pooling: str) -> None:
+    torch.manual_seed(0)
+    enc = TextEncoder(_cfg(tiny_bert_dir, pooling=pooling)).eval()
+    batch = enc.tokenize(TEXTS)
+    out = enc(batch["input_ids"], batch["attention_mask"])
+    assert out.emb.shape == (3, 24)
+    torch.testing.assert_close(out.emb.norm(dim=-1), torch.ones(3))
+    assert out.tokens.shape[:2] == batch["input_ids"].shape and out.tokens.shape[-1] == enc.hidden_size
+    # special tokens ([CLS], [SEP]) and padding are excluded from the word-level mask
+    assert out.token_mask.sum() == out.mask.sum() - 2 * 3
+    # a short text padded inside a batch embeds exactly as on its own
+    alone = enc.tokenize(TEXTS[2:])
+    single = enc(alone["input_ids"], alone["attention_mask"]).emb
+    torch.testing.assert_close(out.emb[2:], single, atol=1e-5, rtol=1e-4)
+    # encode_texts sorts by length internally but returns rows in input order
+    torch.testing.assert_close(encode_texts(enc, TEXTS, batch_size=2), out.emb, atol=1e-5, rtol=1e-4)
+
+
+def test_truncation_to_max_length(tiny_bert_dir: Path) -> None:
+    enc = TextEncoder(_cfg(tiny_bert_dir, max_length=8))
+    assert enc.tokenize([" ".join(["Hund"] * 50)])["input_ids"].shape[1] == 8
+
+
+def test_only_named_layers_train(tiny_bert_dir: Path) -> None:
+    enc = TextEncoder(_cfg(tiny_bert_dir, train_layers="1"))
+    trainable = {n for n, p in enc.backbone.named_parameters() if p.requires_grad}
+    assert trainable and all(n.startswith("encoder.layer.1.") for n in trainable)
+    assert all(p.requires_grad for p in enc.proj.parameters())
+    frozen = TextEncoder(_cfg(tiny_bert_dir, train_layers="none"))
+    assert not frozen.backbone_trainable
+    everything = TextEncoder(_cfg(tiny_bert_dir, train_layers="all"))
+    assert everything.backbone.embeddings.word_embeddings.weight.requires_grad
+    assert not any(p.requires_grad for n, p in everything.backbone.named_parameters() if n.startswith("pooler."))
+
+
+def test_train_layers_parsing_and_errors(tiny_bert_dir: Path) -> None:
+    assert parse_train_layers("3-11", 12) == list(range(3, 12))
+    assert parse_train_layers("0,2,5-6", 12) == [0, 2, 5, 6]
+    with pytest.raises(UserError, match="--train-layers '3-11': the encoder has 2 layers"):
+        TextEncoder(_cfg(tiny_bert_dir, train_layers="3-11"))
+    with pytest.raises(UserError, match="--train-layers"):
+        parse_train_layers("three", 12)
+    with pytest.raises(UserError, match="--pooling"):
+        TextEncoder(_cfg(tiny_bert_dir, pooling="max"))
+    with pytest.raises(UserError, match="--encoder"):
+        TextEncoder(_cfg(tiny_bert_dir.parent / "no-such-model"))
+
+
+def test_xlm_roberta_backbone(tiny_bert_dir: Path, tmp_path: Path) -> None:
+    from transformers import AutoTokenizer, XLMRobertaConfig, XLMRobertaModel
+
+    tok = AutoTokenizer.from_pretrained(tiny_bert_dir)
+    cfg = XLMRobertaConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                           intermediate_size=64, max_position_embeddings=40, pad_token_id=tok.pad_token_id)
+    XLMRobertaModel(cfg).save_pretrained(tmp_path, safe_serialization=True)
+    for f in tiny_bert_dir.iterdir():
+        if f.name.startswith(("tokenizer", "vocab", "special")):
+            shutil.copy(f, tmp_path / f.name)
+    enc = TextEncoder(_cfg(tmp_path, pooling="attention", train_layers="0-1", max_length=16))
+    assert enc.backbone.config.model_type == "xlm-roberta"
+    assert {n.split(".")[2] for n, p in enc.backbone.named_parameters() if p.requires_grad} == {"0", "1"}
+    emb = encode_texts(enc, TEXTS)
+    assert emb.shape == (3, 24) and torch.isfinite(emb).all()
+    with pytest.raises(UserError, match="--max-length 60"):
+        TextEncoder(_cfg(tmp_path, max_length=60))
