@@ -177,6 +177,10 @@ class TextEncoder(nn.Module):
         if config.max_length < 3:
             raise UserError(f"--max-length {config.max_length}: must be at least 3")
         self.config = config
+        from transformers.utils import logging as hf_logging
+
+        bars = hf_logging.is_progress_bar_enabled()
+        hf_logging.disable_progress_bar()  # no tqdm "Loading weights" line: stderr is for errors and our bars
         try:
             if hf_config is not None:
                 cfg = AutoConfig.for_model(**hf_config)
@@ -187,6 +191,9 @@ class TextEncoder(nn.Module):
         except (OSError, ValueError) as exc:
             raise UserError(f"--encoder {config.encoder!r}: cannot load the model or tokenizer "
                             f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from exc
+        finally:
+            if bars:
+                hf_logging.enable_progress_bar()
         max_pos = getattr(self.backbone.config, "max_position_embeddings", None)
         if max_pos is not None:
             offset = 2 if self.backbone.config.model_type in ("xlm-roberta", "roberta") else 0  # padding_idx offset

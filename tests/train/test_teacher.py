@@ -1,0 +1,97 @@
+"""train-teacher: learning on real Multi30K en/de, model dir + metrics, CLI errors (exit 2, one line)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from cl2cm.cli import main
+from cl2cm.models import load_model
+from cl2cm.models.text import TextEncoderConfig
+from cl2cm.train import TrainConfig
+from cl2cm.train.teacher import TeacherOptions, train_teacher, validate_teacher
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)  # the shared CPU is oversubscribed: one thread is much faster there
+    yield
+    torch.set_num_threads(n)
+
+
+def test_tiny_teacher_learns_de_to_en_retrieval(tiny_bert_dir: Path, multi30k: Path, tmp_path: Path) -> None:
+    """60 steps on 4,000 real pairs: de→en R@1 on test_2016 (1,000 captions, chance 0.1%) far above chance."""
+    opts = TeacherOptions(text=TextEncoderConfig(encoder=str(tiny_bert_dir), dim=64, train_layers="all",
+                                                 max_length=32), ot_weight=0.1, ot_iters=20)
+    train = TrainConfig(epochs=1, batch_size=64, lr=2e-3, max_steps=60, log_every=20, device="cpu", seed=0)
+    res = train_teacher(multi30k / "train.en", multi30k / "train.de", tmp_path / "t",
+                        val_src=multi30k / "test_2016_flickr.en", val_tgt=multi30k / "test_2016_flickr.de",
+                        options=opts, train=train, max_pairs=4000, quiet=True)
+    r1 = res.fit.last_val["val_r1"]
+    assert res.val_pairs == 1000 and r1 > 10.0, res.fit.last_val  # > 100× chance
+    recs = [json.loads(x) for x in (tmp_path / "t" / "metrics.jsonl").read_text().splitlines()]
+    train_losses = [r["loss"] for r in recs if r["split"] == "train"]
+    assert train_losses[-1] < train_losses[0] and all("ot" in r for r in recs if r["split"] == "train")
+    manifest = json.loads((tmp_path / "t" / "manifest.json").read_text())
+    assert manifest["kind"] == "teacher" and manifest["rows"] == 4000 and "--src" in manifest["inputs"]
+    assert manifest["extra"]["val"]["val_r1"] == r1
+    # the written directory is the trained model: loading it reproduces the validation exactly
+    from cl2cm.artifacts.captions import pair_by_id, read_captions
+
+    teacher = load_model(tmp_path / "t")
+    pairs = pair_by_id(read_captions(multi30k / "test_2016_flickr.en"), read_captions(multi30k / "test_2016_flickr.de"))
+    assert validate_teacher(teacher, pairs)["val_r1"] == pytest.approx(r1)
+
+
+def _jsonl(path: Path, rows: list[tuple[str, str, str]]) -> Path:
+    path.write_text("".join(json.dumps({"id": i, "lang": lang, "text": t}) + "\n" for i, lang, t in rows))
+    return path
+
+
+def test_cli_small_run_and_resume(tiny_bert_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    en = _jsonl(tmp_path / "en.jsonl", [(f"im{i}#0", "en", f"A dog number {i} runs.") for i in range(12)])
+    de = _jsonl(tmp_path / "de.jsonl", [(f"im{i}#0", "de", f"Ein Hund Nummer {i} läuft.") for i in range(12)])
+    out = tmp_path / "teacher"
+    args = ["train-teacher", "--src", str(en), "--tgt", str(de), "--val-src", str(en), "--val-tgt", str(de),
+            "--encoder", str(tiny_bert_dir), "--dim", "16", "--train-layers", "1", "--max-length", "16",
+            "--pooling", "attention", "--batch-size", "4", "--epochs", "2", "--device", "cpu", "--out", str(out),
+            "--ot-iters", "5", "--triplet-weight", "0.5", "--learnable-temperature", "--log-every", "1"]
+    main(args)
+    assert "train-teacher" in capsys.readouterr().out
+    assert (out / "manifest.json").exists() and (out / "checkpoints" / "last.safetensors").exists()
+    main([*args, "--epochs", "3", "--resume", "--quiet"])
+    recs = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in recs if r["split"] == "val"] == [0, 1, 2]
+    assert [r["step"] for r in recs if r["split"] == "train"] == list(range(1, 10))
+    assert {"nce", "triplet", "ot", "temperature"} <= set(recs[0])
+    assert load_model(out).encode_text(["Ein Hund."]).shape == (1, 16)
+
+
+def test_cli_user_errors_are_one_line_exit_2(tiny_bert_dir: Path, tmp_path: Path,
+                                              capsys: pytest.CaptureFixture) -> None:
+    en = _jsonl(tmp_path / "en.jsonl", [("a#0", "en", "A dog."), ("b#0", "en", "A cat.")])
+    de = _jsonl(tmp_path / "de.jsonl", [("a#0", "de", "Ein Hund."), ("c#0", "de", "Eine Katze.")])
+    base = ["train-teacher", "--encoder", str(tiny_bert_dir), "--out", str(tmp_path / "o"), "--device", "cpu"]
+    cases = [
+        (["--src", str(en), "--tgt", str(de)], "1 ids of --tgt have no caption in --src (first: 'c#0')"),
+        (["--src", str(en), "--tgt", str(en), "--val-src", str(en)], "--val-src and --val-tgt go together"),
+        (["--src", str(en), "--tgt", str(en), "--train-layers", "3-11"], "--train-layers '3-11'"),
+        (["--src", str(en), "--tgt", str(en), "--schedule", "step"], "--schedule 'step'"),
+    ]
+    for extra, expected in cases:
+        with pytest.raises(SystemExit) as exc:
+            main([*base, *extra])
+        err = capsys.readouterr().err
+        assert exc.value.code == 2 and expected in err and err.count("\n") == 1, err
+    assert not (tmp_path / "o" / "manifest.json").exists()
+    # the real entry point, in a subprocess: a missing file names the file, no traceback
+    proc = subprocess.run([sys.executable, "-m", "cl2cm", *base, "--src", str(tmp_path / "missing.en"),
+                           "--tgt", str(de)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "missing.en: file not found" in proc.stderr
+    assert "Traceback" not in proc.stderr and proc.stderr.count("\n") == 1
