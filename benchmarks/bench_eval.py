@@ -153,6 +153,19 @@ def make_world(n_q: int, n_g: int, dim: int, seed: int) -> tuple[torch.Tensor, t
     return q, g, idx
 
 
+def _sampled(n_q: int, n_g: int, sample: int, seed: int, fn: Callable[[np.ndarray, np.ndarray], Any],
+             repeat: int) -> tuple[Any, float, int, np.ndarray, np.ndarray, float]:
+    """Run a peer on all rows/items, or on `sample` queries and the same fraction of items."""
+    rows, items, frac = np.arange(n_q), np.arange(n_g), 1.0
+    if sample and sample < n_q:
+        rng = np.random.default_rng(seed)
+        frac = sample / n_q
+        rows = np.sort(rng.choice(n_q, sample, replace=False))
+        items = np.sort(rng.choice(n_g, max(1, int(round(n_g * frac))), replace=False))
+    out, seconds, mem = timed(lambda: fn(rows, items), torch.device("cpu"), repeat)
+    return out, seconds, mem, rows, items, frac
+
+
 def run_scale(n_q: int, n_g: int, args: argparse.Namespace) -> dict[str, Any]:
     cpu = torch.device("cpu")
     device = torch.device(args.device)
@@ -171,29 +184,27 @@ def run_scale(n_q: int, n_g: int, args: argparse.Namespace) -> dict[str, Any]:
     assert m2 == metrics and torch.equal(r2.t2v, ranks.t2v) and torch.equal(r2.v2t, ranks.v2t)
 
     # Peers on all queries/items, or on a sample (timings extrapolated, and said so).
-    rng = np.random.default_rng(args.seed)
-    rows, items = np.arange(n_q), np.arange(n_g)
-    frac = 1.0
-    if args.loop_sample and args.loop_sample < n_q:
-        frac = args.loop_sample / n_q
-        rows = np.sort(rng.choice(n_q, args.loop_sample, replace=False))
-        items = np.sort(rng.choice(n_g, max(1, int(round(n_g * frac))), replace=False))
-        row["sample"] = f"{len(rows)} of {n_q} queries, {len(items)} of {n_g} items"
-    ref, t_loop, mem = timed(lambda: nrccr_loop(scores.numpy(), idx.numpy(), rows, items), cpu, repeat)
+    ref, t_loop, mem, rows, items, frac = _sampled(
+        n_q, n_g, args.loop_sample, args.seed, lambda r, i: nrccr_loop(scores.numpy(), idx.numpy(), r, i), repeat)
     assert np.array_equal(ranks.t2v.numpy()[rows], ref["t2v"]), "t2v ranks differ from the argsort loop"
     assert np.array_equal(ranks.v2t.numpy()[items], ref["v2t"]), "v2t ranks differ from the argsort loop"
     assert np.allclose(ranks.v2t_ap.numpy()[items], ref["v2t_ap"], rtol=1e-9)
     row["loop_rank_s"], row["loop_rank_peak_mb"] = t_loop / frac, mem / 2**20
+    if frac < 1:
+        row["loop_sample"] = f"{len(rows)} of {n_q} queries, {len(items)} of {n_g} items"
 
     if not args.skip_clip_benchmark:
-        rows_t, items_t = torch.from_numpy(rows), torch.from_numpy(items)
-        cb, t_cb, mem = timed(lambda: clip_benchmark(scores, idx, rows_t, items_t), cpu, repeat)
+        cb, t_cb, mem, rows, items, frac = _sampled(
+            n_q, n_g, args.clipb_sample, args.seed,
+            lambda r, i: clip_benchmark(scores, idx, torch.from_numpy(r), torch.from_numpy(i)), repeat)
         for key, value in cb.items():
             direction, k = key.split()
-            r = ranks.t2v[rows_t] if direction == "t2v" else ranks.v2t[items_t]
+            r = ranks.t2v[torch.from_numpy(rows)] if direction == "t2v" else ranks.v2t[torch.from_numpy(items)]
             want = float(100.0 * (r <= int(k[2:])).double().mean())
             assert value == want, f"{key}: clip_benchmark {value} vs ours {want}"
         row["clipb_rank_s"], row["clipb_rank_peak_mb"] = t_cb / frac, mem / 2**20
+        if frac < 1:
+            row["clipb_sample"] = f"{len(rows)} of {n_q} queries, {len(items)} of {n_g} items"
     for peer in ("loop", "clipb"):
         if f"{peer}_rank_s" in row:
             row[f"{peer}_rank_ratio"] = row[f"{peer}_rank_s"] / row["ours_rank_s"]
@@ -225,16 +236,18 @@ def print_table(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
     print(f"{'':>12} | {'ours':>7} {'loop':>9} {'×':>6} {'clipb':>9} {'×':>6} | {'scores':>7} {'ours':>7} "
           f"{'× loop':>7} {'× clipb':>8} | {'ours':>6} {'S':>6} {'clipb':>7}")
     for r in rows:
-        star = "*" if "sample" in r else ""
-        print(f"{r['scale']:>12} | {r['ours_rank_s']:>7.3f} {r['loop_rank_s']:>8.2f}{star:1} "
-              f"{r['loop_rank_ratio']:>6.1f} {r.get('clipb_rank_s', nan):>8.2f}{star:1} "
+        ls = "*" if "loop_sample" in r else ""
+        cs = "*" if "clipb_sample" in r else ""
+        print(f"{r['scale']:>12} | {r['ours_rank_s']:>7.3f} {r['loop_rank_s']:>8.2f}{ls:1} "
+              f"{r['loop_rank_ratio']:>6.1f} {r.get('clipb_rank_s', nan):>8.2f}{cs:1} "
               f"{r.get('clipb_rank_ratio', nan):>6.1f} | {r['scores_s']:>7.2f} {r['ours_e2e_s']:>7.2f} "
               f"{r['loop_e2e_ratio']:>7.1f} {r.get('clipb_e2e_ratio', nan):>8.1f} | "
               f"{r['ours_e2e_peak_mb']:>6.0f} {r['scores_mb']:>6.0f} {r.get('clipb_rank_peak_mb', nan):>7.0f}")
     for r in rows:
-        if "sample" in r:
-            print(f"* {r['scale']}: loop and clipb timed on {r['sample']} and EXTRAPOLATED linearly "
-                  "(their ranks on that sample are asserted equal to ours)")
+        for peer in ("loop", "clipb"):
+            if f"{peer}_sample" in r:
+                print(f"* {r['scale']}: {peer} timed on {r[f'{peer}_sample']} and EXTRAPOLATED linearly "
+                      "(its ranks / R@K on that sample are asserted equal to ours)")
     print("ours = cl2cm.retrieval (R@K, MedR, MeanR, mAP, both directions); loop = NRCCR per-row argsort (+AP); "
           "clipb = CLIP_benchmark topk+one_hot (R@K only). 'S' = the full score matrix the peers hold; "
           "ours holds one block.")
@@ -246,9 +259,11 @@ def main() -> None:
     ap.add_argument("--dim", type=int, default=256, help="embedding dimension")
     ap.add_argument("--chunk", type=int, default=None, help="query rows per block for ours (default: budget)")
     ap.add_argument("--device", default="cpu", help="device for ours (the peers run on CPU as they do)")
-    ap.add_argument("--loop-sample", type=int, default=2000,
+    ap.add_argument("--loop-sample", type=int, default=5000,
                     help="time the argsort loop on this many queries (and the same fraction of items) and "
                          "extrapolate when the scale is larger; 0 = always run it fully")
+    ap.add_argument("--clipb-sample", type=int, default=1000,
+                    help="the same for the CLIP_benchmark method (its one_hot is the slowest part)")
     ap.add_argument("--skip-clip-benchmark", action="store_true")
     ap.add_argument("--gpu-scale", action="store_true", help="only ours, N×N on CUDA (see --gpu-n)")
     ap.add_argument("--gpu-n", type=int, default=1_000_000)
