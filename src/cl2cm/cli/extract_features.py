@@ -75,7 +75,8 @@ def extract_features_cmd(
     table.add_row("encoded (this run)", f"{res.encoded:,}")
     table.add_row("skipped (this run)", f"{res.skipped:,}" + (" → skipped.jsonl" if res.skipped else ""))
     table.add_row("chunks run / reused / total", f"{res.chunks_run} / {res.chunks_reused} / {res.chunks_total}")
-    table.add_row("speed", f"{res.images_per_s:,.1f} img/s ({res.seconds:.1f} s)")
+    unit = "videos" if frames else "img"
+    table.add_row("speed", f"{res.images_per_s:,.1f} {unit}/s in the loop; {res.seconds:.1f} s in all")
     if res.merged and res.rows is not None:
         table.add_row("store rows / skipped", f"{res.rows:,} / {res.store_skipped:,}")
         for name, shape in res.shapes.items():

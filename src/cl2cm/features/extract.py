@@ -87,12 +87,14 @@ class ExtractResult:
     chunks_waiting: int = 0
     merged: bool = False
     seconds: float = 0.0
+    loop_seconds: float = 0.0
     dim: int = 0
     shapes: dict[str, list[int]] = field(default_factory=dict)
 
     @property
     def images_per_s(self) -> float:
-        return (self.encoded + self.skipped) / self.seconds if self.seconds > 0 else 0.0
+        """Throughput of the decode + encode loop (model loading and merging excluded)."""
+        return (self.encoded + self.skipped) / self.loop_seconds if self.loop_seconds > 0 else 0.0
 
 
 class _RateColumn(ProgressColumn):
@@ -150,7 +152,9 @@ def extract_features(cfg: ExtractConfig, *, on_chunk: Callable[[int], None] | No
         result = ExtractResult(out=out, items=len(items), chunks_total=len(ranges), chunks_reused=len(mine) - len(pending),
                                dim=encoder.dim)
         if pending:
+            t_loop = time.perf_counter()
             _encode_chunks(cfg, encoder, items, ranges, pending, run, skips, result, device, on_chunk)
+            result.loop_seconds = time.perf_counter() - t_loop
         waiting = set(range(len(ranges))) - run.done()
         result.chunks_waiting = len(waiting)
         if not waiting:
