@@ -19,8 +19,9 @@ Ties — one rule, chosen by ``ties`` (default ``"pessimistic"``): a negative sc
 positive is ranked before it (``>=``). This never flatters a model: a collapsed encoder that maps
 everything to one vector scores rank = gallery size, not R@1 = 100 as the optimistic rule (``>``) would
 claim — which matters for training validation and early stopping. ``"optimistic"`` is there to compare
-with codebases that count strictly greater. Positives never compete with each other (the positive entries
-of each block are masked out before counting), so a 5-caption item is not pushed down by its own captions.
+with codebases that count strictly greater. Positives never compete with each other (each block's positive
+entries are counted and then taken off again, exactly), so a 5-caption item is not pushed down by its own
+captions.
 
 Exactness: ranks are exact for the scores the engine computes (fp32 GEMM by default, float64 if the inputs
 are float64). ``half=True`` computes scores in fp16 on CUDA / bf16 on CPU: faster, but coarser scores
