@@ -120,3 +120,15 @@ def test_dimension_mismatch_and_missing_inputs(tmp_path: Path, cli) -> None:
     empty = save_store(tmp_path / "empty", torch.zeros(0, 16), [], Manifest(kind="embeddings"), images=[])
     line = _one_line_error(*cli(["eval", "--query-emb", str(empty), "--gallery-emb", str(gdir)])[::2])
     assert "empty query set" in line
+
+
+def test_console_entry_point_exit_2_one_line(tmp_path: Path) -> None:
+    """The real `python -m cl2cm` process: a user mistake is one stderr line, exit 2, no traceback."""
+    import subprocess
+    import sys
+
+    qdir, _, *_ = make_stores(tmp_path, n_img=4, per=1)
+    proc = subprocess.run([sys.executable, "-m", "cl2cm", "eval", "--query-emb", str(qdir), "--gallery-emb",
+                           str(tmp_path / "missing")], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "missing" in proc.stderr and "Traceback" not in proc.stderr
