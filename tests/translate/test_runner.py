@@ -149,3 +149,16 @@ def test_foreign_input_language_refused(tiny_marian: Path, tmp_path: Path) -> No
     with pytest.raises(UserError, match="not the source language"):
         translate_corpus(corpus, tmp_path / "mt", TranslateConfig(["fr"], str(tiny_marian)), progress=False)
     assert not (tmp_path / "mt").exists()
+
+
+def test_back_translation_column(tiny_marian: Path, tiny_nllb: Path, tmp_path: Path) -> None:
+    texts = ["A dog runs on the beach.", "Two girls play in the snow.", "A dog runs on the beach."]
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text("".join(json.dumps({"id": f"{i}.jpg#0", "lang": "en", "text": t}) + "\n"
+                              for i, t in enumerate(texts)), encoding="utf-8")
+    cfg = TranslateConfig(["de"], str(tiny_marian), back_translate=True, back_model=str(tiny_nllb))
+    translate_corpus(corpus, tmp_path / "mt", cfg, progress=False)
+    rows = read_captions(tmp_path / "mt" / "de.jsonl")
+    back = HFBackend(str(tiny_nllb), BackendOptions())
+    assert [r.extra["back"] for r in rows] == translate_texts(back, [r.text for r in rows], "de", "en")
+    assert read_manifest(tmp_path / "mt").model["back_model"] == str(tiny_nllb)
