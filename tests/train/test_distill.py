@@ -71,7 +71,7 @@ def test_student_learns_far_above_chance_with_and_without_transfer(runs: dict, n
     res = runs[name]
     assert res.fit.best_metric is not None and res.fit.best_metric > 5 * CHANCE_SUMR, res.fit.last_val
     student = load_model(res.out_dir)
-    assert isinstance(student, Student) and student.config.head == "tokens"
+    assert isinstance(student, Student) and student.config.head == "flat"
     man = read_manifest(res.out_dir, kind="student")
     assert man.extra["transfer"] is (name == "cl2cm") and man.extra["val"]["val_sumr"] == res.fit.best_metric
     assert student.expect_store()["expect_model"] == {"name": "synthetic-A"}
@@ -198,7 +198,7 @@ def test_cli_baseline_run_prints_its_summary(world: dict[str, Path], tmp_path: P
                                 "--val-features", str(world["feats_val"]), "--val-captions",
                                 str(world["val_de"])), capsys)
     assert code == 0, err
-    assert "off (baseline)" in out and "best val SumR" in out and "tokens / tokens" in out
+    assert "off (baseline)" in out and "best val SumR" in out and "tokens / flat" in out
     assert read_manifest(tmp_path / "s", kind="student").extra["transfer"] is False
 
 

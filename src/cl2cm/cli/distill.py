@@ -51,7 +51,7 @@ def distill_cmd(
                                                       "captions of the validation images.")] = None,
     caption_format: FormatOpt = None,
     head: Annotated[str, typer.Option("--head", help=f"Visual head: auto | {' | '.join(VISUAL_HEADS)} (auto: "
-                                      "mlp on pooled features, tokens on patch tokens, temporal on frames)."
+                                      "mlp on pooled features, flat on patch tokens, temporal on frames)."
                                       )] = _D.head,
     visual_input: Annotated[str, typer.Option("--visual-input", help=f"{' | '.join(VISUAL_INPUTS)}: which "
                                               "stored tensor the head reads (tokens: extract-features "

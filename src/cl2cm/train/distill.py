@@ -54,7 +54,7 @@ RUN_FILE = "distill.json"  # in checkpoints/: what the run was started on (visua
 class DistillOptions:
     """Model and loss settings of `distill` (the optimiser's are in `TrainConfig`)."""
 
-    head: str = "auto"  # auto: mlp for [N, D], tokens for --visual-input tokens, temporal for [N, K, D]
+    head: str = "auto"  # auto: mlp for [N, D], flat for --visual-input tokens, temporal for [N, K, D]
     visual_input: str = "features"  # "features" or "tokens" (patch tokens of `extract-features --tokens`)
     dim: int | None = None  # joint dimension; default: the teacher's
     hidden: int = 256  # width of the visual head [ours]
@@ -289,7 +289,7 @@ def _resolve_head(options: DistillOptions, x: torch.Tensor) -> tuple[str, int]:
     seq = x.dim() == 3
     head = options.head
     if head == "auto":
-        head = ("tokens" if options.visual_input == "tokens" else "temporal") if seq else "mlp"
+        head = ("flat" if options.visual_input == "tokens" else "temporal") if seq else "mlp"
     return head, int(x.shape[1]) if seq else 0
 
 
