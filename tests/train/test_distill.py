@@ -227,3 +227,23 @@ def test_cli_bad_flags_are_one_line_naming_the_flag(world: dict[str, Path], tmp_
                                                     named: str, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = _cli(_argv(world, tmp_path / "s", *flags), capsys)
     assert code == 2 and len(err.strip().splitlines()) == 1 and named in err, err
+
+
+def test_image_sampling_gives_distinct_images_and_reaches_every_caption() -> None:
+    from torch import nn
+
+    from cl2cm.train.distill import DistillData
+
+    groups = torch.tensor([0, 0, 0, 1, 1, 2, 3, 3, 3, 3])
+    data = DistillData(tgt_ids=torch.ones(10, 4, dtype=torch.int32), tgt_len=torch.full((10,), 3),
+                       rows=groups.clone(), groups=groups, visual=torch.randn(4, 8), visual_mask=None)
+    task = DistillTask(nn.Identity(), data, DistillOptions(sampling="image"))  # type: ignore[arg-type]
+    assert len(task.train_dataset()) == 4
+    torch.manual_seed(0)
+    for _ in range(50):
+        batch = task.collate([0, 1, 2, 3])
+        assert batch["groups"].tolist() == [0, 1, 2, 3]  # one caption of each image, in item order
+    picked = set()
+    for _ in range(200):
+        picked.update(task._pairs_of([0, 1, 2, 3]).tolist())
+    assert picked == set(range(10))  # every caption of every image is eventually drawn
