@@ -39,6 +39,7 @@ class BackendOptions:
     seed: int = 0
     noise: float | None = None  # lexicon only (None: the lexicon's default)
     work_dir: str | None = None  # where a backend may cache a conversion (ct2)
+    dtype: torch.dtype | None = None  # None: bf16/fp16 on CUDA, fp32 on CPU (runtime.autocast_dtype)
 
 
 class Backend(Protocol):

@@ -12,6 +12,8 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from cl2cm.errors import UserError
 from cl2cm.translate.base import BackendOptions, max_new_tokens_for, model_identity
 from cl2cm.translate.hf import LanguagePlanner, check_seq2seq, load_hf_tokenizer, source_limit
@@ -44,7 +46,8 @@ class CT2Backend:
         device = "cuda" if opts.device.type == "cuda" else "cpu"
         compute = "float16" if device == "cuda" else "default"
         try:
-            self.translator = ct2.Translator(str(ct2_dir), device=device, compute_type=compute)
+            self.translator = ct2.Translator(str(ct2_dir), device=device, compute_type=compute,
+                                             intra_threads=torch.get_num_threads() if device == "cpu" else 0)
         except (RuntimeError, ValueError) as exc:
             raise UserError(f"--model {model!r}: CTranslate2 cannot load it ({exc})") from exc
         self.planner = LanguagePlanner(self.tokenizer, model)

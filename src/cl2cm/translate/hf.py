@@ -165,7 +165,7 @@ class HFBackend:
         self.opts = opts
         config = check_seq2seq(model)
         self.tokenizer = load_hf_tokenizer(model)
-        dtype = autocast_dtype(opts.device) or torch.float32
+        dtype = opts.dtype or autocast_dtype(opts.device) or torch.float32
         hf_logging.disable_progress_bar()  # our progress bar is the one the user watches
         try:
             self.model = AutoModelForSeq2SeqLM.from_pretrained(model, dtype=dtype)

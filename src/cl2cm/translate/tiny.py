@@ -30,11 +30,14 @@ def build_tiny_marian(
     source_lang: str | None = "en",
     target_lang: str | None = None,
     init_std: float = 0.5,
+    total_vocab: int = 0,
     seed: int = 0,
 ) -> Path:
     """Train a sentencepiece model on `texts` and save a random MarianMT + MarianTokenizer beside it.
 
-    `target_tokens` (e.g. ``[">>de<<", ">>fr<<"]``) makes it a multi-target model like opus-mt-en-ROMANCE.
+    `target_tokens` (e.g. ``[">>de<<", ">>fr<<"]``) makes it a multi-target model like opus-mt-en-ROMANCE;
+    `total_vocab` pads the vocabulary with unused entries up to a real model's size (opus-mt: 58,101), so
+    the output projection costs what it costs there.
     """
     import sentencepiece as spm
     from transformers import MarianConfig, MarianMTModel, MarianTokenizer
@@ -61,6 +64,8 @@ def build_tiny_marian(
             vocab[piece] = len(vocab)
     for tok in target_tokens:
         vocab.setdefault(tok, len(vocab))
+    while len(vocab) < total_vocab - 1:
+        vocab[f"<unused{len(vocab)}>"] = len(vocab)
     vocab["<pad>"] = len(vocab)
     (out / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
     tok = MarianTokenizer(str(out / "source.spm"), str(out / "target.spm"), str(out / "vocab.json"),
