@@ -112,3 +112,15 @@ def test_ddp_two_processes_match_one_process_on_the_global_batch(tmp_path: Path)
     a, b = _weights(tmp_path / "one"), _weights(tmp_path / "ddp")
     for k in a:
         torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("amp", ["bf16", "fp16"])
+def test_amp_on_cuda_trains_and_resumes(tmp_path: Path, amp: str) -> None:
+    cfg = {**CFG, "device": "cuda", "amp": amp, "epochs": 2}
+    res = fit(ToyTask(), TrainConfig(**cfg), tmp_path, quiet=True)
+    assert res.last_loss is not None and res.last_loss == res.last_loss  # finite, not NaN
+    tensors, meta = read_checkpoint(tmp_path / "checkpoints" / "last.safetensors")
+    assert (meta["scaler"] is not None) == (amp == "fp16")
+    more = fit(ToyTask(), TrainConfig(**{**cfg, "epochs": 3}), tmp_path, resume=True, quiet=True)
+    assert more.resumed_from == 2 and more.steps == 24

@@ -71,6 +71,10 @@ def test_cli_small_run_and_resume(tiny_bert_dir: Path, tmp_path: Path, capsys: p
     assert [r["step"] for r in recs if r["split"] == "train"] == list(range(1, 10))
     assert {"nce", "triplet", "ot", "temperature"} <= set(recs[0])
     assert load_model(out).encode_text(["Ein Hund."]).shape == (1, 16)
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exc:  # other options than the checkpoint's: refused, not mixed
+        main([*args, "--epochs", "4", "--resume", "--ot-weight", "0.3"])
+    assert exc.value.code == 2 and "other inputs or model options" in capsys.readouterr().err
 
 
 def test_cli_user_errors_are_one_line_exit_2(tiny_bert_dir: Path, tmp_path: Path,

@@ -120,6 +120,10 @@ class TrainTask(ABC):
     def save(self, module: nn.Module, out_dir: Path) -> None:
         """Write the final model directory (rank 0 only, with the best weights loaded)."""
 
+    def fingerprint(self) -> dict[str, Any]:
+        """What the run trains on (inputs, model options), JSON-able; a resume with another one is refused."""
+        return {}
+
     def batch_size_of(self, batch: Any) -> int:
         first = next(iter(batch.values())) if isinstance(batch, dict) else batch[0]
         return int(first.shape[0])
@@ -240,7 +244,7 @@ def _set_rng_state(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> No
 
 
 def save_checkpoint(path: Path, module: nn.Module, opt: torch.optim.Optimizer, scaler: Any,
-                    state: dict[str, Any], config: TrainConfig) -> None:
+                    state: dict[str, Any], config: TrainConfig, fingerprint: dict[str, Any] | None = None) -> None:
     """Everything needed to continue a run, in one safetensors file (tensors + JSON metadata)."""
     from cl2cm.models.io import state_dict_for_save
 
@@ -250,7 +254,7 @@ def save_checkpoint(path: Path, module: nn.Module, opt: torch.optim.Optimizer, s
     tensors.update(opt_t)
     tensors.update(rng_t)
     meta = {"state": state, "optimizer": opt_meta, "rng": rng_meta, "config": asdict(config),
-            "scaler": scaler.state_dict() if scaler is not None else None}
+            "scaler": scaler.state_dict() if scaler is not None else None, "task": fingerprint or {}}
     save_safetensors(path, tensors, metadata={"cl2cm": json.dumps(meta)})
 
 
@@ -373,6 +377,9 @@ def fit(task: TrainTask, config: TrainConfig, out_dir: str | Path, *, resume: bo
                 flag = "--" + key.replace("_", "-")
                 raise UserError(f"{flag} {getattr(config, key)!r} differs from the checkpoint's {old.get(key)!r}; "
                                 "resume with the same settings or start a new --out", path=last_path)
+        if meta.get("task", {}) != json.loads(json.dumps(task.fingerprint())):
+            raise UserError("the checkpoint was trained on other inputs or model options; resume with the same "
+                            "ones or start a new --out", path=last_path)
         from cl2cm.models.io import load_weights
 
         load_weights(module, model_weights(tensors), last_path)
@@ -506,7 +513,7 @@ def fit(task: TrainTask, config: TrainConfig, out_dir: str | Path, *, resume: bo
 
                     save_safetensors(ckpt_dir / BEST, state_dict_for_save(module),
                                      metadata={"epoch": str(epoch + 1), "metric": str(state["best"])})
-                save_checkpoint(last_path, module, opt, scaler, dict(state), config)
+                save_checkpoint(last_path, module, opt, scaler, dict(state), config, task.fingerprint())
             D.barrier()
             if task.metric and state["bad_epochs"] >= config.patience:
                 stopped_early = True

@@ -153,6 +153,10 @@ class TeacherTask(TrainTask):
     def module(self) -> nn.Module:
         return self.net
 
+    def fingerprint(self) -> dict[str, Any]:
+        return {"inputs": self.manifest.inputs, "pairs": int(len(self.tokens.groups)),
+                "options": asdict(self.options)}
+
     def train_dataset(self) -> Dataset:
         return IndexDataset(len(self.tokens.groups))
 
