@@ -9,8 +9,28 @@ import typer
 from rich.table import Table
 
 from cl2cm.cli.app import DeviceOpt, QuietOpt, SeedOpt, app, console
+from cl2cm.cli.engine_options import (
+    AccumOpt,
+    AmpOpt,
+    BatchSizeOpt,
+    EpochsOpt,
+    FormatOpt,
+    GradClipOpt,
+    LogEveryOpt,
+    LrOpt,
+    MaxPairsOpt,
+    MaxStepsOpt,
+    OutOpt,
+    PatienceOpt,
+    ResumeOpt,
+    ScheduleOpt,
+    WarmupOpt,
+    WeightDecayOpt,
+    WorkersOpt,
+    train_config,
+)
 from cl2cm.models.text import DEFAULT_ENCODER, POOLINGS, TextEncoderConfig
-from cl2cm.train.engine import AMP_CHOICES, SCHEDULES, TrainConfig
+from cl2cm.train.engine import TrainConfig
 from cl2cm.train.teacher import TeacherOptions, train_teacher
 
 
@@ -18,52 +38,49 @@ from cl2cm.train.teacher import TeacherOptions, train_teacher
 def train_teacher_cmd(
     src: Annotated[Path, typer.Option("--src", help="English training captions (any caption format).")],
     tgt: Annotated[Path, typer.Option("--tgt", help="Their translations, paired with --src by caption id.")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output model directory.")],
+    out: OutOpt,
     val_src: Annotated[Path | None, typer.Option("--val-src", help="English validation captions.")] = None,
     val_tgt: Annotated[Path | None, typer.Option("--val-tgt", help="Human target-language validation "
                                                  "captions (queries of target→English retrieval).")] = None,
-    caption_format: Annotated[str | None, typer.Option("--format", help="Caption format of all inputs "
-                                                       "(default: from the file names).")] = None,
+    caption_format: FormatOpt = None,
     encoder: Annotated[str, typer.Option("--encoder", help="HF encoder name or local directory "
                                          "(mBERT, XLM-R, ...).")] = DEFAULT_ENCODER,
     pooling: Annotated[str, typer.Option("--pooling", help=f"{' | '.join(POOLINGS)} (attention: NRCCR's "
-                                         "1-layer attention head).")] = "mean",
-    dim: Annotated[int, typer.Option("--dim", help="Joint-space dimension.")] = 1536,
+                                         "1-layer attention head).")] = TextEncoderConfig.pooling,
+    dim: Annotated[int, typer.Option("--dim", help="Joint-space dimension.")] = TextEncoderConfig.dim,
     train_layers: Annotated[str, typer.Option("--train-layers", help="Encoder layers to fine-tune: 3-11, "
-                                              "0,2,5-7, all or none.")] = "3-11",
-    max_length: Annotated[int, typer.Option("--max-length", help="Tokens per caption.")] = 64,
-    dropout: Annotated[float, typer.Option("--dropout", help="Dropout of the head.")] = 0.1,
+                                              "0,2,5-7, all or none.")] = TextEncoderConfig.train_layers,
+    max_length: Annotated[int, typer.Option("--max-length", help="Tokens per caption.")] = TextEncoderConfig.max_length,
+    dropout: Annotated[float, typer.Option("--dropout", help="Dropout of the head.")] = TextEncoderConfig.dropout,
     shared: Annotated[bool, typer.Option("--shared-encoder/--separate-encoders", help="One encoder for "
-                                         "both languages, or two towers.")] = True,
-    temperature: Annotated[float, typer.Option("--temperature", help="InfoNCE temperature τ.")] = 0.07,
+                                         "both languages, or two towers.")] = TeacherOptions.shared,
+    temperature: Annotated[float, typer.Option("--temperature", help="InfoNCE temperature τ.")] = TeacherOptions.temperature,
     learnable_temperature: Annotated[bool, typer.Option("--learnable-temperature", help="Learn τ "
-                                                        "(CLIP-style).")] = False,
-    nce_weight: Annotated[float, typer.Option("--nce-weight", help="Weight of sentence InfoNCE.")] = 1.0,
+                                                        "(CLIP-style).")] = TeacherOptions.learnable_temperature,
+    nce_weight: Annotated[float, typer.Option("--nce-weight", help="Weight of sentence InfoNCE.")] = TeacherOptions.nce_weight,
     triplet_weight: Annotated[float, typer.Option("--triplet-weight", help="Weight of the VSE++ "
-                                                  "hardest-negative triplet loss (0 = off).")] = 0.0,
-    margin: Annotated[float, typer.Option("--margin", help="Triplet margin.")] = 0.2,
+                                                  "hardest-negative triplet loss (0 = off).")] = TeacherOptions.triplet_weight,
+    margin: Annotated[float, typer.Option("--margin", help="Triplet margin.")] = TeacherOptions.margin,
     ot_weight: Annotated[float, typer.Option("--ot-weight", help="λ of word-level OT alignment "
-                                             "(0 = off).")] = 0.1,
-    ot_eps: Annotated[float, typer.Option("--ot-eps", help="Sinkhorn entropic regularisation ε.")] = 0.05,
-    ot_iters: Annotated[int, typer.Option("--ot-iters", help="Sinkhorn iterations.")] = 50,
-    epochs: Annotated[int, typer.Option("--epochs", help="Maximum epochs.")] = 10,
-    batch_size: Annotated[int, typer.Option("--batch-size", help="Global batch (all processes).")] = 128,
-    lr: Annotated[float, typer.Option("--lr", help="Peak learning rate (AdamW).")] = 1e-4,
-    weight_decay: Annotated[float, typer.Option("--weight-decay", help="AdamW weight decay.")] = 0.01,
-    warmup: Annotated[float, typer.Option("--warmup", help="Warm-up: fraction of steps (<1) or steps.")] = 0.05,
-    schedule: Annotated[str, typer.Option("--schedule", help=f"{' | '.join(SCHEDULES)}.")] = "cosine",
-    grad_clip: Annotated[float, typer.Option("--grad-clip", help="Max gradient norm (0 = off).")] = 2.0,
-    accum: Annotated[int, typer.Option("--accum", help="Gradient accumulation steps.")] = 1,
-    amp: Annotated[str, typer.Option("--amp", help=f"{' | '.join(AMP_CHOICES)}.")] = "auto",
-    patience: Annotated[int, typer.Option("--patience", help="Early stop after N epochs without "
-                                          "improvement.")] = 10,
-    max_steps: Annotated[int | None, typer.Option("--max-steps", help="Stop after N optimizer steps.")] = None,
-    max_pairs: Annotated[int | None, typer.Option("--max-pairs", help="Use only the first N pairs.")] = None,
+                                             "(0 = off).")] = TeacherOptions.ot_weight,
+    ot_eps: Annotated[float, typer.Option("--ot-eps", help="Sinkhorn entropic regularisation ε.")] = TeacherOptions.ot_eps,
+    ot_iters: Annotated[int, typer.Option("--ot-iters", help="Sinkhorn iterations.")] = TeacherOptions.ot_iters,
+    epochs: EpochsOpt = TrainConfig.epochs,
+    batch_size: BatchSizeOpt = TrainConfig.batch_size,
+    lr: LrOpt = TrainConfig.lr,
+    weight_decay: WeightDecayOpt = TrainConfig.weight_decay,
+    warmup: WarmupOpt = TrainConfig.warmup,
+    schedule: ScheduleOpt = TrainConfig.schedule,
+    grad_clip: GradClipOpt = TrainConfig.grad_clip,
+    accum: AccumOpt = TrainConfig.accum,
+    amp: AmpOpt = TrainConfig.amp,
+    patience: PatienceOpt = TrainConfig.patience,
+    max_steps: MaxStepsOpt = TrainConfig.max_steps,
+    max_pairs: MaxPairsOpt = None,
     max_val: Annotated[int | None, typer.Option("--max-val", help="Use only the first N val pairs.")] = None,
-    log_every: Annotated[int, typer.Option("--log-every", help="Log the train loss every N steps.")] = 50,
-    workers: Annotated[int, typer.Option("--workers", help="DataLoader worker processes.")] = 0,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue from OUT/checkpoints/last.safetensors.")
-                      ] = False,
+    log_every: LogEveryOpt = TrainConfig.log_every,
+    workers: WorkersOpt = TrainConfig.num_workers,
+    resume: ResumeOpt = False,
     device: DeviceOpt = "auto",
     seed: SeedOpt = 0,
     quiet: QuietOpt = False,
@@ -85,9 +102,9 @@ def train_teacher_cmd(
         shared=shared, temperature=temperature, learnable_temperature=learnable_temperature,
         nce_weight=nce_weight, triplet_weight=triplet_weight, margin=margin, ot_weight=ot_weight, ot_eps=ot_eps,
         ot_iters=ot_iters)
-    train = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, warmup=warmup,
-                        schedule=schedule, grad_clip=grad_clip, accum=accum, amp=amp, seed=seed, device=device,
-                        patience=patience, max_steps=max_steps, log_every=log_every, num_workers=workers)
+    train = train_config(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, warmup=warmup,
+                         schedule=schedule, grad_clip=grad_clip, accum=accum, amp=amp, patience=patience,
+                         max_steps=max_steps, log_every=log_every, workers=workers, seed=seed, device=device)
     res = train_teacher(src, tgt, out, val_src=val_src, val_tgt=val_tgt, options=options, train=train,
                         fmt=caption_format, max_pairs=max_pairs, max_val=max_val, resume=resume, quiet=quiet)
     if quiet:
