@@ -124,3 +124,11 @@ def test_amp_on_cuda_trains_and_resumes(tmp_path: Path, amp: str) -> None:
     assert (meta["scaler"] is not None) == (amp == "fp16")
     more = fit(ToyTask(), TrainConfig(**{**cfg, "epochs": 3}), tmp_path, resume=True, quiet=True)
     assert more.resumed_from == 2 and more.steps == 24
+
+
+def test_accumulation_steps_and_no_leak_across_epochs(tmp_path: Path) -> None:
+    # batch 48 = 3 micro-batches of 16; 256 items → 16 micro-batches per epoch → 5 steps, the 16th is dropped
+    res = fit(ToyTask(), TrainConfig(**{**CFG, "batch_size": 48, "accum": 3, "epochs": 2}), tmp_path, quiet=True)
+    assert res.steps == 2 * 5
+    recs = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in recs if r["split"] == "train"] == list(range(1, 11))

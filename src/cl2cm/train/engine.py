@@ -421,7 +421,10 @@ def fit(task: TrainTask, config: TrainConfig, out_dir: str | Path, *, resume: bo
             n_running = 0
             t_epoch = time.perf_counter()
             samples_epoch = 0
+            opt.zero_grad(set_to_none=True)
             for micro_i, batch in enumerate(loader, 1):
+                if micro_i > steps_per_epoch * config.accum:  # a trailing partial accumulation is dropped
+                    break
                 batch = to_device(batch, device)
                 _sync()
                 t0 = time.perf_counter()
