@@ -20,6 +20,8 @@ from pathlib import Path
 
 import torch
 
+from cl2cm.train.distill import DistillOptions as DistillOptionsDefaults
+
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -35,6 +37,8 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--init-text", default="teacher", help="student text encoder init: teacher | encoder")
     ap.add_argument("--head", default="auto", help="student visual head (auto = flat on patch tokens)")
+    ap.add_argument("--kt-weight", type=float, default=DistillOptionsDefaults.kt_weight)
+    ap.add_argument("--kt-temperature", type=float, default=DistillOptionsDefaults.kt_temperature)
     ap.add_argument("--dim", type=int, default=64)
     ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads (1 is fastest on shared cores)")
     ap.add_argument("--json", type=Path, default=None, help="write the result here")
@@ -90,7 +94,8 @@ def main() -> None:
                 res = distill(teacher, feats["train"], world / "train.en.jsonl", mt / "de.jsonl", out,
                               val_features=feats["val"], val_captions=world / "val.de.jsonl",
                               options=DistillOptions(visual_input="tokens", transfer=transfer, head=args.head,
-                                                     init_text=args.init_text),
+                                                     init_text=args.init_text, kt_weight=args.kt_weight,
+                                                     kt_temperature=args.kt_temperature),
                               train=TrainConfig(epochs=args.epochs, seed=seed, **train), quiet=True)
                 m = validate_student(load_model(out), test_caps, test_store)
                 results[key]["test_sumr"].append(m["val_sumr"])
