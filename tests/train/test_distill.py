@@ -247,3 +247,29 @@ def test_image_sampling_gives_distinct_images_and_reaches_every_caption() -> Non
     for _ in range(200):
         picked.update(task._pairs_of([0, 1, 2, 3]).tolist())
     assert picked == set(range(10))  # every caption of every image is eventually drawn
+
+
+def test_video_frames_with_a_mask_train_a_temporal_student(world: dict[str, Path], tmp_path: Path) -> None:
+    store = load_store(world["feats_train"])
+    frames = store.extra["tokens"].float()  # [N, 2, W] read as 2 frames per video
+    mask = torch.ones(frames.shape[:2], dtype=torch.bool)
+    mask[::3, 1] = False  # every third video has only one frame
+    save_store(tmp_path / "video", frames, store.ids, Manifest(kind="features", model={"name": "frames"}), mask=mask)
+    res = distill(world["teacher"], tmp_path / "video", world["train_en"], world["train_de"], tmp_path / "s",
+                  train=TrainConfig(epochs=1, batch_size=32, lr=1e-3, device="cpu", max_steps=2, log_every=1),
+                  max_pairs=64, quiet=True)
+    assert res.head == "temporal"
+    student = load_model(tmp_path / "s")
+    v = student.encode_store(load_store(tmp_path / "video", **student.expect_store()))
+    assert v.shape == (frames.shape[0], student.dim)
+
+
+@pytest.mark.gpu
+def test_amp_distill_on_cuda(world: dict[str, Path], tmp_path: Path) -> None:
+    res = distill(world["teacher"], world["feats_train"], world["train_en"], world["train_de"], tmp_path / "s",
+                  val_features=world["feats_val"], val_captions=world["val_de"],
+                  options=DistillOptions(visual_input="tokens"),
+                  train=TrainConfig(epochs=2, batch_size=32, lr=1e-3, device="cuda", amp="bf16", log_every=1),
+                  quiet=True)
+    assert res.fit.best_metric is not None and res.fit.best_metric > 3 * CHANCE_SUMR
+    assert isinstance(load_model(tmp_path / "s", "cuda"), Student)
