@@ -162,3 +162,14 @@ def test_back_translation_column(tiny_marian: Path, tiny_nllb: Path, tmp_path: P
     back = HFBackend(str(tiny_nllb), BackendOptions())
     assert [r.extra["back"] for r in rows] == translate_texts(back, [r.text for r in rows], "de", "en")
     assert read_manifest(tmp_path / "mt").model["back_model"] == str(tiny_nllb)
+
+
+@pytest.mark.gpu
+def test_cuda_runs_in_half_precision(tiny_marian: Path, small_corpus: Path, tmp_path: Path) -> None:
+    import torch
+
+    backend = HFBackend(str(tiny_marian), BackendOptions(device=torch.device("cuda")))
+    assert backend.model.dtype in (torch.bfloat16, torch.float16)
+    res = translate_corpus(small_corpus, tmp_path / "mt", TranslateConfig(["de"], str(tiny_marian), device="cuda"),
+                           progress=False)
+    assert res.status == "complete" and len(read_captions(tmp_path / "mt" / "de.jsonl")) == 72

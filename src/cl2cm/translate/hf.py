@@ -237,7 +237,7 @@ def reference_translate(backend: HFBackend, texts: list[str], src: str, tgt: str
     """The plain way (input order, fixed batches, no dedupe or sort): the baseline of tests and benchmark.
 
     It shares the model, the language plan and the per-sentence length budget with `HFBackend`, so its
-    greedy output must equal ours exactly; only the scheduling differs.
+    greedy output equals ours up to float rounding of different batch shapes; only the scheduling differs.
     """
     out: list[str] = []
     plan = backend._plan(src, tgt)
