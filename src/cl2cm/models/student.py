@@ -200,7 +200,7 @@ class Student(nn.Module):
                             "gives pooled [N, D] features (use --visual-input tokens, or --head mlp)")
         if not sequence and config.visual_len > 0:
             raise UserError(f"--head {config.head} reads pooled [N, D] rows; for [N, T, W] rows use --head "
-                            "tokens (patch tokens) or --head temporal (frames)")
+                            "flat or tokens (patch tokens), or --head temporal (frames)")
         self.config = config
         self.text = TextEncoder(config.text, hf_config=hf_config, tokenizer_dir=tokenizer_dir)
         self.visual = build_visual_head(config.head, config.visual_dim, config.text.dim, hidden=config.hidden,
