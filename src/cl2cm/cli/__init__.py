@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> None:
               file=sys.stderr)
         sys.exit(1)
     except KeyboardInterrupt:
-        print("cl2cm: interrupted; rerun the same command to resume", file=sys.stderr)
+        print("cl2cm: interrupted; rerun the same command to resume (training stages: add --resume)", file=sys.stderr)
         sys.exit(130)
     if isinstance(rv, int) and rv:
         sys.exit(rv)
