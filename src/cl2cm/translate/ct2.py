@@ -80,7 +80,7 @@ class CT2Backend:
 
     def count_tokens(self, texts: list[str], src: str, tgt: str) -> list[int]:
         plan = self._plan(src, tgt)
-        return [len(x) for x in self.tokenizer([plan.prefix + t for t in texts])["input_ids"]]
+        return [len(x) for x in self.tokenizer([plan.prefix + t for t in texts], verbose=False)["input_ids"]]
 
     def translate(self, texts: list[str], src: str, tgt: str) -> list[str]:
         plan = self._plan(src, tgt)

@@ -199,7 +199,8 @@ class HFBackend:
 
     def count_tokens(self, texts: list[str], src: str, tgt: str) -> list[int]:
         plan = self._plan(src, tgt)
-        ids = self.tokenizer([plan.prefix + t for t in texts], add_special_tokens=True)["input_ids"]
+        # verbose=False: over-long sources are expected here (they are counted and truncated later)
+        ids = self.tokenizer([plan.prefix + t for t in texts], add_special_tokens=True, verbose=False)["input_ids"]
         return [len(x) for x in ids]
 
     def encode(self, texts: list[str], src: str, tgt: str) -> tuple[dict[str, torch.Tensor], list[int]]:
