@@ -187,13 +187,14 @@ def _run_key(cfg: TranslateConfig, digest: str, n_distinct: int) -> dict[str, An
         "source_lang": cfg.source_lang, "targets": sorted(cfg.targets), "beams": cfg.beams,
         "length_policy": [LENGTH_RATIO, LENGTH_EXTRA], "noise": _noise(cfg),
         "seed": cfg.seed if cfg.backend == "lexicon" else None,
-        "input": digest, "distinct": n_distinct, "chunk_size": cfg.chunk_size,
+        "input": digest, "distinct": n_distinct,
     }
 
 
-def _chunk_key(key: dict[str, Any], tgt: str) -> dict[str, Any]:
-    """One language's parts do not depend on which other languages the run has (add a --to, keep the rest)."""
-    return {**{k: v for k, v in key.items() if k != "targets"}, "lang": tgt}
+def _chunk_key(key: dict[str, Any], tgt: str, chunk_size: int) -> dict[str, Any]:
+    """A language's parts: independent of the other --to languages; tied to the chunk size (chunk i's
+    meaning depends on it), which the finished output is not."""
+    return {**{k: v for k, v in key.items() if k != "targets"}, "lang": tgt, "chunk_size": chunk_size}
 
 
 def _existing(out: Path, key: dict[str, Any], overwrite: bool) -> Manifest | None:
@@ -290,7 +291,7 @@ def translate_corpus(captions: str | Path, out_dir: str | Path, cfg: TranslateCo
             lengths = [min(n, backend.max_source_tokens) for n in raw]
             order = length_order(lengths)
             ranges = chunk_ranges(len(distinct), cfg.chunk_size)
-            run = ChunkedRun(out, tgt, _chunk_key(key, tgt), overwrite=cfg.overwrite)
+            run = ChunkedRun(out, tgt, _chunk_key(key, tgt, cfg.chunk_size), overwrite=cfg.overwrite)
             todo = [c for c in my_chunks(len(ranges), shard) if c not in run.done()]
             stats = LangStats(tgt, rows=len(records), distinct=len(distinct),
                               truncated=sum(n > backend.max_source_tokens for n in raw), file=f"{tgt}.jsonl")
