@@ -21,8 +21,10 @@ def test_ct2_greedy_matches_hf(tiny_marian: Path, multi30k: Path, tmp_path: Path
     texts = (multi30k / "test_2016_flickr.en").read_text(encoding="utf-8").splitlines()[:40]
     ct2 = CT2Backend(str(tiny_marian), BackendOptions(work_dir=str(tmp_path / "parts")))
     hf = HFBackend(str(tiny_marian), BackendOptions())
-    assert (tmp_path / "parts" / "ct2-model").exists()  # converted locally, once
+    ct2.check_pair("en", "de")
+    assert not (tmp_path / "parts").exists()  # nothing converted before the first translation
     ours, theirs = translate_texts(ct2, texts, "en", "de"), translate_texts(hf, texts, "en", "de")
+    assert (tmp_path / "parts" / "ct2-model").exists()  # converted locally, once
     # another engine: a float near-tie may flip a token, but wrong plumbing (prefix, ids, cut) breaks all
     assert sum(a == b for a, b in zip(ours, theirs, strict=True)) >= 36
     assert len(set(ours)) > 20
@@ -82,3 +84,12 @@ def test_lexicon_cannot_back_translate_or_take_unknown_language(lexicon_file: Pa
                                                                   back_model=str(lexicon_file)),
                          progress=False)
     assert not (tmp_path / "mt").exists()
+
+
+def test_ct2_stage_end_to_end(tiny_marian: Path, small_corpus: Path, tmp_path: Path) -> None:
+    pytest.importorskip("ctranslate2")
+    out = tmp_path / "mt"
+    res = translate_corpus(small_corpus, out, TranslateConfig(["de"], str(tiny_marian), backend="ct2"),
+                           progress=False)
+    assert res.status == "complete" and len(read_captions(out / "de.jsonl")) == 72
+    assert not (out / ".parts").exists()  # the conversion went with the parts

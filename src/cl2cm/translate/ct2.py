@@ -32,25 +32,31 @@ class CT2Backend:
     name = "ct2"
 
     def __init__(self, model: str, opts: BackendOptions) -> None:
-        ct2 = _import_ct2()
+        self.ct2 = _import_ct2()
         self.model_name = model
         self.opts = opts
         self.tokenizer = load_hf_tokenizer(model)
-        if (Path(model) / "model.bin").exists():
-            ct2_dir = Path(model)
-            self.max_source_tokens = source_limit(self.tokenizer, object())
-        else:
-            config = check_seq2seq(model)
-            self.max_source_tokens = source_limit(self.tokenizer, config)
-            ct2_dir = self._convert(ct2, model)
-        device = "cuda" if opts.device.type == "cuda" else "cpu"
-        compute = "float16" if device == "cuda" else "default"
-        try:
-            self.translator = ct2.Translator(str(ct2_dir), device=device, compute_type=compute,
-                                             intra_threads=torch.get_num_threads() if device == "cpu" else 0)
-        except (RuntimeError, ValueError) as exc:
-            raise UserError(f"--model {model!r}: CTranslate2 cannot load it ({exc})") from exc
+        self.converted = (Path(model) / "model.bin").exists()
+        config = object() if self.converted else check_seq2seq(model)
+        self.max_source_tokens = source_limit(self.tokenizer, config)
         self.planner = LanguagePlanner(self.tokenizer, model)
+        self._translator: Any = None
+
+    @property
+    def translator(self) -> Any:
+        """Converted and loaded on first use: by then every user-input check has passed and the run holds
+        its lock, so a failed command never leaves a conversion behind."""
+        if self._translator is None:
+            ct2_dir = Path(self.model_name) if self.converted else self._convert(self.ct2, self.model_name)
+            device = "cuda" if self.opts.device.type == "cuda" else "cpu"
+            compute = "float16" if device == "cuda" else "default"
+            try:
+                self._translator = self.ct2.Translator(
+                    str(ct2_dir), device=device, compute_type=compute,
+                    intra_threads=torch.get_num_threads() if device == "cpu" else 0)
+            except (RuntimeError, ValueError) as exc:
+                raise UserError(f"--model {self.model_name!r}: CTranslate2 cannot load it ({exc})") from exc
+        return self._translator
 
     def _convert(self, ct2: Any, model: str) -> Path:
         """Convert once per model into the output's parts dir (reused on resume; removed with the parts)."""
