@@ -273,3 +273,13 @@ def test_amp_distill_on_cuda(world: dict[str, Path], tmp_path: Path) -> None:
                   quiet=True)
     assert res.fit.best_metric is not None and res.fit.best_metric > 3 * CHANCE_SUMR
     assert isinstance(load_model(tmp_path / "s", "cuda"), Student)
+
+
+def test_optional_terms_are_trained_and_logged(world: dict[str, Path], tmp_path: Path) -> None:
+    _run(world, tmp_path / "s", val=False, epochs=1, max_pairs=64, en_weight=0.5, feat_weight=0.1, rel_weight=0.1,
+         init_text="teacher")
+    recs = [json.loads(x) for x in (tmp_path / "s" / "metrics.jsonl").read_text().splitlines()]
+    train = [r for r in recs if r["split"] == "train"]
+    assert train and all({"vt", "en", "kt", "feat", "rel"} <= r.keys() for r in train)
+    with pytest.raises(UserError, match="--feat-weight needs --dim 32"):
+        _run(world, tmp_path / "t", val=False, epochs=1, max_pairs=64, feat_weight=0.1, dim=16)
