@@ -179,9 +179,8 @@ def visual_rows(store: Any, visual_input: str, *, flag: str = "--features") -> t
     if "tokens" not in store.extra:
         raise UserError(f"{flag}: the store has no 'tokens' tensor (extract features with --tokens, "
                         "or use --visual-input features)")
-    tokens = store.extra["tokens"]
-    mask = store.extra.get("tokens_mask")
-    return (tokens.float() if tokens.is_floating_point() else tokens), mask
+    # Kept in the stored dtype (fp16): a token store is T times a pooled one; batches are cast on use.
+    return store.extra["tokens"], store.extra.get("tokens_mask")
 
 
 class Student(nn.Module):
