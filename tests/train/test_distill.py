@@ -283,3 +283,9 @@ def test_optional_terms_are_trained_and_logged(world: dict[str, Path], tmp_path:
     assert train and all({"vt", "en", "kt", "feat", "rel"} <= r.keys() for r in train)
     with pytest.raises(UserError, match="--feat-weight needs --dim 32"):
         _run(world, tmp_path / "t", val=False, epochs=1, max_pairs=64, feat_weight=0.1, dim=16)
+
+
+def test_resume_with_other_options_is_refused(world: dict[str, Path], tmp_path: Path) -> None:
+    _run(world, tmp_path / "s", val=False, epochs=1, max_pairs=64)
+    with pytest.raises(UserError, match="other inputs or model options"):
+        _run(world, tmp_path / "s", val=False, epochs=1, max_pairs=64, kt_weight=0.9, resume=True)

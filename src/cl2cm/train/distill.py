@@ -188,6 +188,11 @@ class DistillTask(TrainTask):
     def module(self) -> nn.Module:
         return self.net
 
+    def fingerprint(self) -> dict[str, Any]:
+        """Training inputs (not validation ones), pairs and options: a resume on other ones is refused."""
+        train_inputs = {k: v for k, v in self.manifest.inputs.items() if not k.startswith("--val")}
+        return {"inputs": train_inputs, "pairs": int(len(self.data.rows)), "options": asdict(self.options)}
+
     def train_dataset(self) -> Dataset:
         n = len(self._offsets) - 1 if self.options.sampling == "image" else len(self.data.rows)
         return IndexDataset(n)
