@@ -1,0 +1,87 @@
+"""SIGKILL every long stage mid-run, rerun until it completes: the artifact equals an uninterrupted run's.
+
+Default suite: one kill point per stage (when the first chunks / the first epoch checkpoint are on disk).
+`-m slow`: a seeded sweep of random kill delays per stage, each killed run rerun (and possibly killed
+again) until it completes. Translations and feature stores are compared byte for byte / tensor for
+tensor; trained models tensor for tensor (exact: a resumed run restores weights, optimizer and RNG).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from hardening_helpers import STAGES, World, cl2cm, kill_when, run_main, run_until_complete, start
+from safetensors.torch import load_file
+
+from cl2cm.artifacts.captions import read_captions
+from cl2cm.artifacts.store import load_store
+
+
+def assert_same_artifact(stage: str, got: Path, ref: Path) -> None:
+    """The rerun artifact is the uninterrupted one: same rows, once each, same values."""
+    assert (got / "manifest.json").exists() and not (got / ".parts").exists()
+    assert not list(got.glob(".cl2cm.lock")) and not list(got.rglob("*.tmp"))
+    if stage == "translate":
+        assert (got / "de.jsonl").read_bytes() == (ref / "de.jsonl").read_bytes()
+        ids = [c.id for c in read_captions(got / "de.jsonl")]
+        assert len(ids) == len(set(ids)) == 120
+    elif stage == "extract-features":
+        a, b = load_store(got, dtype=None), load_store(ref, dtype=None)
+        assert a.ids == b.ids and len(set(a.ids)) == 60
+        assert torch.equal(a.features, b.features)
+    else:
+        a, b = load_file(str(got / "model.safetensors")), load_file(str(ref / "model.safetensors"))
+        assert a.keys() == b.keys()
+        diff = [k for k in a if not torch.equal(a[k], b[k])]
+        assert not diff, diff[:5]
+        epochs = [json.loads(x)["epoch"] for x in (got / "metrics.jsonl").read_text().splitlines()
+                  if json.loads(x)["split"] == "val"]
+        assert epochs == list(range(6))  # one record per epoch: none lost, none repeated
+
+
+def _ready(stage: str, out: Path) -> bool:
+    """The kill point of the default test: some work committed, most still ahead."""
+    if stage == "translate":
+        return len(list((out / ".parts" / "de").glob("chunk-*.jsonl"))) >= 3
+    if stage == "extract-features":
+        return len(list((out / ".parts" / "features").glob("chunk-*.safetensors"))) >= 2
+    return (out / "checkpoints" / "last.safetensors").exists()
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_sigkill_then_rerun_equals_uninterrupted(stage: str, world: World, tmp_path: Path) -> None:
+    out = tmp_path / stage
+    proc = start(world.argv(stage, out))
+    if not kill_when(proc, lambda: _ready(stage, out)):
+        pytest.skip(f"{stage} finished before its kill point")
+    assert not (out / "manifest.json").exists()  # nothing committed yet: a reader refuses it
+    assert run_main(world.argv(stage, out, resume=True)) == 0  # takes over the dead run's lock
+    assert_same_artifact(stage, out, world.ref / stage)
+
+
+# Slow sweep: seeded random kill delays, then rerun (killed again at random) until complete.
+SWEEP_RUNS = 4  # independent runs per stage
+SWEEP_KILLS = 3  # kill attempts per run (a run can finish before its kill point)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stage", STAGES)
+def test_random_kill_sweep(stage: str, world: World, tmp_path: Path) -> None:
+    t0 = time.monotonic()
+    res = cl2cm(world.argv(stage, tmp_path / "timing"))
+    assert res.returncode == 0, res.stderr
+    span = time.monotonic() - t0  # kill anywhere from interpreter start to the end of a clean run
+    rng = random.Random(f"sweep-{stage}")
+    killed = 0
+    for i in range(SWEEP_RUNS):
+        out = tmp_path / f"run{i}"
+        killed += run_until_complete(world.argv(stage, out), world.argv(stage, out, resume=True), rng,
+                                     SWEEP_KILLS, span)
+        assert_same_artifact(stage, out, world.ref / stage)
+    print(f"\nSWEEP {stage}: {SWEEP_RUNS} runs, {killed} kills landed, clean run {span:.1f} s")
+    assert killed >= SWEEP_RUNS  # most kill points land before the end
