@@ -376,8 +376,6 @@ def distill(
     is_main = int(os.environ.get("RANK", "0")) == 0
     lock = output_lock(out_dir) if is_main else contextlib.nullcontext()
     with lock:
-        if is_main and not resume:
-            remove_manifest(out_dir)
         seed_everything(train.seed)
         device = resolve_device(train.device)
         teacher = CrossLingualTeacher.from_dir(teacher_dir, device)
@@ -422,6 +420,8 @@ def distill(
                                    "transfer": options.uses_teacher, "images": int(len(set(rows.tolist()))),
                                    "val_captions": len(val[0]) if val else 0})
         task = DistillTask(student, data, options, val=val, manifest=manifest)
+        if is_main and not resume:
+            remove_manifest(out_dir)  # only once every input and option has been checked
         result = fit(task, train, out_dir, resume=resume, quiet=quiet)
     n_train = sum(p.numel() for p in task.net.parameters() if p.requires_grad)
     return DistillResult(out_dir=out_dir, pairs=len(pairs), images=int(len(set(rows.tolist()))),

@@ -287,8 +287,6 @@ def train_teacher(
     is_main = int(os.environ.get("RANK", "0")) == 0
     lock = output_lock(out_dir) if is_main else contextlib.nullcontext()
     with lock:
-        if is_main and not resume:
-            remove_manifest(out_dir)
         seed_everything(train.seed)
         teacher = CrossLingualTeacher(TeacherConfig(text=options.text, shared=options.shared))
         tokens = _cached_tokens(out_dir / "checkpoints", teacher, pairs, write=is_main)
@@ -299,6 +297,8 @@ def train_teacher(
         manifest = Manifest(kind="teacher", rows=len(pairs), inputs=checksum_inputs(inputs),
                             extra={"train": asdict(train), "options": opts, "val_pairs": len(val or [])})
         task = TeacherTask(teacher, tokens, options, val=val, manifest=manifest)
+        if is_main and not resume:
+            remove_manifest(out_dir)  # only once every input and option has been checked
         result = fit(task, train, out_dir, resume=resume, quiet=quiet)
     n_train = sum(p.numel() for p in task.net.parameters() if p.requires_grad)
     n_all = sum(p.numel() for p in task.net.parameters())
