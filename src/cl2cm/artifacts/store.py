@@ -8,6 +8,8 @@ positive. The manifest records the producing model and the dimension, and `load_
 
 from __future__ import annotations
 
+import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,7 +50,13 @@ def save_safetensors(path: str | Path, tensors: dict[str, torch.Tensor], metadat
     path = Path(path)
     tmp = temp_sibling(path)
     try:
-        save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp), metadata=metadata)
+        try:
+            save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp), metadata=metadata)
+        except SafetensorError as exc:  # the Rust writer wraps I/O errors: disk full must stay an OSError
+            code = re.search(r"os error (\d+)", str(exc))
+            if code is None:
+                raise
+            raise OSError(int(code[1]), os.strerror(int(code[1])), str(path)) from exc
         tmp.replace(path)
     except BaseException:
         tmp.unlink(missing_ok=True)
