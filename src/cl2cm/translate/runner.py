@@ -284,6 +284,9 @@ def translate_corpus(captions: str | Path, out_dir: str | Path, cfg: TranslateCo
     if old is not None:
         _uncommit(out, old)
     with ExitStack() as stack:
+        whole = shard[1] == 1
+        if whole:  # an unsharded run owns OUT throughout: a concurrent writer is refused now, not after the work
+            stack.enter_context(output_lock(out))
         stack.enter_context(output_lock(out / ".parts" / f".shard-{shard[0]}-of-{shard[1]}"))
         plans = []
         for tgt in cfg.targets:
@@ -324,10 +327,11 @@ def translate_corpus(captions: str | Path, out_dir: str | Path, cfg: TranslateCo
         missing = sum(len(set(range(len(p[4]))) - p[5].done()) for p in plans)
         if missing:
             return TranslateResult(out, "shard done", [p[7] for p in plans], time.perf_counter() - t0, missing)
-        try:
-            stack.enter_context(output_lock(out))
-        except UserError:  # another shard finished at the same moment and is merging
-            return TranslateResult(out, "shard done", [p[7] for p in plans], time.perf_counter() - t0, 0)
+        if not whole:
+            try:
+                stack.enter_context(output_lock(out))
+            except UserError:  # another shard finished at the same moment and is merging
+                return TranslateResult(out, "shard done", [p[7] for p in plans], time.perf_counter() - t0, 0)
         if (out / MANIFEST_NAME).exists() and read_manifest(out).extra.get("key") == key:
             return TranslateResult(out, "already complete", [p[7] for p in plans], time.perf_counter() - t0)
         languages = {}
