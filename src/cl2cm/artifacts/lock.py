@@ -10,12 +10,25 @@ import contextlib
 import json
 import os
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 from cl2cm.errors import UserError
 
 LOCK_NAME = ".cl2cm.lock"
+
+
+# An owner writes its pid right after creating the lock; an empty or unreadable lock older than this was
+# left by a run killed in between.
+WRITE_GRACE_S = 10.0
+
+
+def _age(path: Path) -> float:
+    try:
+        return time.time() - path.stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 def _pid_alive(pid: int) -> bool:
@@ -46,9 +59,14 @@ def output_lock(directory: str | Path) -> Iterator[Path]:
                 owner = json.loads(path.read_text())
             except (OSError, ValueError):
                 owner = {}
+            if not isinstance(owner, dict):
+                owner = {}
             pid, host = owner.get("pid"), owner.get("host")
             if host == me["host"] and isinstance(pid, int) and not _pid_alive(pid):
                 path.unlink(missing_ok=True)  # stale: its process is gone
+                continue
+            if not owner and _age(path) > WRITE_GRACE_S:
+                path.unlink(missing_ok=True)  # stale: its owner was killed between creating it and writing it
                 continue
             raise UserError(
                 f"is in use by another cl2cm run (pid {pid} on {host}); "
