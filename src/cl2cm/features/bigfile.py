@@ -32,6 +32,11 @@ class ImportResult:
     shape: list[int]
 
 
+def _text(path: Path) -> str:
+    """A small text file; invalid UTF-8 is a UserError naming file and line (via read_lines), not a crash."""
+    return "\n".join(read_lines(path))
+
+
 def read_bigfile(directory: str | Path) -> tuple[list[str], np.ndarray]:
     """Ids and a read-only memory map [N, D] float32 (nothing is loaded until rows are touched)."""
     d = Path(directory)
@@ -40,11 +45,11 @@ def read_bigfile(directory: str | Path) -> tuple[list[str], np.ndarray]:
     for name in ("feature.bin", "id.txt", "shape.txt"):
         if not (d / name).is_file():
             raise UserError(f"not a BigFile directory (no {name})", path=d)
-    parts = (d / "shape.txt").read_text(encoding="utf-8").split()
+    parts = _text(d / "shape.txt").split()
     if len(parts) != 2 or not all(p.isdigit() for p in parts):
         raise UserError(f"expected 'N D', got {' '.join(parts)!r}", path=d / "shape.txt", line=1)
     n, dim = int(parts[0]), int(parts[1])
-    ids = (d / "id.txt").read_text(encoding="utf-8-sig").split()
+    ids = _text(d / "id.txt").split()
     if len(ids) != n:
         raise UserError(f"{len(ids)} ids, shape.txt says {n} rows", path=d / "id.txt")
     size = (d / "feature.bin").stat().st_size
@@ -73,7 +78,7 @@ def read_video2frames(path: str | Path) -> dict[str, list[str]]:
     path = Path(path)
     if not path.is_file():
         raise UserError("--video2frames: file not found", path=path)
-    text = path.read_text(encoding="utf-8-sig").strip()
+    text = _text(path).strip()
     if text.startswith("{"):
         try:
             data = ast.literal_eval(text)
