@@ -3,8 +3,8 @@
 Each case first puts a finished artifact (a copy of the stage's reference run) in OUT, then reruns the
 stage over it (`--overwrite`, or a fresh training run) under the fault:
 
-* ``enospc``: OUT is a real tmpfs of a few pages (`mount -t tmpfs -o size=...`), so writes fail with
-  ENOSPC part-way; afterwards the tmpfs is grown ("the user frees space") and the same command completes.
+* ``enospc``: OUT is a real tmpfs with room for the old artifact plus 4 pages (`mount -t tmpfs -o
+  size=...`), so the rerun's writes fail with ENOSPC part-way; afterwards the tmpfs is grown ("the user frees space") and the same command completes.
 * ``efbig``: the subprocess runs under `RLIMIT_FSIZE` with SIGXFSZ ignored, so a large write fails with
   EFBIG (portable: no mount needed).
 * ``erofs``: the tmpfs is remounted read-only (root ignores chmod, so no permission trick would do).
@@ -47,8 +47,15 @@ ARTIFACT_FILES = {
 # (a no-op rerun), so its rerun asks for other options; the others recompute the very same artifact.
 OVERWRITE = {"translate": ["--noise", "0.3", "--overwrite"], "extract-features": ["--overwrite"],
              "train-teacher": [], "distill": []}
-# Small enough that the rerun cannot finish, big enough for the old artifact (tmpfs counts whole pages).
-TMPFS_SIZE = {"translate": "160k", "extract-features": "64k", "train-teacher": "2600k", "distill": "1200k"}
+# RLIMIT_FSIZE per stage: below the size of a file the rerun must write (the merged store is 7.7 kB).
+EFBIG_LIMIT = {"translate": 8192, "extract-features": 4096, "train-teacher": 8192, "distill": 8192}
+SPARE_PAGES = 4  # free tmpfs pages beyond the old artifact: the rerun runs out of space part-way
+
+
+def tmpfs_size(src: Path) -> str:
+    """Room for a copy of `src` (tmpfs counts whole pages per file and directory) plus a few spare pages."""
+    pages = sum(-(-p.stat().st_size // 4096) if p.is_file() else 1 for p in src.rglob("*")) + 1
+    return f"{(pages + SPARE_PAGES) * 4}k"
 
 
 @contextlib.contextmanager
@@ -87,6 +94,8 @@ def assert_clean_failure(stage: str, out: Path, before: dict[str, bytes], code: 
     assert "Traceback" not in err and err.count("\n") == 1 and err.startswith("cl2cm: error:"), err
     assert needle in err, err
     assert not list(out.glob("*.tmp")) and not (out / ".cl2cm.lock").exists()
+    state = "old artifact kept" if (out / "manifest.json").exists() else "uncommitted (no manifest)"
+    print(f"\nFAULT {stage} {needle!r}: exit {code}, {state}: {err.strip()[:160]}")
     if (out / "manifest.json").exists():  # still committed: must be the old artifact, untouched
         assert snapshot(stage, out) == before
         read_back(stage, out)
@@ -119,7 +128,7 @@ def _rerun_completes(stage: str, world: World, out: Path, argv: list[str]) -> No
 
 
 def _enospc(stage: str, world: World, tmp_path: Path) -> None:
-    with tmpfs(tmp_path / "mnt", TMPFS_SIZE[stage]) as mnt:
+    with tmpfs(tmp_path / "mnt", tmpfs_size(world.ref / stage)) as mnt:
         out = mnt / "out"
         shutil.copytree(world.ref / stage, out)
         before = snapshot(stage, out)
@@ -134,7 +143,7 @@ def _efbig(stage: str, world: World, tmp_path: Path) -> None:
     out = tmp_path / "out"
     shutil.copytree(world.ref / stage, out)
     before = snapshot(stage, out)
-    limit = 8192
+    limit = EFBIG_LIMIT[stage]
 
     def limit_writes() -> None:
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
