@@ -32,9 +32,12 @@ def atomic_open(path: str | Path, mode: str = "w", encoding: str | None = "utf-8
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and exc.filename is None and exc.errno is not None:
+            # write()/fsync() errors carry no file name: name the artifact, so "disk full" says where
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
         raise
 
 
