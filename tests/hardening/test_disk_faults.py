@@ -92,7 +92,7 @@ def read_back(stage: str, out: Path) -> None:
 def assert_clean_failure(stage: str, out: Path, before: dict[str, bytes], code: int, err: str, needle: str) -> None:
     assert code in (1, 2), err
     assert "Traceback" not in err and err.count("\n") == 1 and err.startswith("cl2cm: error:"), err
-    assert needle in err, err
+    assert needle in err and str(out) in err, err  # names the file (or directory) at fault
     assert not list(out.glob("*.tmp")) and not (out / ".cl2cm.lock").exists()
     state = "old artifact kept" if (out / "manifest.json").exists() else "uncommitted (no manifest)"
     print(f"\nFAULT {stage} {needle!r}: exit {code}, {state}: {err.strip()[:160]}")
