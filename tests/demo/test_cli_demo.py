@@ -29,7 +29,7 @@ def test_generate_writes_a_world_and_its_manifest(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("argv", "needle"), [
-    (["demo"], "use --generate DIR"),
+    (["demo", "--out", "{tmp}/d", "--lang", "cs"], "--lang 'cs'"),
     (["demo", "--generate", "{tmp}/w", "--train", "0"], "--train 0"),
     (["demo", "--generate", "{tmp}/w", "--captions", "9"], "--captions 9"),
     (["demo", "--generate", "{tmp}/w", "--device", "tpu"], "--device"),

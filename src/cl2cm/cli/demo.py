@@ -1,4 +1,4 @@
-"""`cl2cm demo`: generate the embedded demo world (`--generate DIR`); the full pipeline mode lands later."""
+"""`cl2cm demo`: the whole pipeline on the embedded demo world (`--out`), or only the world (`--generate`)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from cl2cm.cli.app import DeviceOpt, QuietOpt, SeedOpt, app, console
+from cl2cm.demo.pipeline import DemoConfig, DemoResult, Step, run_demo
 from cl2cm.demo.world import DEFAULT_SIZES, WorldSummary, generate_world
-from cl2cm.errors import UserError
 from cl2cm.runtime import resolve_device
 
 
@@ -20,8 +20,8 @@ def demo_cmd(
     generate: Annotated[Path | None, typer.Option("--generate", help="Write the demo world (images, caption "
                                                                      "corpora, lexicon, tiny models) to "
                                                                      "this directory.")] = None,
-    out: Annotated[Path | None, typer.Option("--out", help="Run every stage on the demo world into this "
-                                                           "directory (not available yet).")] = None,
+    out: Annotated[Path, typer.Option("--out", help="Run every stage on the demo world into this "
+                                                    "directory.")] = Path("runs/demo"),
     train: Annotated[int, typer.Option("--train", help="Training images (English captions only).")
                      ] = DEFAULT_SIZES["train"],
     val: Annotated[int, typer.Option("--val", help="Validation images (en + gold de/fr captions).")
@@ -32,17 +32,37 @@ def demo_cmd(
     captions: Annotated[int, typer.Option("--captions", help="Captions per image and language (1..6).")] = 5,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace a world made with other "
                                                                 "parameters.")] = False,
+    lang: Annotated[str, typer.Option("--lang", help="Target language of the pipeline run: de | fr.")] = "de",
+    noise: Annotated[float, typer.Option("--noise", help="Translation noise of the lexicon 'MT system'.")
+                     ] = DemoConfig.noise,
+    teacher_epochs: Annotated[int, typer.Option("--teacher-epochs", help="Epochs of train-teacher.")
+                              ] = DemoConfig.teacher_epochs,
+    student_epochs: Annotated[int, typer.Option("--student-epochs", help="Epochs of each distill run.")
+                              ] = DemoConfig.student_epochs,
+    threads: Annotated[int, typer.Option("--threads", help="torch CPU threads (0 = torch's default). The demo's "
+                                         "models are tiny: one thread is fastest on a small or busy machine.")
+                       ] = DemoConfig.threads,
     device: DeviceOpt = "auto",
     seed: SeedOpt = 0,
     quiet: QuietOpt = False,
 ) -> None:
-    """Generate the embedded demo world: rendered scenes with English captions and gold German/French.
+    """Run the whole pipeline offline on a generated world, or (--generate) only write the world.
 
-    Example:
+    Examples:
+
+        cl2cm demo                      # everything into runs/demo (about 2-3 minutes on 2 CPU cores)
+
+        cl2cm demo --out runs/demo-fr --lang fr --noise 0.4
 
         cl2cm demo --generate runs/demo/world --train 1200 --test 500
 
-    Writes into DIR: images/<split>/*.png, <split>_images.txt,
+    The pipeline runs translate (lexicon backend, noisy) → extract-features
+    (tiny random open_clip ViT, patch tokens) → train-teacher → distill and
+    distill --no-transfer → eval, through the same commands a user runs
+    (listed in OUT/commands.sh), and writes OUT/results.json with the keys
+    teacher, student_no_transfer and student. A killed demo resumes.
+
+    --generate writes into DIR: images/<split>/*.png, <split>_images.txt,
     train.en.jsonl, {val,test}.{en,de,fr}.jsonl, lexicon.json (for
     `cl2cm translate --backend lexicon`), encoder/ (tiny BERT),
     tiny-vit.json (tiny open_clip config), manifest.json (last).
@@ -52,9 +72,10 @@ def demo_cmd(
     """
     resolve_device(device)  # validates the flag; generation itself runs on the CPU
     if generate is None:
-        flag = f" (--out {out})" if out else ""
-        raise UserError(f"the full demo pipeline{flag} is not available yet; use --generate DIR to write the "
-                        "demo world")
+        _pipeline(DemoConfig(out=out, train=train, val=val, test=test, lang=lang, noise=noise,
+                             teacher_epochs=teacher_epochs, student_epochs=student_epochs, seed=seed,
+                             device=device, quiet=quiet, threads=threads))
+        return
     sizes = {"train": train, "val": val, "test": test}
     if quiet:
         generate_world(generate, n_train=train, n_val=val, n_test=test, seed=seed, image_size=image_size,
@@ -67,6 +88,46 @@ def demo_cmd(
                                  image_size=image_size, captions_per_image=captions, overwrite=overwrite,
                                  on_image=lambda split: progress.advance(tasks[split]))
     console.print(summary_table(summary))
+
+
+def _pipeline(cfg: DemoConfig) -> None:
+    from cl2cm.cli.app import app as cli_app
+
+    def run_cli(argv: list[str]) -> None:
+        cli_app(args=argv, standalone_mode=False, prog_name="cl2cm")
+
+    def on_step(step: Step, i: int, n: int) -> None:
+        if not cfg.quiet:
+            state = " (done, skipped)" if step.done.exists() else ""
+            console.rule(f"[bold]demo {i + 1}/{n}: {step.name}{state}")
+
+    result = run_demo(cfg, run_cli, on_step)
+    if not cfg.quiet:
+        console.print(results_table(result))
+
+
+ROW_NAMES = {"teacher": "teacher (tgt→en)", "student_no_transfer": "no transfer", "student": "CL2CM"}
+
+
+def results_table(r: DemoResult) -> Table:
+    """One table: teacher target→English, student without and with transfer (R@1/5/10 both ways, SumR)."""
+    table = Table(title=f"cl2cm demo — test split, {r.seconds:.0f} s (T→V: text→visual, V→T: visual→text)")
+    table.add_column("model", no_wrap=True)
+    for d in ("T→V", "V→T"):
+        for k in ("R@1", "R@5", "R@10"):
+            table.add_column(f"{d}\n{k}", justify="right")
+    table.add_column("SumR", justify="right")
+    for key, name in ROW_NAMES.items():
+        m = r.results[key]
+        table.add_row(name, *(f"{m[d][k]:.1f}" for d in ("t2v", "v2t") for k in ("R@1", "R@5", "R@10")),
+                      f"{m['SumR']:.1f}")
+    timing = ", ".join(f"{s.argv[0] if s.argv[0] != 'demo' else 'world'} {s.seconds:.0f}s" for s in r.steps
+                       if s.seconds is not None)
+    table.caption = (f"Queries: human target-language test captions; the teacher retrieves English captions, "
+                     f"the students retrieve images. Steps: {timing or 'all reused'}. Artifacts: {r.out}/ "
+                     f"(results.json, commands.sh, world/, mt/, features/, teacher/, student/, "
+                     f"student-no-transfer/, eval/)")
+    return table
 
 
 def summary_table(s: WorldSummary) -> Table:

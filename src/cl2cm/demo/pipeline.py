@@ -1,0 +1,162 @@
+"""The whole pipeline on the demo world, through the same commands a user runs on real data.
+
+`cl2cm demo` generates the world, then runs `translate` (lexicon backend, noisy) → `extract-features`
+(a tiny frozen open_clip ViT with random weights, the only encoder available offline) → `train-teacher` →
+`distill` and `distill --no-transfer` → `eval` ×3. Each step is a real CLI invocation (argv handed to the
+Typer app in-process, so the interpreter and torch are imported once), and the exact command lines are
+written to `OUT/commands.sh` so a user can replay or adapt any of them.
+
+Steps whose artifact is complete (its manifest exists) are skipped, so a killed demo resumes: the
+interrupted step resumes by itself (translate/extract-features from their chunks, training with
+`--resume` from its last checkpoint).
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from cl2cm.artifacts.io import atomic_write_json, atomic_write_text
+from cl2cm.artifacts.manifest import MANIFEST_NAME
+from cl2cm.demo.world import DEFAULT_SIZES
+from cl2cm.errors import UserError
+
+RESULT_KEYS = ("teacher", "student_no_transfer", "student")
+
+
+@dataclass
+class DemoConfig:
+    """Sizes and schedules of the demo run; the defaults finish in about 2–3 minutes on 2 CPU cores."""
+
+    out: Path
+    train: int = DEFAULT_SIZES["train"]
+    val: int = DEFAULT_SIZES["val"]
+    test: int = DEFAULT_SIZES["test"]
+    lang: str = "de"
+    noise: float = 0.15
+    dim: int = 128
+    teacher_epochs: int = 4
+    student_epochs: int = 8
+    lr: float = 5e-4
+    seed: int = 0
+    device: str = "auto"
+    quiet: bool = False
+    threads: int = 1  # tiny models: thread synchronisation costs more than a second core buys
+
+    def check(self) -> None:
+        if self.lang not in ("de", "fr"):
+            raise UserError(f"--lang {self.lang!r}: the demo world has gold captions in de and fr")
+        for flag, value in (("--teacher-epochs", self.teacher_epochs), ("--student-epochs", self.student_epochs)):
+            if value < 1:
+                raise UserError(f"{flag} {value}: must be at least 1")
+        if self.threads < 0:
+            raise UserError(f"--threads {self.threads}: must be 0 (torch's default) or positive")
+
+
+@dataclass
+class Step:
+    """One CLI invocation and the artifact that proves it finished."""
+
+    name: str
+    argv: list[str]
+    done: Path
+    resumable_training: bool = False
+    seconds: float | None = None
+    skipped: bool = False
+
+
+@dataclass
+class DemoResult:
+    out: Path
+    steps: list[Step]
+    results: dict[str, dict[str, Any]] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def plan(cfg: DemoConfig) -> list[Step]:
+    """The demo's commands, in order, with the paths they write."""
+    o = cfg.out
+    w = o / "world"
+    common = ["--device", cfg.device, "--seed", str(cfg.seed)] + (["--quiet"] if cfg.quiet else [])
+    steps = [
+        Step("generate world", ["demo", "--generate", str(w), "--train", str(cfg.train), "--val", str(cfg.val),
+                                "--test", str(cfg.test), *common], w / MANIFEST_NAME),
+        Step(f"translate en→{cfg.lang} (lexicon, noise {cfg.noise})",
+             ["translate", str(w / "train.en.jsonl"), "--to", cfg.lang, "--backend", "lexicon",
+              "--model", str(w / "lexicon.json"), "--noise", str(cfg.noise), "--out", str(o / "mt"), *common],
+             o / "mt" / MANIFEST_NAME),
+    ]
+    for split in ("train", "val", "test"):
+        steps.append(Step(
+            f"extract-features {split}",
+            ["extract-features", str(w / f"{split}_images.txt"), "--root", str(w / "images" / split),
+             "--model", str(w / "tiny-vit.json"), "--pretrained", "none", "--tokens", "--workers", "0",
+             "--out", str(o / "features" / split), *common],
+            o / "features" / split / MANIFEST_NAME))
+    val_tgt = str(w / f"val.{cfg.lang}.jsonl")
+    mt = str(o / "mt" / f"{cfg.lang}.jsonl")
+    train_flags = ["--lr", str(cfg.lr), "--train-layers", "all"]
+    steps.append(Step(
+        "train-teacher",
+        ["train-teacher", "--src", str(w / "train.en.jsonl"), "--tgt", mt, "--val-src", str(w / "val.en.jsonl"),
+         "--val-tgt", val_tgt, "--encoder", str(w / "encoder"), "--dim", str(cfg.dim),
+         "--epochs", str(cfg.teacher_epochs), *train_flags, "--out", str(o / "teacher"), *common],
+        o / "teacher" / MANIFEST_NAME, resumable_training=True))
+    for name, extra in (("student", []), ("student_no_transfer", ["--no-transfer"])):
+        steps.append(Step(
+            f"distill{' ' + extra[0] if extra else ''}",
+            ["distill", "--teacher", str(o / "teacher"), "--features", str(o / "features" / "train"),
+             "--src", str(w / "train.en.jsonl"), "--tgt", mt, "--val-features", str(o / "features" / "val"),
+             "--val-captions", val_tgt, "--visual-input", "tokens", "--epochs", str(cfg.student_epochs),
+             *train_flags, *extra, "--out", str(o / name.replace("_", "-")), *common],
+            o / name.replace("_", "-") / MANIFEST_NAME, resumable_training=True))
+    test_tgt = str(w / f"test.{cfg.lang}.jsonl")
+    steps.append(Step(
+        "eval teacher (target→English)",
+        ["eval", "--model", str(o / "teacher"), "--captions", test_tgt, "--gallery-captions",
+         str(w / "test.en.jsonl"), "--out", str(o / "eval" / "teacher.json"), *common],
+        o / "eval" / "teacher.json"))
+    for name in ("student_no_transfer", "student"):
+        steps.append(Step(
+            f"eval {name.replace('_', ' ')}",
+            ["eval", "--model", str(o / name.replace("_", "-")), "--captions", test_tgt, "--features",
+             str(o / "features" / "test"), "--out", str(o / "eval" / f"{name}.json"), *common],
+            o / "eval" / f"{name}.json"))
+    return steps
+
+
+def run_demo(cfg: DemoConfig, run_cli: Callable[[list[str]], None],
+             on_step: Callable[[Step, int, int], None] | None = None) -> DemoResult:
+    """Run (or resume) every step through `run_cli`, then gather the three eval JSONs into results.json."""
+    cfg.check()
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    t0 = time.perf_counter()
+    steps = plan(cfg)
+    cfg.out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(cfg.out / "commands.sh", "#!/usr/bin/env bash\n# The demo's commands, in order.\nset -e\n"
+                      + "".join(f"cl2cm {shlex.join(s.argv)}\n" for s in steps))
+    for i, step in enumerate(steps):
+        if on_step:
+            on_step(step, i, len(steps))
+        if step.done.exists():
+            step.skipped = True
+            continue
+        argv = list(step.argv)
+        if step.resumable_training and (Path(argv[argv.index("--out") + 1]) / "checkpoints" /
+                                        "last.safetensors").exists():
+            argv.append("--resume")
+        t = time.perf_counter()
+        run_cli(argv)
+        step.seconds = time.perf_counter() - t
+    results = {key: json.loads((cfg.out / "eval" / f"{key}.json").read_text(encoding="utf-8"))
+               for key in RESULT_KEYS}
+    atomic_write_json(cfg.out / "results.json", results)
+    return DemoResult(out=cfg.out, steps=steps, results=results, seconds=time.perf_counter() - t0)
