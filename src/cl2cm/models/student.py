@@ -9,7 +9,7 @@ on the visual side. Which stored tensor the head reads is part of its config (`v
 * ``tokens``  [N, T, W] (patch tokens) → head ``flat`` (all tokens concatenated → MLP) or ``tokens`` (a
   small transformer + multi-query attention pooling, with a mask). A frozen *random* encoder keeps spatial
   information only in its patch tokens (see ../shared/design/demo-world.md); both heads keep "where".
-  On the demo world ``flat`` learned much faster (val SumR 239 vs 90 after 5 epochs, docs/method-distill.md);
+  On the demo world ``flat`` learned much faster (val SumR 239 vs 90 after 5 epochs, docs/method.md);
 * ``features`` [N, K, D] with ``mask`` [N, K] (video frames) → head ``temporal``: the same sequence
   encoder with masked mean pooling over time (NRCCR's video branch shape).
 
