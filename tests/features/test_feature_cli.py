@@ -96,3 +96,13 @@ def test_sigkill_mid_run_then_rerun_equals_clean_run(tmp_path: Path, tiny_clip_c
     assert cl2cm(*args, "--out", str(tmp_path / "b")).returncode == 0
     a, b = load_store(tmp_path / "a", dtype=None), load_store(tmp_path / "b", dtype=None)
     assert a.ids == b.ids and len(a) == 48 and torch.equal(a.features, b.features)
+
+
+def test_all_images_missing_is_an_error_not_an_empty_store(tmp_path: Path, tiny_clip_config: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "list.txt").write_text("a.jpg\nb.jpg\n")  # not under --root: nothing is found
+    code, _, err = run_main(capsys, "extract-features", str(tmp_path / "list.txt"), "--root", str(tmp_path),
+                            "--model", str(tiny_clip_config), "--pretrained", "none", "--workers", "0",
+                            "--out", str(tmp_path / "out"), "--quiet")
+    _one_line_error(code, err, "no usable image: all 2 listed items were skipped")
+    assert not (tmp_path / "out" / "manifest.json").exists()

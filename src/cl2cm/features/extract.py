@@ -262,6 +262,10 @@ def _merge(cfg: ExtractConfig, encoder: VisualEncoder, items: list[Item], ranges
     index = merged.pop("index").tolist()
     features = merged.pop("features")
     mask = merged.pop("mask", None)
+    if not index:  # a store of nothing is never what the user meant (typically a wrong --root)
+        first = skipped[0] if skipped else {"id": "?", "reason": "?"}
+        raise UserError(f"no usable image: all {len(items)} listed items were skipped (first: {first['id']}: "
+                        f"{first['reason']}); check --root", path=cfg.source)
     out = Path(cfg.out)
     remove_manifest(out)
     with atomic_open(out / SKIPPED_FILE) as fh:
