@@ -42,9 +42,9 @@ class DemoConfig:
     lang: str = "de"
     noise: float = 0.15
     dim: int = 128
-    teacher_epochs: int = 4
+    teacher_epochs: int = 5
     student_epochs: int = 8
-    lr: float = 5e-4
+    lr: float = 2e-3
     seed: int = 0
     device: str = "auto"
     quiet: bool = False
