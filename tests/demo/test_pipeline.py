@@ -35,8 +35,10 @@ def test_demo_runs_every_stage_and_resumes(tmp_path: Path, capsys: pytest.Captur
     assert results["student"]["gallery"] == 12 and results["student"]["queries"] == 60  # 5 captions × 12
     assert results["teacher"]["gallery"] == 60  # target→English: English captions are the gallery
     # The demo ran the real stages: each wrote its own artifact with a manifest naming its command.
-    for d in ("mt", "features/train", "features/test", "teacher", "student", "student-no-transfer"):
-        assert json.loads((out / d / "manifest.json").read_text())["command"].startswith("cl2cm ")
+    for d, stage in (("mt", "translate"), ("features/train", "extract-features"), ("teacher", "train-teacher"),
+                     ("student", "distill"), ("student-no-transfer", "distill")):
+        command = json.loads((out / d / "manifest.json").read_text())["command"]
+        assert command.startswith(f"cl2cm {stage} ") and str(out / d) in command
     assert json.loads((out / "student-no-transfer" / "manifest.json").read_text())["extra"]["transfer"] is False
     assert json.loads((out / "student" / "manifest.json").read_text())["extra"]["transfer"] is True
     commands = (out / "commands.sh").read_text().splitlines()

@@ -7,10 +7,13 @@ caller expects (kind, model, dimension), so a feature store made by another mode
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shlex
 import sys
 import time
+from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,8 +26,28 @@ SCHEMA_VERSION = 1
 MANIFEST_NAME = "manifest.json"
 
 
+_command: ContextVar[list[str] | None] = ContextVar("cl2cm_command", default=None)
+
+
+@contextlib.contextmanager
+def recording_command(argv: list[str]) -> Iterator[None]:
+    """Record `cl2cm <argv>` as the producing command of artifacts written inside the block.
+
+    The CLI entry point and in-process callers (the demo, tests) run commands without touching sys.argv,
+    so the manifest must be told which command is running.
+    """
+    token = _command.set(["cl2cm", *argv])
+    try:
+        yield
+    finally:
+        _command.reset(token)
+
+
 def current_command() -> str:
     """The command line that is producing an artifact, as a copy-pastable string."""
+    recorded = _command.get()
+    if recorded is not None:
+        return shlex.join(recorded)
     argv = list(sys.argv)
     if argv and argv[0].endswith(("cl2cm", "__main__.py")):
         argv[0] = "cl2cm"

@@ -8,6 +8,7 @@ import sys
 
 import click
 
+from cl2cm.artifacts.manifest import recording_command
 from cl2cm.cli.app import app
 from cl2cm.errors import UserError
 
@@ -37,8 +38,10 @@ def _one_line(message: str) -> str:
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app; user mistakes become one line on stderr and exit code 2."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    args = list(sys.argv[1:] if argv is None else argv)
     try:
-        rv = app(args=argv, standalone_mode=False, prog_name="cl2cm")
+        with recording_command(args):
+            rv = app(args=args, standalone_mode=False, prog_name="cl2cm")
     except UserError as exc:
         print(f"cl2cm: error: {_one_line(str(exc))}", file=sys.stderr)
         sys.exit(exc.exit_code)

@@ -9,6 +9,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from cl2cm.artifacts.manifest import recording_command
 from cl2cm.cli.app import DeviceOpt, QuietOpt, SeedOpt, app, console
 from cl2cm.demo.pipeline import DemoConfig, DemoResult, Step, run_demo
 from cl2cm.demo.world import DEFAULT_SIZES, WorldSummary, generate_world
@@ -94,7 +95,8 @@ def _pipeline(cfg: DemoConfig) -> None:
     from cl2cm.cli.app import app as cli_app
 
     def run_cli(argv: list[str]) -> None:
-        cli_app(args=argv, standalone_mode=False, prog_name="cl2cm")
+        with recording_command(argv):  # each stage's manifest names its own command, not `cl2cm demo`
+            cli_app(args=argv, standalone_mode=False, prog_name="cl2cm")
 
     def on_step(step: Step, i: int, n: int) -> None:
         if not cfg.quiet:
