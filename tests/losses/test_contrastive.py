@@ -11,14 +11,6 @@ import torch.nn.functional as F
 from cl2cm.losses import InfoNCE, TripletLoss, same_group_mask
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)  # the shared CPU is oversubscribed: one thread is much faster there
-    yield
-    torch.set_num_threads(n)
-
-
 def _unit(*rows: list[float]) -> torch.Tensor:
     return F.normalize(torch.tensor(rows, dtype=torch.float32), dim=-1)
 

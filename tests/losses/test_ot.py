@@ -9,14 +9,6 @@ import torch.nn.functional as F
 from cl2cm.losses import SinkhornOT, WordAlignmentLoss, cosine_cost
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)  # the shared CPU is oversubscribed: one thread is much faster there
-    yield
-    torch.set_num_threads(n)
-
-
 def test_plan_marginals_with_padding() -> None:
     torch.manual_seed(0)
     cost = torch.rand(3, 6, 5) * 2

@@ -14,14 +14,6 @@ from cl2cm.models.text import POOLINGS, TextEncoder, TextEncoderConfig, encode_t
 TEXTS = ["Ein Hund läuft über die Wiese.", "Two men are playing soccer on a green field in the sun.", "Hi"]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)  # the shared CPU is oversubscribed: one thread is faster and deterministic
-    yield
-    torch.set_num_threads(n)
-
-
 def _cfg(path: Path, **kw) -> TextEncoderConfig:
     return TextEncoderConfig(**{"encoder": str(path), "dim": 24, "train_layers": "1", "max_length": 16, **kw})
 

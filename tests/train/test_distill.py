@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,15 +25,6 @@ from cl2cm.train.teacher import TeacherOptions, train_teacher
 
 HERE = Path(__file__).resolve().parent
 CHANCE_SUMR = 2 * (1 + 5 + 10)  # 100 validation images, one caption each: R@K = K% by chance
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread() -> Iterator[None]:
-    """Two shared cores: intra-op threads only fight each other here (30x slower steps measured)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

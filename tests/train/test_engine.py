@@ -21,14 +21,6 @@ HERE = Path(__file__).resolve().parent
 CFG = dict(epochs=3, batch_size=32, lr=0.05, log_every=1, device="cpu", seed=7)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)  # the shared CPU is oversubscribed: one thread is much faster there
-    yield
-    torch.set_num_threads(n)
-
-
 def _weights(out: Path) -> dict[str, torch.Tensor]:
     return load_file(str(out / "toy.safetensors"))
 

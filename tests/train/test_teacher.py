@@ -8,21 +8,12 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 
 from cl2cm.cli import main
 from cl2cm.models import load_model
 from cl2cm.models.text import TextEncoderConfig
 from cl2cm.train import TrainConfig
 from cl2cm.train.teacher import TeacherOptions, train_teacher, validate_teacher
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)  # the shared CPU is oversubscribed: one thread is much faster there
-    yield
-    torch.set_num_threads(n)
 
 
 def test_tiny_teacher_learns_de_to_en_retrieval(tiny_bert_dir: Path, multi30k: Path, tmp_path: Path) -> None:

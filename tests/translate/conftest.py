@@ -6,18 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-import torch
 
 from cl2cm.artifacts.captions import read_captions
-
-
-@pytest.fixture(autouse=True)
-def one_thread() -> object:
-    """One intra-op thread: on a shared 2-core machine, OpenMP spinning makes tiny models 20x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def _lines(path: Path, n: int) -> list[str]:
