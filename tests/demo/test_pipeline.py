@@ -71,3 +71,13 @@ def test_bad_demo_flags(tmp_path: Path, flags: list[str], message: str) -> None:
         cfg = DemoConfig(out=tmp_path, lang=flags[1] if flags[0] == "--lang" else "de",
                          teacher_epochs=int(flags[1]) if flags[0] == "--teacher-epochs" else 1)
         run_demo(cfg, lambda argv: None)
+
+
+def test_second_demo_into_the_same_directory_is_refused(tmp_path: Path) -> None:
+    from cl2cm.artifacts.lock import output_lock
+    from cl2cm.demo.pipeline import run_demo
+
+    ran: list[list[str]] = []
+    with output_lock(tmp_path / "d"), pytest.raises(UserError, match="in use by another cl2cm run"):
+        run_demo(DemoConfig(out=tmp_path / "d"), ran.append)
+    assert ran == []

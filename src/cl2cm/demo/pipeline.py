@@ -24,6 +24,7 @@ from typing import Any
 import torch
 
 from cl2cm.artifacts.io import atomic_write_json, atomic_write_text
+from cl2cm.artifacts.lock import output_lock
 from cl2cm.artifacts.manifest import MANIFEST_NAME
 from cl2cm.demo.world import DEFAULT_SIZES
 from cl2cm.errors import UserError
@@ -140,7 +141,12 @@ def run_demo(cfg: DemoConfig, run_cli: Callable[[list[str]], None],
         torch.set_num_threads(cfg.threads)
     t0 = time.perf_counter()
     steps = plan(cfg)
-    cfg.out.mkdir(parents=True, exist_ok=True)
+    with output_lock(cfg.out):  # a second demo into the same directory is refused, not interleaved
+        return _run_steps(cfg, steps, run_cli, on_step, t0)
+
+
+def _run_steps(cfg: DemoConfig, steps: list[Step], run_cli: Callable[[list[str]], None],
+               on_step: Callable[[Step, int, int], None] | None, t0: float) -> DemoResult:
     atomic_write_text(cfg.out / "commands.sh", "#!/usr/bin/env bash\n# The demo's commands, in order.\nset -e\n"
                       + "".join(f"cl2cm {shlex.join(s.argv)}\n" for s in steps))
     for i, step in enumerate(steps):
