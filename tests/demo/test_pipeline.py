@@ -52,6 +52,11 @@ def test_demo_runs_every_stage_and_resumes(tmp_path: Path, capsys: pytest.Captur
     assert capsys.readouterr().out == ""
     assert (out / "teacher" / "model.safetensors").stat().st_mtime_ns == mtime
     assert json.loads((out / "results.json").read_text()) == results
+    # Other settings into the same directory would mix runs: refused, naming what differs.
+    with pytest.raises(SystemExit) as exc:
+        main(["demo", "--out", str(out), *TINY[:-1], "2", "--quiet"])
+    assert exc.value.code == 2
+    assert "differs in: student_epochs" in capsys.readouterr().err
 
 
 def test_interrupted_training_step_is_resumed(tmp_path: Path) -> None:

@@ -145,8 +145,27 @@ def run_demo(cfg: DemoConfig, run_cli: Callable[[list[str]], None],
         return _run_steps(cfg, steps, run_cli, on_step, t0)
 
 
+SETTINGS_FILE = "demo.json"
+_RESULT_FIELDS = ("train", "val", "test", "lang", "noise", "dim", "teacher_epochs", "student_epochs", "lr", "seed")
+
+
+def _check_settings(cfg: DemoConfig) -> None:
+    """Steps are skipped when their artifact exists, so a directory must only ever hold one demo setting."""
+    want = {k: getattr(cfg, k) for k in _RESULT_FIELDS}
+    path = cfg.out / SETTINGS_FILE
+    if path.exists():
+        have = json.loads(path.read_text(encoding="utf-8"))
+        diff = sorted(k for k in want if have.get(k) != want[k])
+        if diff:
+            raise UserError(f"holds a demo run with other settings (differs in: {', '.join(diff)}); use another "
+                            "--out or delete it", path=cfg.out)
+    else:
+        atomic_write_json(path, want)
+
+
 def _run_steps(cfg: DemoConfig, steps: list[Step], run_cli: Callable[[list[str]], None],
                on_step: Callable[[Step, int, int], None] | None, t0: float) -> DemoResult:
+    _check_settings(cfg)
     atomic_write_text(cfg.out / "commands.sh", "#!/usr/bin/env bash\n# The demo's commands, in order.\nset -e\n"
                       + "".join(f"cl2cm {shlex.join(s.argv)}\n" for s in steps))
     for i, step in enumerate(steps):
