@@ -254,23 +254,31 @@ def _generate(out: Path, sizes: dict[str, int], seed: int, image_size: int, k: i
     return WorldSummary(out, dict(sizes), captions, vocabulary, seconds, seed, False, manifest.extra["files"])
 
 
-def _build_encoder(path: Path, train_en: list[str], vocab: dict[str, list[str]], seed: int) -> int:
-    """Tiny BERT whose WordPiece vocabulary covers the English training text and the target words.
+# Inflection endings as continuation pieces, as a real multilingual WordPiece vocabulary has them.
+SUBWORD_SUFFIXES = ("e", "em", "en", "er", "es", "n", "s")
 
-    The target side sees only word lists (the lexicon's translations and the gold grammars' word forms),
-    never a target sentence: that mirrors a multilingual pretrained tokenizer, which knows the words of
-    the target language without having seen the demo's gold captions. The vocabulary is every whole word
-    plus every character (initial and '##' continuation), listed in sorted order rather than trained, so it
-    is the same in every process (the WordPiece trainer breaks ties in hash order).
+
+def _build_encoder(path: Path, train_en: list[str], vocab: dict[str, list[str]], seed: int) -> int:
+    """Tiny BERT whose WordPiece vocabulary covers the English training text and the target lexicon.
+
+    The target side sees only the lexicon's words (base forms, as the dictionary translator emits them),
+    never a target sentence, plus inflection endings and every character as continuation pieces. So a gold
+    caption's inflected form splits into its stem and ending ("roter" → "rot" "##er"), as a multilingual
+    subword tokenizer would split it, and shares the stem with the machine-translated training text; were
+    inflected forms whole tokens, they would never occur in training (the lexicon never inflects) and the
+    test queries' adjectives would be unknown to every model. The vocabulary is listed in sorted order
+    rather than trained, so it is the same in every process (the WordPiece trainer breaks ties in hash
+    order). `vocab` (every gold word form) is used only so that no character is unknown.
     """
     from cl2cm.models.tiny import build_tiny_bert
 
     target_words = {w for senses in ENTRIES.values() for opts in senses.values() for o in opts for w in o.split()}
-    target_words |= {w for words in vocab.values() for w in words}
+    target_words |= {w[:1].upper() + w[1:] for w in target_words}  # sentence-initial forms
     texts = train_en + sorted(target_words)
     words = sorted({w for t in texts for w in _WORD.findall(t)})
-    chars = sorted({ch for w in words for ch in w})
-    tokens = chars + [f"##{ch}" for ch in chars] + [w for w in words if len(w) > 1]
+    chars = sorted({ch for w in [*words, *(f for forms in vocab.values() for f in forms)] for ch in w})
+    pieces = sorted({f"##{ch}" for ch in chars} | {f"##{suffix}" for suffix in SUBWORD_SUFFIXES})
+    tokens = chars + pieces + [w for w in words if len(w) > 1]
     if path.exists():
         shutil.rmtree(path)
     from transformers import AutoTokenizer
