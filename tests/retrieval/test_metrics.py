@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from cl2cm.errors import UserError
+from cl2cm.retrieval import metrics
 from cl2cm.retrieval.metrics import (
     compute_ranks,
     evaluate_text_to_visual,
@@ -223,3 +224,22 @@ def test_ranks_from_scores_equals_reference_and_does_not_modify(chunk: int) -> N
     assert torch.equal(scores, before)
     with pytest.raises(UserError, match="empty gallery"):
         ranks_from_scores(torch.zeros(3, 0), torch.zeros(3, dtype=torch.long))
+
+
+@pytest.mark.parametrize("tile_elems", [1, 50, 3 * 30 + 7])
+@pytest.mark.parametrize("chunk", [1, 5, 33, 1000])
+@pytest.mark.parametrize("ties", ["pessimistic", "optimistic"])
+def test_row_tiles_inside_blocks_match_reference(monkeypatch, tile_elems: int, chunk: int, ties: str) -> None:
+    """CPU blocks are counted in row tiles (1 row, several rows, a ragged last tile): ties, uneven captions
+    and items without captions must come out exactly as from the full matrix."""
+    monkeypatch.setattr(metrics, "_CPU_TILE_ELEMS", tile_elems)
+    g = torch.Generator().manual_seed(5)
+    gallery = torch.randint(-1, 2, (30, 3), generator=g).float()
+    idx = torch.cat([torch.randint(0, 25, (110,), generator=g), torch.full((7,), 27)])  # 25..26, 28..29: none
+    query = torch.randint(-1, 2, (117, 3), generator=g).float()
+    ref = reference((query @ gallery.T).numpy(), idx.numpy(), ties)
+    assert_matches(compute_ranks(query, gallery, idx, chunk=chunk, ties=ties), ref)
+    assert_matches(ranks_from_scores(query @ gallery.T, idx, chunk=chunk, ties=ties), ref)
+    query64, gallery64, idx64 = world(30, 5, 8, seed=2)
+    assert_matches(compute_ranks(query64, gallery64, idx64, chunk=chunk, ties=ties),
+                   reference((query64 @ gallery64.T).numpy(), idx64.numpy(), ties))
