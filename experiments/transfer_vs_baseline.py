@@ -40,6 +40,8 @@ def main() -> None:
     ap.add_argument("--kt-weight", type=float, default=DistillOptionsDefaults.kt_weight)
     ap.add_argument("--kt-temperature", type=float, default=DistillOptionsDefaults.kt_temperature)
     ap.add_argument("--dim", type=int, default=64)
+    ap.add_argument("--ot-weight", type=float, default=0.0,
+                    help="teacher's OT term weight (0 = off; the demo's teacher uses 0.1)")
     ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads (1 is fastest on shared cores)")
     ap.add_argument("--json", type=Path, default=None, help="write the result here")
     args = ap.parse_args()
@@ -79,10 +81,11 @@ def main() -> None:
             translate_corpus(world / "train.en.jsonl", mt, TranslateConfig(
                 targets=["de"], model=str(world / "lexicon.json"), backend="lexicon", noise=noise, device="cpu"),
                 progress=False)
-        teacher = work / f"teacher-{noise}"
+        teacher = work / (f"teacher-{noise}" if args.ot_weight == 0 else f"teacher-{noise}-ot{args.ot_weight}")
         if not (teacher / "manifest.json").exists():
             opts = TeacherOptions(text=TextEncoderConfig(encoder=str(world / "encoder"), dim=args.dim,
-                                                         train_layers="all", max_length=48), ot_weight=0.0)
+                                                         train_layers="all", max_length=48),
+                                  ot_weight=args.ot_weight)
             train_teacher(world / "train.en.jsonl", mt / "de.jsonl", teacher, val_src=world / "val.en.jsonl",
                           val_tgt=world / "val.de.jsonl", options=opts,
                           train=TrainConfig(epochs=args.teacher_epochs, **train), quiet=True)
