@@ -6,9 +6,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from cl2cm.cli.app import DeviceOpt, QuietOpt, SeedOpt, app, console
+from cl2cm.cli.app import DeviceOpt, QuietOpt, SeedOpt, app
 from cl2cm.cli.engine_options import (
     AccumOpt,
     AmpOpt,
@@ -27,6 +26,7 @@ from cl2cm.cli.engine_options import (
     WarmupOpt,
     WeightDecayOpt,
     WorkersOpt,
+    print_fit_summary,
     train_config,
 )
 from cl2cm.models.student import INIT_TEXT, VISUAL_HEADS, VISUAL_INPUTS
@@ -126,26 +126,10 @@ def distill_cmd(
                   resume=resume, quiet=quiet)
     if quiet:
         return
-    f = res.fit
-    table = Table(title=f"distill → {res.out_dir}")
-    table.add_column("")
-    table.add_column("", justify="right")
-    rows = [("pairs / images", f"{res.pairs:,} / {res.images:,}"),
-            ("visual input / head", f"{res.visual_input} / {res.head}"),
-            ("knowledge transfer", "on" if res.transfer else "off (baseline)"),
-            ("trainable parameters", f"{res.trainable_params:,}"),
-            ("epochs / steps", f"{f.epochs} / {f.steps}"),
-            ("last train loss", "-" if f.last_loss is None else f"{f.last_loss:.4f}"),
-            ("samples/s", f"{f.samples_per_s:,.0f}")]
-    if f.resumed_from is not None:
-        rows.append(("resumed after epoch", str(f.resumed_from)))
-    if f.best_metric is not None:
-        rows.append((f"best val SumR ({res.val_captions:,} captions)", f"{f.best_metric:.1f} (epoch {f.best_epoch})"))
-    for key in ("val_t2v_r1", "val_v2t_r1"):
-        if key in f.last_val:
-            rows.append((f"last {key}", f"{f.last_val[key]:.1f}"))
-    if f.stopped_early:
-        rows.append(("stopped early", "yes"))
-    for k, v in rows:
-        table.add_row(k, v)
-    console.print(table)
+    print_fit_summary(
+        f"distill → {res.out_dir}",
+        [("pairs / images", f"{res.pairs:,} / {res.images:,}"),
+         ("visual input / head", f"{res.visual_input} / {res.head}"),
+         ("knowledge transfer", "on" if res.transfer else "off (baseline)"),
+         ("trainable parameters", f"{res.trainable_params:,}")],
+        res.fit, metric_name=f"val SumR ({res.val_captions:,} captions)", last_keys=("val_t2v_r1", "val_v2t_r1"))

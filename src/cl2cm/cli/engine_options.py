@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.table import Table
 
-from cl2cm.train.engine import AMP_CHOICES, SCHEDULES, TrainConfig
+from cl2cm.cli.app import console
+from cl2cm.train.engine import AMP_CHOICES, SCHEDULES, FitResult, TrainConfig
 
 EpochsOpt = Annotated[int, typer.Option("--epochs", help="Maximum epochs.")]
 BatchSizeOpt = Annotated[int, typer.Option("--batch-size", help="Global batch (all processes).")]
@@ -41,3 +43,24 @@ def train_config(*, epochs: int, batch_size: int, lr: float, weight_decay: float
     return TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, warmup=warmup,
                        schedule=schedule, grad_clip=grad_clip, accum=accum, amp=amp, seed=seed, device=device,
                        patience=patience, max_steps=max_steps, log_every=log_every, num_workers=workers)
+
+
+def print_fit_summary(title: str, head: list[tuple[str, str]], fit: FitResult, *, metric_name: str,
+                      last_keys: tuple[str, ...]) -> None:
+    """The end-of-training table both training commands print: their own rows, then the engine's."""
+    rows = [*head, ("epochs / steps", f"{fit.epochs} / {fit.steps}"),
+            ("last train loss", "-" if fit.last_loss is None else f"{fit.last_loss:.4f}"),
+            ("samples/s", f"{fit.samples_per_s:,.0f}")]
+    if fit.resumed_from is not None:
+        rows.append(("resumed after epoch", str(fit.resumed_from)))
+    if fit.best_metric is not None:
+        rows.append((f"best {metric_name}", f"{fit.best_metric:.1f} (epoch {fit.best_epoch})"))
+    rows += [(f"last {key}", f"{fit.last_val[key]:.1f}") for key in last_keys if key in fit.last_val]
+    if fit.stopped_early:
+        rows.append(("stopped early", "yes"))
+    table = Table(title=title)
+    table.add_column("")
+    table.add_column("", justify="right")
+    for k, v in rows:
+        table.add_row(k, v)
+    console.print(table)

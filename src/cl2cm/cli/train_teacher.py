@@ -6,9 +6,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from cl2cm.cli.app import DeviceOpt, QuietOpt, SeedOpt, app, console
+from cl2cm.cli.app import DeviceOpt, QuietOpt, SeedOpt, app
 from cl2cm.cli.engine_options import (
     AccumOpt,
     AmpOpt,
@@ -27,6 +26,7 @@ from cl2cm.cli.engine_options import (
     WarmupOpt,
     WeightDecayOpt,
     WorkersOpt,
+    print_fit_summary,
     train_config,
 )
 from cl2cm.models.text import DEFAULT_ENCODER, POOLINGS, TextEncoderConfig
@@ -109,27 +109,8 @@ def train_teacher_cmd(
                         fmt=caption_format, max_pairs=max_pairs, max_val=max_val, resume=resume, quiet=quiet)
     if quiet:
         return
-    f = res.fit
-    table = Table(title=f"train-teacher → {res.out_dir}")
-    table.add_column("")
-    table.add_column("", justify="right")
-    rows = [("pairs", f"{res.pairs:,}"), ("validation pairs", f"{res.val_pairs:,}"),
-            ("trainable / all parameters", f"{res.trainable_params:,} / {res.total_params:,}"),
-            ("epochs / steps", f"{f.epochs} / {f.steps}"), ("last train loss", _fmt(f.last_loss)),
-            ("samples/s", f"{f.samples_per_s:,.0f}")]
-    if f.resumed_from is not None:
-        rows.append(("resumed after epoch", str(f.resumed_from)))
-    if f.best_metric is not None:
-        rows.append(("best val R@1+5+10 (tgt→en)", f"{f.best_metric:.1f} (epoch {f.best_epoch})"))
-    for key in ("val_r1", "val_r5", "val_r10"):
-        if key in f.last_val:
-            rows.append((f"last {key}", f"{f.last_val[key]:.1f}"))
-    if f.stopped_early:
-        rows.append(("stopped early", "yes"))
-    for k, v in rows:
-        table.add_row(k, v)
-    console.print(table)
-
-
-def _fmt(x: float | None) -> str:
-    return "-" if x is None else f"{x:.4f}"
+    print_fit_summary(
+        f"train-teacher → {res.out_dir}",
+        [("pairs", f"{res.pairs:,}"), ("validation pairs", f"{res.val_pairs:,}"),
+         ("trainable / all parameters", f"{res.trainable_params:,} / {res.total_params:,}")],
+        res.fit, metric_name="val R@1+5+10 (tgt→en)", last_keys=("val_r1", "val_r5", "val_r10"))
