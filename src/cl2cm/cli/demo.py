@@ -126,7 +126,9 @@ def results_table(r: DemoResult) -> Table:
     timing = ", ".join(f"{s.argv[0] if s.argv[0] != 'demo' else 'world'} {s.seconds:.0f}s" for s in r.steps
                        if s.seconds is not None)
     table.caption = (f"Queries: human target-language test captions; the teacher retrieves English captions, "
-                     f"the students retrieve images. Steps: {timing or 'all reused'}. Artifacts: {r.out}/ "
+                     f"the students retrieve images. One seed (--seed): the transfer's gain varies with the seed "
+                     f"as much as it differs from zero here; see docs/method.md. Steps: {timing or 'all reused'}. "
+                     f"Artifacts: {r.out}/ "
                      f"(results.json, commands.sh, world/, mt/, features/, teacher/, student/, "
                      f"student-no-transfer/, eval/)")
     return table
