@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -62,3 +63,20 @@ def tiny_clip_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from cl2cm.models.tiny import tiny_open_clip_config
 
     return tiny_open_clip_config(tmp_path_factory.mktemp("clip") / "tiny-vit.json")
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]) -> Callable[[list[str]], tuple[int, str, str]]:
+    """`cli(argv) -> (exit code, stdout, stderr)` through `cl2cm.cli.main`, as the console script runs it."""
+    from cl2cm.cli import main
+
+    def run(argv: list[str]) -> tuple[int, str, str]:
+        code = 0
+        try:
+            main(argv)
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run

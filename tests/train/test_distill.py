@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -164,18 +165,6 @@ def test_val_store_from_another_visual_model_is_a_clear_error(world: dict[str, P
 
 
 # ---------------------------------------------------------------------------------------------- CLI
-def _cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    from cl2cm.cli import main
-
-    code = 0
-    try:
-        main(argv)
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def _argv(world: dict[str, Path], out: Path, *extra: str) -> list[str]:
     return ["distill", "--teacher", str(world["teacher"]), "--features", str(world["feats_train"]),
             "--src", str(world["train_en"]), "--tgt", str(world["train_de"]), "--out", str(out),
@@ -183,17 +172,17 @@ def _argv(world: dict[str, Path], out: Path, *extra: str) -> list[str]:
 
 
 def test_cli_baseline_run_prints_its_summary(world: dict[str, Path], tmp_path: Path,
-                                             capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = _cli(_argv(world, tmp_path / "s", "--no-transfer", "--visual-input", "tokens",
+                                             cli: Callable[[list[str]], tuple[int, str, str]]) -> None:
+    code, out, err = cli(_argv(world, tmp_path / "s", "--no-transfer", "--visual-input", "tokens",
                                 "--val-features", str(world["feats_val"]), "--val-captions",
-                                str(world["val_de"])), capsys)
+                                str(world["val_de"])))
     assert code == 0, err
     assert "off (baseline)" in out and "best val SumR" in out and "tokens / flat" in out
     assert read_manifest(tmp_path / "s", kind="student").extra["transfer"] is False
 
 
 def test_cli_caption_of_an_image_missing_from_the_store_is_one_line(world: dict[str, Path], tmp_path: Path,
-                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+                                                                    cli: Callable[[list[str]], tuple[int, str, str]]) -> None:
     rows = world["train_de"].read_text(encoding="utf-8").splitlines()[:40]
     rows.append(json.dumps({"id": "ghost.png#0", "image": "ghost.png", "lang": "de", "text": "ein roter Kreis"}))
     tgt = tmp_path / "tgt.jsonl"
@@ -203,7 +192,7 @@ def test_cli_caption_of_an_image_missing_from_the_store_is_one_line(world: dict[
         {"id": "ghost.png#0", "image": "ghost.png", "lang": "en", "text": "a red circle"}) + "\n", encoding="utf-8")
     argv = _argv(world, tmp_path / "s")
     argv[argv.index("--src") + 1], argv[argv.index("--tgt") + 1] = str(src), str(tgt)
-    code, out, err = _cli(argv, capsys)
+    code, out, err = cli(argv)
     assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert "ghost.png" in err and "--features" in err
     assert not (tmp_path / "s" / "manifest.json").exists()
@@ -214,8 +203,8 @@ def test_cli_caption_of_an_image_missing_from_the_store_is_one_line(world: dict[
                                               (["--kt-temperature", "0"], "--kt-temperature"),
                                               (["--val-features", "x"], "--val-captions")])
 def test_cli_bad_flags_are_one_line_naming_the_flag(world: dict[str, Path], tmp_path: Path, flags: list[str],
-                                                    named: str, capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = _cli(_argv(world, tmp_path / "s", *flags), capsys)
+                                                    named: str, cli: Callable[[list[str]], tuple[int, str, str]]) -> None:
+    code, _, err = cli(_argv(world, tmp_path / "s", *flags))
     assert code == 2 and len(err.strip().splitlines()) == 1 and named in err, err
 
 
