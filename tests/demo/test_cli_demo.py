@@ -30,8 +30,8 @@ def test_generate_writes_a_world_and_its_manifest(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("argv", "needle"), [
     (["demo", "--out", "{tmp}/d", "--lang", "cs"], "--lang 'cs'"),
-    (["demo", "--generate", "{tmp}/w", "--train", "0"], "--train 0"),
-    (["demo", "--generate", "{tmp}/w", "--captions", "9"], "--captions 9"),
+    (["demo", "--generate", "{tmp}/w", "--train", "0"], "'--train': 0 is out of range"),
+    (["demo", "--generate", "{tmp}/w", "--captions", "9"], "'--captions': 9 is out of range"),
     (["demo", "--generate", "{tmp}/w", "--device", "tpu"], "--device"),
 ])
 def test_user_mistakes_are_one_line_and_exit_2(argv: list[str], needle: str, tmp_path: Path,

@@ -96,9 +96,9 @@ def test_query_ids_missing_from_gallery(tmp_path: Path, cli) -> None:
     [
         (["--k", "1,500"], "--k 500 is larger than the gallery (30 items)"),
         (["--k", "x"], "--k 'x'"),
-        (["--chunk", "0"], "--chunk 0"),
+        (["--chunk", "0"], "'--chunk': 0 is out of range"),
         (["--ties", "coin"], "--ties 'coin'"),
-        (["--fuse-weight", "2"], "--fuse-weight 2.0"),
+        (["--fuse-weight", "2"], "'--fuse-weight': 2 is out of range"),
     ],
 )
 def test_bad_flags(tmp_path: Path, cli, extra: list[str], message: str) -> None:

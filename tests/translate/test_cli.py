@@ -37,7 +37,7 @@ def test_translate_prints_summary(tiny_marian: Path, small_corpus: Path, tmp_pat
 
 @pytest.mark.parametrize(("extra", "needle"), [
     (["--to", "xx"], "--to 'xx'"),
-    (["--to", "de", "--beams", "0"], "--beams 0"),
+    (["--to", "de", "--beams", "0"], "'--beams': 0 is out of range"),
     (["--to", "de", "--shard", "3/2"], "--shard"),
     (["--to", "de", "--noise", "0.2"], "--noise"),
     (["--to", "de", "--back-translate"], "--back-model"),

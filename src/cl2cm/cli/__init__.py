@@ -6,7 +6,7 @@ import errno
 import os
 import sys
 
-import click
+import typer
 
 from cl2cm.artifacts.manifest import recording_command
 from cl2cm.cli.app import app
@@ -35,6 +35,44 @@ def _one_line(message: str) -> str:
     return " ".join(str(message).split())
 
 
+def _parser_classes(name: str) -> tuple[type[BaseException], ...]:
+    """Every class called `name` the installed parser may raise.
+
+    typer up to 0.2x raises the exceptions of the separate `click` package; typer 0.29 raises those of
+    its bundled copy (`typer._click`), and `typer.Exit`/`typer.Abort` became its own classes. We take them
+    from typer's public `BadParameter`/`Exit`/`Abort` (whatever module they live in), plus `click`'s when
+    that package is installed, so no version of the parser can slip a traceback past `main`.
+    """
+    found: list[type[BaseException]] = []
+    for root in (typer.BadParameter, typer.Exit, typer.Abort):
+        found += [cls for cls in root.__mro__ if cls.__name__ == name]
+    try:
+        import click.exceptions as click_exceptions
+    except ImportError:  # typer >= 0.29 no longer needs the separate click
+        pass
+    else:
+        if isinstance(getattr(click_exceptions, name, None), type):
+            found.append(getattr(click_exceptions, name))
+    return tuple(dict.fromkeys(found))
+
+
+_USAGE_ERRORS = _parser_classes("UsageError")
+_PARSER_ERRORS = _parser_classes("ClickException")  # e.g. FileError: one line, the parser's exit code
+_EXITS = _parser_classes("Exit")
+_ABORTS = _parser_classes("Abort")
+
+
+def _usage_line(exc: BaseException) -> str:
+    """`translate: Missing option '--to'. See 'cl2cm translate --help'.` (click's "did you mean" kept)."""
+    ctx = getattr(exc, "ctx", None)
+    path = ctx.command_path if ctx is not None else "cl2cm"
+    command = path.split(" ", 1)[1] + ": " if " " in path else ""
+    message = _one_line(exc.format_message()).rstrip()
+    if not message.endswith((".", "?", ")")):
+        message += "."
+    return f"{command}{message} See '{path} --help'."
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app; user mistakes become one line on stderr and exit code 2."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -45,13 +83,21 @@ def main(argv: list[str] | None = None) -> None:
     except UserError as exc:
         print(f"cl2cm: error: {_one_line(str(exc))}", file=sys.stderr)
         sys.exit(exc.exit_code)
-    except click.exceptions.UsageError as exc:  # bad flag or value: one line naming it
-        print(f"cl2cm: error: {_one_line(exc.format_message())}", file=sys.stderr)
+    except _USAGE_ERRORS as exc:  # bad flag or value: one line naming the command and the flag
+        if type(exc).__name__ == "NoArgsIsHelpError":  # bare `cl2cm`: the help, as click itself does
+            text = exc.ctx.get_help()  # typer's rich help prints itself and returns ""
+            if text:
+                print(text, file=sys.stderr)
+        else:
+            print(f"cl2cm: error: {_usage_line(exc)}", file=sys.stderr)
         sys.exit(2)
-    except click.exceptions.Abort:
+    except _PARSER_ERRORS as exc:
+        print(f"cl2cm: error: {_one_line(exc.format_message())}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except _ABORTS:
         print("cl2cm: aborted", file=sys.stderr)
         sys.exit(130)
-    except click.exceptions.Exit as exc:
+    except _EXITS as exc:
         sys.exit(exc.exit_code)
     except OSError as exc:
         if exc.errno not in _ENVIRONMENT_ERRNOS:

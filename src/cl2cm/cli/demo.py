@@ -10,7 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from cl2cm.artifacts.manifest import recording_command
-from cl2cm.cli.app import DeviceOpt, QuietOpt, SeedOpt, app, console
+from cl2cm.cli.app import AT_LEAST_1, NON_NEGATIVE, DeviceOpt, QuietOpt, Range, SeedOpt, app, console
 from cl2cm.demo.pipeline import DemoConfig, DemoResult, Step, run_demo
 from cl2cm.demo.world import DEFAULT_SIZES, WorldSummary, generate_world
 from cl2cm.runtime import resolve_device
@@ -23,24 +23,24 @@ def demo_cmd(
                                                                      "this directory.")] = None,
     out: Annotated[Path, typer.Option("--out", help="Run every stage on the demo world into this "
                                                     "directory.")] = Path("runs/demo"),
-    train: Annotated[int, typer.Option("--train", help="Training images (English captions only).")
+    train: Annotated[int, typer.Option("--train", callback=AT_LEAST_1, help="Training images (English captions only).")
                      ] = DEFAULT_SIZES["train"],
-    val: Annotated[int, typer.Option("--val", help="Validation images (en + gold de/fr captions).")
+    val: Annotated[int, typer.Option("--val", callback=AT_LEAST_1, help="Validation images (en + gold de/fr captions).")
                    ] = DEFAULT_SIZES["val"],
-    test: Annotated[int, typer.Option("--test", help="Test images (en + gold de/fr captions).")
+    test: Annotated[int, typer.Option("--test", callback=AT_LEAST_1, help="Test images (en + gold de/fr captions).")
                     ] = DEFAULT_SIZES["test"],
-    image_size: Annotated[int, typer.Option("--image-size", help="Image side in pixels.")] = 64,
-    captions: Annotated[int, typer.Option("--captions", help="Captions per image and language (1..6).")] = 5,
+    image_size: Annotated[int, typer.Option("--image-size", callback=Range(32), help="Image side in pixels.")] = 64,
+    captions: Annotated[int, typer.Option("--captions", callback=Range(1, 6), help="Captions per image and language (1..6).")] = 5,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace a world made with other "
                                                                 "parameters.")] = False,
     lang: Annotated[str, typer.Option("--lang", help="Target language of the pipeline run: de | fr.")] = "de",
-    noise: Annotated[float, typer.Option("--noise", help="Translation noise of the lexicon 'MT system'.")
+    noise: Annotated[float, typer.Option("--noise", callback=Range(0, 1), help="Translation noise of the lexicon 'MT system'.")
                      ] = DemoConfig.noise,
-    teacher_epochs: Annotated[int, typer.Option("--teacher-epochs", help="Epochs of train-teacher.")
+    teacher_epochs: Annotated[int, typer.Option("--teacher-epochs", callback=AT_LEAST_1, help="Epochs of train-teacher.")
                               ] = DemoConfig.teacher_epochs,
-    student_epochs: Annotated[int, typer.Option("--student-epochs", help="Epochs of each distill run.")
+    student_epochs: Annotated[int, typer.Option("--student-epochs", callback=AT_LEAST_1, help="Epochs of each distill run.")
                               ] = DemoConfig.student_epochs,
-    threads: Annotated[int, typer.Option("--threads", help="torch CPU threads (0 = torch's default). The demo's "
+    threads: Annotated[int, typer.Option("--threads", callback=NON_NEGATIVE, help="torch CPU threads (0 = torch's default). The demo's "
                                          "models are tiny: one thread is fastest on a small or busy machine.")
                        ] = DemoConfig.threads,
     device: DeviceOpt = "auto",

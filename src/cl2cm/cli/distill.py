@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from cl2cm.cli.app import DeviceOpt, QuietOpt, SeedOpt, app
+from cl2cm.cli.app import AT_LEAST_1, FRACTION, NON_NEGATIVE, POSITIVE, DeviceOpt, QuietOpt, SeedOpt, app
 from cl2cm.cli.engine_options import (
     AccumOpt,
     AmpOpt,
@@ -56,28 +56,28 @@ def distill_cmd(
     visual_input: Annotated[str, typer.Option("--visual-input", help=f"{' | '.join(VISUAL_INPUTS)}: which "
                                               "stored tensor the head reads (tokens: extract-features "
                                               "--tokens).")] = _D.visual_input,
-    dim: Annotated[int | None, typer.Option("--dim", help="Joint dimension (default: the teacher's).")] = None,
-    hidden: Annotated[int, typer.Option("--hidden", help="Width of the visual head.")] = _D.hidden,
-    dropout: Annotated[float, typer.Option("--dropout", help="Dropout of the visual head.")] = _D.dropout,
+    dim: Annotated[int | None, typer.Option("--dim", callback=AT_LEAST_1, help="Joint dimension (default: the teacher's).")] = None,
+    hidden: Annotated[int, typer.Option("--hidden", callback=AT_LEAST_1, help="Width of the visual head.")] = _D.hidden,
+    dropout: Annotated[float, typer.Option("--dropout", callback=FRACTION, help="Dropout of the visual head.")] = _D.dropout,
     init_text: Annotated[str, typer.Option("--init-text", help=f"{' | '.join(INIT_TEXT)}: start the target "
                                            "text encoder from the pretrained encoder or from the teacher."
                                            )] = _D.init_text,
     train_layers: Annotated[str | None, typer.Option("--train-layers", help="Encoder layers to fine-tune "
                                                      "(default: the teacher's).")] = None,
-    temperature: Annotated[float, typer.Option("--temperature", help="InfoNCE temperature τ.")] = _D.temperature,
-    vt_weight: Annotated[float, typer.Option("--vt-weight", help="Weight of vision–target InfoNCE on the "
+    temperature: Annotated[float, typer.Option("--temperature", callback=POSITIVE, help="InfoNCE temperature τ.")] = _D.temperature,
+    vt_weight: Annotated[float, typer.Option("--vt-weight", callback=NON_NEGATIVE, help="Weight of vision–target InfoNCE on the "
                                              "pseudo pairs.")] = _D.vt_weight,
-    en_weight: Annotated[float, typer.Option("--en-weight", help="Weight of vision–English InfoNCE "
+    en_weight: Annotated[float, typer.Option("--en-weight", callback=NON_NEGATIVE, help="Weight of vision–English InfoNCE "
                                              "(0 = off; NRCCR uses one).")] = _D.en_weight,
     transfer: Annotated[bool, typer.Option("--transfer/--no-transfer", help="Cross-lingual knowledge "
                                            "transfer from the teacher; --no-transfer = the plain baseline, "
                                            "all else equal.")] = _D.transfer,
-    kt_weight: Annotated[float, typer.Option("--kt-weight", help="Weight of the transfer KL.")] = _D.kt_weight,
-    kt_temperature: Annotated[float, typer.Option("--kt-temperature", help="Temperature of the transfer "
+    kt_weight: Annotated[float, typer.Option("--kt-weight", callback=NON_NEGATIVE, help="Weight of the transfer KL.")] = _D.kt_weight,
+    kt_temperature: Annotated[float, typer.Option("--kt-temperature", callback=POSITIVE, help="Temperature of the transfer "
                                                   "softmaxes.")] = _D.kt_temperature,
-    feat_weight: Annotated[float, typer.Option("--feat-weight", help="Feature-level transfer term "
+    feat_weight: Annotated[float, typer.Option("--feat-weight", callback=NON_NEGATIVE, help="Feature-level transfer term "
                                                "(needs --dim = the teacher's; 0 = off).")] = _D.feat_weight,
-    rel_weight: Annotated[float, typer.Option("--rel-weight", help="Intra-modal relation transfer term "
+    rel_weight: Annotated[float, typer.Option("--rel-weight", callback=NON_NEGATIVE, help="Intra-modal relation transfer term "
                                               "(0 = off).")] = _D.rel_weight,
     sampling: Annotated[str, typer.Option("--sampling", help=f"{' | '.join(SAMPLING)}: every pair once per "
                                           "epoch, or one random caption per image (distinct images per "
@@ -94,7 +94,7 @@ def distill_cmd(
     patience: PatienceOpt = _T.patience,
     max_steps: MaxStepsOpt = None,
     max_pairs: MaxPairsOpt = None,
-    max_val: Annotated[int | None, typer.Option("--max-val", help="Use only the first N val captions.")] = None,
+    max_val: Annotated[int | None, typer.Option("--max-val", callback=AT_LEAST_1, help="Use only the first N val captions.")] = None,
     log_every: LogEveryOpt = _T.log_every,
     workers: WorkersOpt = _T.num_workers,
     resume: ResumeOpt = False,

@@ -13,24 +13,24 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from cl2cm.cli.app import console
+from cl2cm.cli.app import AT_LEAST_1, NON_NEGATIVE, POSITIVE, Range, console
 from cl2cm.train.engine import AMP_CHOICES, SCHEDULES, FitResult, TrainConfig
 
-EpochsOpt = Annotated[int, typer.Option("--epochs", help="Maximum epochs.")]
-BatchSizeOpt = Annotated[int, typer.Option("--batch-size", help="Global batch (all processes).")]
-LrOpt = Annotated[float, typer.Option("--lr", help="Peak learning rate (AdamW).")]
-WeightDecayOpt = Annotated[float, typer.Option("--weight-decay", help="AdamW weight decay.")]
-WarmupOpt = Annotated[float, typer.Option("--warmup", help="Warm-up: fraction of steps (<1) or steps.")]
+EpochsOpt = Annotated[int, typer.Option("--epochs", callback=AT_LEAST_1, help="Maximum epochs.")]
+BatchSizeOpt = Annotated[int, typer.Option("--batch-size", callback=Range(2), help="Global batch (all processes).")]
+LrOpt = Annotated[float, typer.Option("--lr", callback=POSITIVE, help="Peak learning rate (AdamW).")]
+WeightDecayOpt = Annotated[float, typer.Option("--weight-decay", callback=NON_NEGATIVE, help="AdamW weight decay.")]
+WarmupOpt = Annotated[float, typer.Option("--warmup", callback=NON_NEGATIVE, help="Warm-up: fraction of steps (<1) or steps.")]
 ScheduleOpt = Annotated[str, typer.Option("--schedule", help=f"{' | '.join(SCHEDULES)}.")]
-GradClipOpt = Annotated[float, typer.Option("--grad-clip", help="Max gradient norm (0 = off).")]
-AccumOpt = Annotated[int, typer.Option("--accum", help="Gradient accumulation steps.")]
+GradClipOpt = Annotated[float, typer.Option("--grad-clip", callback=NON_NEGATIVE, help="Max gradient norm (0 = off).")]
+AccumOpt = Annotated[int, typer.Option("--accum", callback=AT_LEAST_1, help="Gradient accumulation steps.")]
 AmpOpt = Annotated[str, typer.Option("--amp", help=f"{' | '.join(AMP_CHOICES)}.")]
-PatienceOpt = Annotated[int, typer.Option("--patience", help="Early stop after N epochs without improvement.")]
-MaxStepsOpt = Annotated[int | None, typer.Option("--max-steps", help="Stop after N optimizer steps.")]
-LogEveryOpt = Annotated[int, typer.Option("--log-every", help="Log the train loss every N steps.")]
-WorkersOpt = Annotated[int, typer.Option("--workers", help="DataLoader worker processes.")]
+PatienceOpt = Annotated[int, typer.Option("--patience", callback=AT_LEAST_1, help="Early stop after N epochs without improvement.")]
+MaxStepsOpt = Annotated[int | None, typer.Option("--max-steps", callback=AT_LEAST_1, help="Stop after N optimizer steps.")]
+LogEveryOpt = Annotated[int, typer.Option("--log-every", callback=AT_LEAST_1, help="Log the train loss every N steps.")]
+WorkersOpt = Annotated[int, typer.Option("--workers", callback=NON_NEGATIVE, help="DataLoader worker processes.")]
 ResumeOpt = Annotated[bool, typer.Option("--resume", help="Continue from OUT/checkpoints/last.safetensors.")]
-MaxPairsOpt = Annotated[int | None, typer.Option("--max-pairs", help="Use only the first N pairs.")]
+MaxPairsOpt = Annotated[int | None, typer.Option("--max-pairs", callback=AT_LEAST_1, help="Use only the first N pairs.")]
 FormatOpt = Annotated[str | None, typer.Option("--format", help="Caption format of all inputs (default: from "
                                                "the file names).")]
 OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Output model directory.")]

@@ -9,7 +9,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from cl2cm.cli.app import DeviceOpt, QuietOpt, SeedOpt, app, console
+from cl2cm.cli.app import AT_LEAST_1, DeviceOpt, QuietOpt, Range, SeedOpt, app, console
 from cl2cm.errors import UserError
 from cl2cm.retrieval.evaluate import EvalConfig, run_eval
 from cl2cm.retrieval.metrics import TIE_RULES
@@ -45,16 +45,16 @@ def eval_cmd(
     fuse_translation: Annotated[Path | None, typer.Option("--fuse-translation", help="MT English version of "
                                                           "each query (captions; with stores: an "
                                                           "embedding store): NRCCR's query fusion.")] = None,
-    fuse_weight: Annotated[float, typer.Option("--fuse-weight", help="w in w·native + (1−w)·MT, min-max "
+    fuse_weight: Annotated[float, typer.Option("--fuse-weight", callback=Range(0, 1), help="w in w·native + (1−w)·MT, min-max "
                                                "normalised per query.")] = 0.5,
     k: Annotated[str, typer.Option("--k", help="Recall cut-offs (1,5,10 always included).")] = "1,5,10",
-    chunk: Annotated[int | None, typer.Option("--chunk", help="Query rows per score block (default: a "
+    chunk: Annotated[int | None, typer.Option("--chunk", callback=AT_LEAST_1, help="Query rows per score block (default: a "
                                               "fixed memory budget).")] = None,
     half: Annotated[bool, typer.Option("--half", help="fp16 (CUDA) / bf16 (CPU) scores: faster, coarser; "
                                        "ties then follow --ties.")] = False,
     ties: Annotated[str, typer.Option("--ties", help=f"{' | '.join(TIE_RULES)}: whether a negative scoring "
                                       "exactly the positive's score ranks before it.")] = "pessimistic",
-    batch_size: Annotated[int, typer.Option("--batch-size", help="Captions per encoder batch.")] = 256,
+    batch_size: Annotated[int, typer.Option("--batch-size", callback=AT_LEAST_1, help="Captions per encoder batch.")] = 256,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write the metrics JSON here.")] = None,
     ranks: Annotated[Path | None, typer.Option("--ranks", help="Write every query's rank (JSONL).")] = None,
     plot: Annotated[Path | None, typer.Option("--plot", help="Recall@K curves, both directions (PNG; "

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from cl2cm.cli.app import DeviceOpt, QuietOpt, SeedOpt, app, console
+from cl2cm.cli.app import AT_LEAST_1, NON_NEGATIVE, DeviceOpt, QuietOpt, SeedOpt, app, console
 from cl2cm.features import DEFAULT_MAX_PIXELS
 
 
@@ -26,22 +26,22 @@ def extract_features_cmd(
     root: Annotated[Path | None, typer.Option(help="Directory that list/corpus entries are relative to "
                                                    "(default: the list file's directory).")] = None,
     input_kind: Annotated[str, typer.Option("--input-kind", help="auto | folder | list | captions.")] = "auto",
-    frames: Annotated[int | None, typer.Option(help="Video mode: K uniformly sampled frames per video "
+    frames: Annotated[int | None, typer.Option("--frames", callback=AT_LEAST_1, help="Video mode: K uniformly sampled frames per video "
                                                     "folder → features [N,K,D] + mask [N,K].")] = None,
     tokens: Annotated[bool, typer.Option("--tokens", help="Also store patch tokens `tokens` [N,T,W] (ViT).")
                       ] = False,
     normalize: Annotated[bool, typer.Option("--normalize/--no-normalize",
                                             help="L2-normalise the pooled features.")] = True,
-    batch_size: Annotated[int, typer.Option("--batch-size", help="Images per forward pass.")] = 256,
-    workers: Annotated[int, typer.Option(help="DataLoader worker processes decoding and resizing.")] = 4,
-    chunk_size: Annotated[int, typer.Option("--chunk-size", help="Items per resumable chunk.")] = 4096,
+    batch_size: Annotated[int, typer.Option("--batch-size", callback=AT_LEAST_1, help="Images per forward pass.")] = 256,
+    workers: Annotated[int, typer.Option("--workers", callback=NON_NEGATIVE, help="DataLoader worker processes decoding and resizing.")] = 4,
+    chunk_size: Annotated[int, typer.Option("--chunk-size", callback=AT_LEAST_1, help="Items per resumable chunk.")] = 4096,
     shard: Annotated[str | None, typer.Option(help="Do only shard i of n (0-based), e.g. 0/4; the last "
                                                    "shard to finish merges.")] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Fail on the first unusable image instead of "
                                                           "skipping it.")] = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace a finished store / partial output "
                                                                 "of a different run.")] = False,
-    max_pixels: Annotated[int, typer.Option("--max-pixels", help="Skip images larger than this (after "
+    max_pixels: Annotated[int, typer.Option("--max-pixels", callback=AT_LEAST_1, help="Skip images larger than this (after "
                                                                  "JPEG draft decoding).")] = DEFAULT_MAX_PIXELS,
     allow_pickle: Annotated[bool, typer.Option("--allow-pickle", help="Allow a non-safetensors --pretrained "
                                                                       "checkpoint (pickle can run code).")
@@ -94,7 +94,7 @@ def import_bigfile_cmd(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output store directory.")],
     video2frames: Annotated[Path | None, typer.Option("--video2frames", help="NRCCR video2frames.txt: group "
                                                       "frame rows into videos [N,K,D] + mask.")] = None,
-    frames: Annotated[int | None, typer.Option(help="K frames per video (uniform sampling; default: the "
+    frames: Annotated[int | None, typer.Option("--frames", callback=AT_LEAST_1, help="K frames per video (uniform sampling; default: the "
                                                     "longest video).")] = None,
     name: Annotated[str | None, typer.Option(help="Feature name for the manifest (default: the folder "
                                                   "name, e.g. i3d_kinetics).")] = None,

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from cl2cm.cli.app import DeviceOpt, QuietOpt, SeedOpt, app, console
+from cl2cm.cli.app import AT_LEAST_1, DeviceOpt, QuietOpt, SeedOpt, app, console
 from cl2cm.errors import UserError
 from cl2cm.retrieval.report import write_contact_sheet
 from cl2cm.retrieval.search import search
@@ -22,14 +22,14 @@ def search_cmd(
                                                  show_default=False)],
     model: Annotated[Path, typer.Option("--model", help="Student model directory.")],
     features: Annotated[Path, typer.Option("--features", help="Feature store of the visual items.")],
-    k: Annotated[int, typer.Option("--k", help="How many items to list per query.")] = 10,
+    k: Annotated[int, typer.Option("--k", callback=AT_LEAST_1, help="How many items to list per query.")] = 10,
     root: Annotated[Path | None, typer.Option("--root", help="Image folder for the contact sheet "
                                               "(ids are paths under it).")] = None,
     html: Annotated[Path | None, typer.Option("--html", help="Write an HTML contact sheet of the hits "
                                               "(needs --root).")] = None,
     embed_images: Annotated[bool, typer.Option("--embed-images", help="Inline thumbnails as base64 "
                                                "instead of relative paths.")] = False,
-    batch_size: Annotated[int, typer.Option("--batch-size", help="Captions per encoder batch.")] = 256,
+    batch_size: Annotated[int, typer.Option("--batch-size", callback=AT_LEAST_1, help="Captions per encoder batch.")] = 256,
     device: DeviceOpt = "auto",
     seed: SeedOpt = 0,
     quiet: QuietOpt = False,

@@ -7,7 +7,17 @@ from typing import Annotated
 
 import typer
 
-from cl2cm.cli.app import DeviceOpt, QuietOpt, SeedOpt, app
+from cl2cm.cli.app import (
+    AT_LEAST_1,
+    FRACTION,
+    NON_NEGATIVE,
+    POSITIVE,
+    DeviceOpt,
+    QuietOpt,
+    Range,
+    SeedOpt,
+    app,
+)
 from cl2cm.cli.engine_options import (
     AccumOpt,
     AmpOpt,
@@ -47,24 +57,24 @@ def train_teacher_cmd(
                                          "(mBERT, XLM-R, ...).")] = DEFAULT_ENCODER,
     pooling: Annotated[str, typer.Option("--pooling", help=f"{' | '.join(POOLINGS)} (attention: NRCCR's "
                                          "1-layer attention head).")] = TextEncoderConfig.pooling,
-    dim: Annotated[int, typer.Option("--dim", help="Joint-space dimension.")] = TextEncoderConfig.dim,
+    dim: Annotated[int, typer.Option("--dim", callback=AT_LEAST_1, help="Joint-space dimension.")] = TextEncoderConfig.dim,
     train_layers: Annotated[str, typer.Option("--train-layers", help="Encoder layers to fine-tune: 3-11, "
                                               "0,2,5-7, all or none.")] = TextEncoderConfig.train_layers,
-    max_length: Annotated[int, typer.Option("--max-length", help="Tokens per caption.")] = TextEncoderConfig.max_length,
-    dropout: Annotated[float, typer.Option("--dropout", help="Dropout of the head.")] = TextEncoderConfig.dropout,
+    max_length: Annotated[int, typer.Option("--max-length", callback=Range(3), help="Tokens per caption.")] = TextEncoderConfig.max_length,
+    dropout: Annotated[float, typer.Option("--dropout", callback=FRACTION, help="Dropout of the head.")] = TextEncoderConfig.dropout,
     shared: Annotated[bool, typer.Option("--shared-encoder/--separate-encoders", help="One encoder for "
                                          "both languages, or two towers.")] = TeacherOptions.shared,
-    temperature: Annotated[float, typer.Option("--temperature", help="InfoNCE temperature τ.")] = TeacherOptions.temperature,
+    temperature: Annotated[float, typer.Option("--temperature", callback=POSITIVE, help="InfoNCE temperature τ.")] = TeacherOptions.temperature,
     learnable_temperature: Annotated[bool, typer.Option("--learnable-temperature", help="Learn τ "
                                                         "(CLIP-style).")] = TeacherOptions.learnable_temperature,
-    nce_weight: Annotated[float, typer.Option("--nce-weight", help="Weight of sentence InfoNCE.")] = TeacherOptions.nce_weight,
-    triplet_weight: Annotated[float, typer.Option("--triplet-weight", help="Weight of the VSE++ "
+    nce_weight: Annotated[float, typer.Option("--nce-weight", callback=NON_NEGATIVE, help="Weight of sentence InfoNCE.")] = TeacherOptions.nce_weight,
+    triplet_weight: Annotated[float, typer.Option("--triplet-weight", callback=NON_NEGATIVE, help="Weight of the VSE++ "
                                                   "hardest-negative triplet loss (0 = off).")] = TeacherOptions.triplet_weight,
-    margin: Annotated[float, typer.Option("--margin", help="Triplet margin.")] = TeacherOptions.margin,
-    ot_weight: Annotated[float, typer.Option("--ot-weight", help="λ of word-level OT alignment "
+    margin: Annotated[float, typer.Option("--margin", callback=NON_NEGATIVE, help="Triplet margin.")] = TeacherOptions.margin,
+    ot_weight: Annotated[float, typer.Option("--ot-weight", callback=NON_NEGATIVE, help="λ of word-level OT alignment "
                                              "(0 = off).")] = TeacherOptions.ot_weight,
-    ot_eps: Annotated[float, typer.Option("--ot-eps", help="Sinkhorn entropic regularisation ε.")] = TeacherOptions.ot_eps,
-    ot_iters: Annotated[int, typer.Option("--ot-iters", help="Sinkhorn iterations.")] = TeacherOptions.ot_iters,
+    ot_eps: Annotated[float, typer.Option("--ot-eps", callback=POSITIVE, help="Sinkhorn entropic regularisation ε.")] = TeacherOptions.ot_eps,
+    ot_iters: Annotated[int, typer.Option("--ot-iters", callback=AT_LEAST_1, help="Sinkhorn iterations.")] = TeacherOptions.ot_iters,
     epochs: EpochsOpt = TrainConfig.epochs,
     batch_size: BatchSizeOpt = TrainConfig.batch_size,
     lr: LrOpt = TrainConfig.lr,
@@ -77,7 +87,7 @@ def train_teacher_cmd(
     patience: PatienceOpt = TrainConfig.patience,
     max_steps: MaxStepsOpt = TrainConfig.max_steps,
     max_pairs: MaxPairsOpt = None,
-    max_val: Annotated[int | None, typer.Option("--max-val", help="Use only the first N val pairs.")] = None,
+    max_val: Annotated[int | None, typer.Option("--max-val", callback=AT_LEAST_1, help="Use only the first N val pairs.")] = None,
     log_every: LogEveryOpt = TrainConfig.log_every,
     workers: WorkersOpt = TrainConfig.num_workers,
     resume: ResumeOpt = False,

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from cl2cm.cli.app import DeviceOpt, QuietOpt, SeedOpt, app, console
+from cl2cm.cli.app import AT_LEAST_1, DeviceOpt, QuietOpt, Range, SeedOpt, app, console
 from cl2cm.translate.runner import TranslateConfig, TranslateResult, translate_corpus
 
 
@@ -30,14 +30,14 @@ def translate_cmd(
                               ] = False,
     back_model: Annotated[str | None, typer.Option("--back-model", help="Model translating the targets back "
                                                                         "into the source language.")] = None,
-    beams: Annotated[int, typer.Option("--beams", help="Beam size (1 = greedy, fastest).")] = 1,
-    max_tokens: Annotated[int, typer.Option("--max-tokens", help="Padded source tokens per batch.")] = 8192,
-    max_batch: Annotated[int, typer.Option("--max-batch", help="At most this many sentences per batch.")] = 512,
-    chunk_size: Annotated[int, typer.Option("--chunk-size", help="Distinct sentences per committed chunk "
+    beams: Annotated[int, typer.Option("--beams", callback=AT_LEAST_1, help="Beam size (1 = greedy, fastest).")] = 1,
+    max_tokens: Annotated[int, typer.Option("--max-tokens", callback=AT_LEAST_1, help="Padded source tokens per batch.")] = 8192,
+    max_batch: Annotated[int, typer.Option("--max-batch", callback=AT_LEAST_1, help="At most this many sentences per batch.")] = 512,
+    chunk_size: Annotated[int, typer.Option("--chunk-size", callback=AT_LEAST_1, help="Distinct sentences per committed chunk "
                                                                  "(the unit of resume and sharding).")] = 2048,
     shard: Annotated[str | None, typer.Option("--shard", help="i/n: translate only shard i of n (0-based); "
                                                               "the last shard to finish merges.")] = None,
-    noise: Annotated[float | None, typer.Option("--noise", help="lexicon backend only: fraction of words "
+    noise: Annotated[float | None, typer.Option("--noise", callback=Range(0, 1), help="lexicon backend only: fraction of words "
                                                                 "corrupted like MT errors (default 0.15).")
                      ] = None,
     fmt: Annotated[str | None, typer.Option("--format", help="Caption format (default: from the file name).")

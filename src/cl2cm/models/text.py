@@ -176,6 +176,8 @@ class TextEncoder(nn.Module):
             raise UserError(f"--dim {config.dim}: must be positive")
         if config.max_length < 3:
             raise UserError(f"--max-length {config.max_length}: must be at least 3")
+        if not 0 <= config.dropout < 1:
+            raise UserError(f"--dropout {config.dropout}: must be >= 0 and < 1")
         self.config = config
         from transformers.utils import logging as hf_logging
 

@@ -83,6 +83,10 @@ class DistillOptions:
             raise UserError("--vt-weight, --en-weight and the transfer are all off: nothing to train")
         if self.temperature <= 0:
             raise UserError(f"--temperature {self.temperature}: must be positive")
+        if not 0 <= self.dropout < 1:
+            raise UserError(f"--dropout {self.dropout}: must be >= 0 and < 1")
+        if self.hidden < 1:
+            raise UserError(f"--hidden {self.hidden}: must be at least 1")
         if self.kt_temperature <= 0:
             raise UserError(f"--kt-temperature {self.kt_temperature}: must be positive")
         if self.head != "auto" and self.head not in VISUAL_HEADS:

@@ -86,6 +86,7 @@ class TrainConfig:
             (self.patience >= 1, f"--patience {self.patience}: must be at least 1"),
             (self.max_steps is None or self.max_steps >= 1, f"--max-steps {self.max_steps}: must be >= 1"),
             (self.log_every >= 1, f"--log-every {self.log_every}: must be >= 1"),
+            (self.num_workers >= 0, f"--workers {self.num_workers}: must be >= 0"),
         ]
         for ok, msg in checks:
             if not ok:
