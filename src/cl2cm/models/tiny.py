@@ -32,12 +32,14 @@ def build_tiny_bert(
     max_length: int = 64,
     seed: int = 0,
     vocab: list[str] | None = None,
+    total_vocab: int = 0,
 ) -> Path:
     """Train a WordPiece vocabulary on `texts` and save a randomly initialised BERT beside it.
 
     `vocab` (tokens, with '##' continuations) is used as given instead of training one: the tokenizers
     trainer breaks ties in hash order, so a trained vocabulary differs between processes, and the demo
-    world must be byte-identical for a seed.
+    world must be byte-identical for a seed. `total_vocab` pads the vocabulary with unused entries up to a
+    real model's size (mBERT: 119,547), so embeddings, tokenizer and checkpoints cost what they cost there.
     """
     from tokenizers import BertWordPieceTokenizer
     from transformers import BertConfig, BertModel, BertTokenizerFast
@@ -53,6 +55,11 @@ def build_tiny_bert(
         wp.train_from_iterator(list(texts), vocab_size=vocab_size, min_frequency=1,
                                special_tokens=SPECIAL_TOKENS, show_progress=False)
         wp.save_model(str(out))
+    if total_vocab:
+        tokens = (out / "vocab.txt").read_text(encoding="utf-8").splitlines()
+        tokens += [f"[unused{i}]" for i in range(max(0, total_vocab - len(tokens)))]
+        (out / "vocab.txt").write_text("".join(f"{t}\n" for t in tokens), encoding="utf-8")
+        wp = BertWordPieceTokenizer(str(out / "vocab.txt"), lowercase=False, strip_accents=False, clean_text=True)
     tok = BertTokenizerFast(tokenizer_object=wp._tokenizer, unk_token="[UNK]", sep_token="[SEP]",
                             pad_token="[PAD]", cls_token="[CLS]", mask_token="[MASK]", do_lower_case=False,
                             model_max_length=max_length)
