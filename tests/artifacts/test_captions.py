@@ -1,4 +1,4 @@
-"""Caption readers on the real files in ../shared/data, and on every kind of bad input."""
+"""Caption readers on the real files in ../shared/data (realdata), and on every kind of bad input."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from cl2cm.artifacts.captions import Caption, detect_format, pair_by_id, read_ca
 from cl2cm.errors import UserError
 
 
+@pytest.mark.realdata
 def test_multi30k_task1_real_files(multi30k: Path) -> None:
     en = read_captions(multi30k / "test_2016_flickr.en")
     de = read_captions(multi30k / "test_2016_flickr.de")
@@ -24,6 +25,7 @@ def test_multi30k_task1_real_files(multi30k: Path) -> None:
     assert pairs[5][0].text != pairs[5][1].text
 
 
+@pytest.mark.realdata
 def test_multi30k_task2_real_files(multi30k: Path) -> None:
     caps = [c for k in range(1, 6) for c in read_captions(multi30k / "task2" / f"test_2016.{k}.de")]
     assert len(caps) == 5000
@@ -33,6 +35,7 @@ def test_multi30k_task2_real_files(multi30k: Path) -> None:
     assert read_captions(multi30k / "task2" / "test_2016.3.en")[0].id.endswith("#2")
 
 
+@pytest.mark.realdata
 def test_coco_cn_tsv(shared_data: Path) -> None:
     caps = read_captions(shared_data / "coco-cn" / "coco-cn_ext.icap2020.txt", lang="zh")
     assert len(caps) == 4712
@@ -40,6 +43,7 @@ def test_coco_cn_tsv(shared_data: Path) -> None:
     assert caps[0].lang == "zh" and any("\u4e00" <= ch <= "\u9fff" for ch in caps[0].text)
 
 
+@pytest.mark.realdata
 def test_multiscript_non_latin_with_explicit_image_list(shared_data: Path) -> None:
     path = shared_data / "multiscript30k-mt" / "test_2016_flickr.uk"
     caps = read_captions(path, images=shared_data / "multi30k" / "test_2016_flickr.txt", allow_empty_text=True)

@@ -1,4 +1,4 @@
-"""Tiny MT models built offline (random weights, vocabularies trained on the shared caption data)."""
+"""Tiny MT models built offline (random weights, vocabularies trained on the committed caption slice)."""
 
 from __future__ import annotations
 
@@ -15,11 +15,10 @@ def _lines(path: Path, n: int) -> list[str]:
 
 
 @pytest.fixture(scope="session")
-def mt_texts(multi30k: Path, shared_data: Path) -> list[str]:
+def mt_texts(multi30k_slice: Path, multiscript_slice: Path) -> list[str]:
     """Text for the tiny vocabularies: Multi30K en/de plus Chinese and Ukrainian (non-Latin output)."""
-    mt = shared_data / "multiscript30k-mt"
-    return (_lines(multi30k / "train.en", 2000) + _lines(multi30k / "train.de", 2000)
-            + _lines(mt / "val.zh_hans", 500) + _lines(mt / "val.uk", 500))
+    return (_lines(multi30k_slice / "train.en", 2000) + _lines(multi30k_slice / "train.de", 2000)
+            + _lines(multiscript_slice / "val.zh_hans", 500) + _lines(multiscript_slice / "val.uk", 500))
 
 
 @pytest.fixture(scope="session")
@@ -40,9 +39,9 @@ def tiny_nllb(tmp_path_factory: pytest.TempPathFactory, mt_texts: list[str]) -> 
 
 
 @pytest.fixture
-def small_corpus(tmp_path: Path, multi30k: Path) -> Path:
+def small_corpus(tmp_path: Path, multi30k_slice: Path) -> Path:
     """60 real test_2016 captions as JSONL, plus 12 rows repeating earlier sentences (dedupe)."""
-    recs = read_captions(multi30k / "test_2016_flickr.en")[:60]
+    recs = read_captions(multi30k_slice / "test_2016_flickr.en")[:60]
     rows = [r.to_dict() for r in recs]
     rows += [{**rows[i], "id": f"dup{i}.jpg#0", "image": f"dup{i}.jpg"} for i in range(0, 60, 5)]
     path = tmp_path / "captions.jsonl"

@@ -13,12 +13,12 @@ from cl2cm.translate.base import BackendOptions
 from cl2cm.translate.runner import TranslateConfig, translate_corpus, translate_texts
 
 
-def test_ct2_greedy_matches_hf(tiny_marian: Path, multi30k: Path, tmp_path: Path) -> None:
+def test_ct2_greedy_matches_hf(tiny_marian: Path, multi30k_slice: Path, tmp_path: Path) -> None:
     pytest.importorskip("ctranslate2")
     from cl2cm.translate.ct2 import CT2Backend
     from cl2cm.translate.hf import HFBackend
 
-    texts = (multi30k / "test_2016_flickr.en").read_text(encoding="utf-8").splitlines()[:40]
+    texts = (multi30k_slice / "test_2016_flickr.en").read_text(encoding="utf-8").splitlines()[:40]
     ct2 = CT2Backend(str(tiny_marian), BackendOptions(work_dir=str(tmp_path / "parts")))
     hf = HFBackend(str(tiny_marian), BackendOptions())
     ct2.check_pair("en", "de")

@@ -14,8 +14,8 @@ from cl2cm.artifacts.captions import read_captions
 from cl2cm.translate.runner import TranslateConfig, translate_corpus
 
 
-def test_sigkill_then_resume_equals_uninterrupted(tiny_marian: Path, multi30k: Path, tmp_path: Path) -> None:
-    recs = read_captions(multi30k / "test_2016_flickr.en")[:48]
+def test_sigkill_then_resume_equals_uninterrupted(tiny_marian: Path, multi30k_slice: Path, tmp_path: Path) -> None:
+    recs = read_captions(multi30k_slice / "test_2016_flickr.en")[:48]
     corpus = tmp_path / "c.jsonl"
     corpus.write_text("".join(json.dumps(r.to_dict()) + "\n" for r in recs), encoding="utf-8")
     cfg = TranslateConfig(["de"], str(tiny_marian), chunk_size=4, max_tokens=64)

@@ -33,8 +33,8 @@ def marian_backend(tiny_marian: Path) -> HFBackend:
     return HFBackend(str(tiny_marian), BackendOptions())
 
 
-def test_sorted_batched_greedy_equals_plain_generate(marian_backend: HFBackend, multi30k: Path) -> None:
-    texts = (multi30k / "test_2016_flickr.en").read_text(encoding="utf-8").splitlines()[:40]
+def test_sorted_batched_greedy_equals_plain_generate(marian_backend: HFBackend, multi30k_slice: Path) -> None:
+    texts = (multi30k_slice / "test_2016_flickr.en").read_text(encoding="utf-8").splitlines()[:40]
     texts += texts[:8]  # duplicates are translated once and copied back
     ours = translate_texts(marian_backend, texts, "en", "de", max_tokens=200, max_batch=32)
     plain = reference_translate(marian_backend, texts, "en", "de", batch_size=16)
@@ -126,9 +126,8 @@ def test_shards_merge_to_the_unsharded_output(tiny_marian: Path, small_corpus: P
     assert not (sharded / ".parts").exists()
 
 
-def test_non_latin_text_round_trips(tiny_marian: Path, shared_data: Path, tmp_path: Path) -> None:
-    mt = shared_data / "multiscript30k-mt"
-    uk = (mt / "test_2016_flickr.uk").read_text(encoding="utf-8").splitlines()[:20]
+def test_non_latin_text_round_trips(tiny_marian: Path, multiscript_slice: Path, tmp_path: Path) -> None:
+    uk = (multiscript_slice / "val.uk").read_text(encoding="utf-8").splitlines()[:20]
     corpus = tmp_path / "uk.jsonl"
     corpus.write_text("".join(json.dumps({"id": f"{i}.jpg#0", "lang": "uk", "text": t}, ensure_ascii=False) + "\n"
                               for i, t in enumerate(uk)), encoding="utf-8")
