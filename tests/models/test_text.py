@@ -9,7 +9,14 @@ import pytest
 import torch
 
 from cl2cm.errors import UserError
-from cl2cm.models.text import POOLINGS, TextEncoder, TextEncoderConfig, encode_texts, parse_train_layers
+from cl2cm.models.text import (
+    POOLINGS,
+    TextEncoder,
+    TextEncoderConfig,
+    encode_texts,
+    format_layers,
+    parse_train_layers,
+)
 
 TEXTS = ["Ein Hund läuft über die Wiese.", "Two men are playing soccer on a green field in the sun.", "Hi"]
 
@@ -56,8 +63,14 @@ def test_only_named_layers_train(tiny_bert_dir: Path) -> None:
 
 def test_train_layers_parsing_and_errors(tiny_bert_dir: Path) -> None:
     assert parse_train_layers("3-11", 12) == list(range(3, 12))
+    # auto: all but the bottom quarter, whatever the depth (NRCCR's 3-11 on 12 layers)
+    assert parse_train_layers("auto", 12) == list(range(3, 12)) and parse_train_layers("AUTO", 24) == list(range(6, 24))
+    assert parse_train_layers("auto", 2) == [0, 1] and parse_train_layers("auto", 6) == [1, 2, 3, 4, 5]
+    assert format_layers([3, 4, 5, 7, 9, 10]) == "3-5,7,9-10" and format_layers([]) == "none"
+    assert TextEncoder(_cfg(tiny_bert_dir, train_layers="auto")).trained_layers_text == "0-1 of 2 (auto)"
+    assert TextEncoder(_cfg(tiny_bert_dir, train_layers="1")).trained_layers_text == "1 of 2"
     assert parse_train_layers("0,2,5-6", 12) == [0, 2, 5, 6]
-    with pytest.raises(UserError, match="--train-layers '3-11': the encoder has 2 layers"):
+    with pytest.raises(UserError, match="--train-layers '3-11': the encoder has 2 layers .* auto fits any depth"):
         TextEncoder(_cfg(tiny_bert_dir, train_layers="3-11"))
     with pytest.raises(UserError, match="--train-layers"):
         parse_train_layers("three", 12)

@@ -16,6 +16,7 @@ from cl2cm.train import TrainConfig
 from cl2cm.train.teacher import TeacherOptions, train_teacher, validate_teacher
 
 
+@pytest.mark.realdata
 def test_tiny_teacher_learns_de_to_en_retrieval(tiny_bert_dir: Path, multi30k: Path, tmp_path: Path) -> None:
     """90 steps on 6,000 real pairs: de→en R@1 on test_2016 (1,000 captions, chance 0.1%) far above chance."""
     opts = TeacherOptions(text=TextEncoderConfig(encoder=str(tiny_bert_dir), dim=64, train_layers="all",
@@ -66,6 +67,22 @@ def test_cli_small_run_and_resume(tiny_bert_dir: Path, tmp_path: Path, capsys: p
     with pytest.raises(SystemExit) as exc:  # other options than the checkpoint's: refused, not mixed
         main([*args, "--epochs", "4", "--resume", "--ot-weight", "0.3"])
     assert exc.value.code == 2 and "other inputs or model options" in capsys.readouterr().err
+
+
+def test_cli_default_train_layers_fit_a_2_layer_encoder(tiny_bert_dir: Path, tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture) -> None:
+    """No --train-layers on a 2-layer BERT: `auto` trains layers 0-1 (3-11 would not exist) and says so."""
+    en = _jsonl(tmp_path / "en.jsonl", [(f"im{i}#0", "en", f"A dog number {i} runs.") for i in range(8)])
+    de = _jsonl(tmp_path / "de.jsonl", [(f"im{i}#0", "de", f"Ein Hund Nummer {i} läuft.") for i in range(8)])
+    out = tmp_path / "teacher"
+    main(["train-teacher", "--src", str(en), "--tgt", str(de), "--encoder", str(tiny_bert_dir), "--dim", "16",
+          "--max-length", "16", "--batch-size", "4", "--epochs", "1", "--device", "cpu", "--ot-weight", "0",
+          "--out", str(out)])
+    printed = " ".join(capsys.readouterr().out.split())
+    assert "fine-tuned encoder layers" in printed and "0-1 of 2 (auto)" in printed, printed
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["extra"]["trained_layers"] == "0-1 of 2 (auto)"
+    assert json.loads((out / "config.json").read_text())["text"]["train_layers"] == "auto"
 
 
 def test_cli_user_errors_are_one_line_exit_2(tiny_bert_dir: Path, tmp_path: Path,

@@ -131,5 +131,6 @@ def distill_cmd(
         [("pairs / images", f"{res.pairs:,} / {res.images:,}"),
          ("visual input / head", f"{res.visual_input} / {res.head}"),
          ("knowledge transfer", "on" if res.transfer else "off (baseline)"),
+         ("fine-tuned encoder layers", res.trained_layers),
          ("trainable parameters", f"{res.trainable_params:,}")],
         res.fit, metric_name=f"val SumR ({res.val_captions:,} captions)", last_keys=("val_t2v_r1", "val_v2t_r1"))

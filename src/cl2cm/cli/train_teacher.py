@@ -58,8 +58,10 @@ def train_teacher_cmd(
     pooling: Annotated[str, typer.Option("--pooling", help=f"{' | '.join(POOLINGS)} (attention: NRCCR's "
                                          "1-layer attention head).")] = TextEncoderConfig.pooling,
     dim: Annotated[int, typer.Option("--dim", callback=AT_LEAST_1, help="Joint-space dimension.")] = TextEncoderConfig.dim,
-    train_layers: Annotated[str, typer.Option("--train-layers", help="Encoder layers to fine-tune: 3-11, "
-                                              "0,2,5-7, all or none.")] = TextEncoderConfig.train_layers,
+    train_layers: Annotated[str, typer.Option("--train-layers", help="Encoder layers to fine-tune: auto "
+                                              "(all but the bottom quarter: 3-11 on 12 layers, 0-1 on 2), a "
+                                              "range 3-11, a list 0,2,5-7, all (+ embeddings) or none. The "
+                                              "summary prints what it resolved to.")] = TextEncoderConfig.train_layers,
     max_length: Annotated[int, typer.Option("--max-length", callback=Range(3), help="Tokens per caption.")] = TextEncoderConfig.max_length,
     dropout: Annotated[float, typer.Option("--dropout", callback=FRACTION, help="Dropout of the head.")] = TextEncoderConfig.dropout,
     shared: Annotated[bool, typer.Option("--shared-encoder/--separate-encoders", help="One encoder for "
@@ -122,5 +124,6 @@ def train_teacher_cmd(
     print_fit_summary(
         f"train-teacher → {res.out_dir}",
         [("pairs", f"{res.pairs:,}"), ("validation pairs", f"{res.val_pairs:,}"),
+         ("fine-tuned encoder layers", res.trained_layers),
          ("trainable / all parameters", f"{res.trainable_params:,} / {res.total_params:,}")],
         res.fit, metric_name="val R@1+5+10 (tgt→en)", last_keys=("val_r1", "val_r5", "val_r10"))

@@ -34,7 +34,7 @@ class TextEncoderConfig:
     encoder: str = DEFAULT_ENCODER  # HF name or local directory of the backbone
     pooling: str = "mean"  # key of POOLINGS: mean | cls | attention
     dim: int = 1536  # joint-space dimension [NRCCR: 1536]
-    train_layers: str = "3-11"  # "3-11", "0,2,5-7", "all" or "none" [NRCCR: layers 3-11 for images]
+    train_layers: str = "auto"  # "auto", "3-11", "0,2,5-7", "all" or "none" [auto = 3-11 on 12 layers, NRCCR's]
     max_length: int = 64  # tokens per caption incl. special tokens [ours]
     dropout: float = 0.1  # dropout of the head [NRCCR: 0.1]
 
@@ -113,9 +113,31 @@ POOLINGS: dict[str, type[nn.Module]] = {"mean": MeanPooling, "cls": ClsPooling, 
 
 
 # ---------------------------------------------------------------------------------------------- layers
+def auto_train_layers(num_layers: int) -> list[int]:
+    """All but the bottom quarter: NRCCR's 3-11 on a 12-layer mBERT, and the same rule on any depth."""
+    return list(range(num_layers // 4, num_layers))
+
+
+def format_layers(layers: list[int]) -> str:
+    """[3, 4, 5, 7] → '3-5,7' ('none' for no layer): how a resolved --train-layers is reported."""
+    runs: list[str] = []
+    for i, layer in enumerate(layers):
+        if i and layer == layers[i - 1] + 1:
+            runs[-1] = f"{runs[-1].split('-')[0]}-{layer}"
+        else:
+            runs.append(str(layer))
+    return ",".join(runs) or "none"
+
+
 def parse_train_layers(spec: str, num_layers: int, flag: str = "--train-layers") -> list[int]:
-    """'3-11' / '0,2,5-7' / 'all' / 'none' → sorted layer indices; layers the encoder lacks are an error."""
+    """'auto' / '3-11' / '0,2,5-7' / 'all' / 'none' → sorted layer indices; layers the encoder lacks are an error.
+
+    'auto' fits every depth (see `auto_train_layers`); an explicit range that does not fit stays an error,
+    because silently training other layers than the ones named would change the experiment.
+    """
     spec = str(spec).strip().lower()
+    if spec == "auto":
+        return auto_train_layers(num_layers)
     if spec == "all":
         return list(range(num_layers))
     if spec in ("none", ""):
@@ -124,7 +146,8 @@ def parse_train_layers(spec: str, num_layers: int, flag: str = "--train-layers")
     for part in spec.split(","):
         m = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", part)
         if not m:
-            raise UserError(f"{flag} {spec!r}: expected a range like 3-11, a list like 0,2,5-7, 'all' or 'none'")
+            raise UserError(f"{flag} {spec!r}: expected 'auto', a range like 3-11, a list like 0,2,5-7, 'all' "
+                            "or 'none'")
         lo, hi = int(m[1]), int(m[2] if m[2] is not None else m[1])
         if hi < lo:
             raise UserError(f"{flag} {spec!r}: range {lo}-{hi} is empty")
@@ -132,7 +155,7 @@ def parse_train_layers(spec: str, num_layers: int, flag: str = "--train-layers")
     bad = sorted(i for i in layers if i >= num_layers)
     if bad:
         raise UserError(f"{flag} {spec!r}: the encoder has {num_layers} layers (0-{num_layers - 1}), "
-                        f"no layer {bad[0]}")
+                        f"no layer {bad[0]}; --train-layers auto fits any depth")
     return sorted(layers)
 
 
@@ -202,6 +225,11 @@ class TextEncoder(nn.Module):
             if config.max_length > max_pos - offset:
                 raise UserError(f"--max-length {config.max_length}: the encoder has {max_pos - offset} positions")
         self.trained_layers = freeze_backbone(self.backbone, config.train_layers)
+        layers = int(getattr(self.backbone.config, "num_hidden_layers", 0))
+        spec = str(config.train_layers).strip().lower()
+        # what --train-layers resolved to, as the summaries print it: "3-11 of 12 (auto)"
+        self.trained_layers_text = f"{format_layers(self.trained_layers)} of {layers}" + (
+            f" ({spec})" if spec in ("auto", "all") else "")
         hidden = int(self.backbone.config.hidden_size)
         self.hidden_size = hidden
         self.pool = POOLINGS[config.pooling](hidden, config.dropout)

@@ -290,6 +290,7 @@ class DistillResult:
     head: str
     visual_input: str
     trainable_params: int
+    trained_layers: str = ""  # what --train-layers (or the teacher's) resolved to, e.g. "3-11 of 12 (auto)"
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -422,7 +423,8 @@ def distill(
         manifest = Manifest(kind="student", rows=len(pairs), inputs=checksum_inputs(inputs),
                             extra={"train": asdict(train), "options": asdict(options), "head": head,
                                    "transfer": options.uses_teacher, "images": int(len(set(rows.tolist()))),
-                                   "val_captions": len(val[0]) if val else 0})
+                                   "val_captions": len(val[0]) if val else 0,
+                                   "trained_layers": student.text.trained_layers_text})
         task = DistillTask(student, data, options, val=val, manifest=manifest)
         if is_main and not resume:
             remove_manifest(out_dir)  # only once every input and option has been checked
@@ -430,4 +432,5 @@ def distill(
     n_train = sum(p.numel() for p in task.net.parameters() if p.requires_grad)
     return DistillResult(out_dir=out_dir, pairs=len(pairs), images=int(len(set(rows.tolist()))),
                          val_captions=len(val[0]) if val else 0, fit=result, transfer=options.uses_teacher,
-                         head=head, visual_input=options.visual_input, trainable_params=n_train)
+                         head=head, visual_input=options.visual_input, trainable_params=n_train,
+                         trained_layers=student.text.trained_layers_text)

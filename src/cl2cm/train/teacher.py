@@ -228,6 +228,7 @@ class TeacherResult:
     fit: FitResult
     trainable_params: int
     total_params: int
+    trained_layers: str = ""  # what --train-layers resolved to, e.g. "3-11 of 12 (auto)"
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -295,7 +296,8 @@ def train_teacher(
             inputs.update({"--val-src": val_src, "--val-tgt": val_tgt})
         opts = asdict(options)
         manifest = Manifest(kind="teacher", rows=len(pairs), inputs=checksum_inputs(inputs),
-                            extra={"train": asdict(train), "options": opts, "val_pairs": len(val or [])})
+                            extra={"train": asdict(train), "options": opts, "val_pairs": len(val or []),
+                                   "trained_layers": teacher.src.trained_layers_text})
         task = TeacherTask(teacher, tokens, options, val=val, manifest=manifest)
         if is_main and not resume:
             remove_manifest(out_dir)  # only once every input and option has been checked
@@ -303,4 +305,4 @@ def train_teacher(
     n_train = sum(p.numel() for p in task.net.parameters() if p.requires_grad)
     n_all = sum(p.numel() for p in task.net.parameters())
     return TeacherResult(out_dir=out_dir, pairs=len(pairs), val_pairs=len(val or []), fit=result,
-                         trainable_params=n_train, total_params=n_all)
+                         trainable_params=n_train, total_params=n_all, trained_layers=teacher.src.trained_layers_text)
