@@ -2,8 +2,9 @@
 
 The default suite stands on its own: library tests use `tests/data` (a few hundred Multi30K lines with their
 SOURCE.txt) and generated worlds. Only tests marked `realdata` read ../shared/data; they run wherever it
-exists, skip with a visible reason where it does not, and fail under CI=true (CI must have it). A test
-that asks for ../shared/data without the marker is a collection error. Every skip is listed at the end.
+exists, are deselected where it does not (the end of the run says how many and why), and fail under
+CI=true (CI must have it). A test that asks for ../shared/data without the marker is a collection error.
+Only "needs CUDA" skips; every skip is listed at the end with its reason.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 SLICE = Path(__file__).resolve().parent / "data"  # committed: tests/data/*/SOURCE.txt says what and from where
 CUDA_SKIP = "needs CUDA"
+_REALDATA_DESELECTED = pytest.StashKey[int]()
 
 
 def in_ci() -> bool:
@@ -41,18 +43,26 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 and "realdata" not in item.keywords]
     if unmarked:
         raise pytest.UsageError("tests that read ../shared/data must be marked realdata: " + ", ".join(unmarked))
-    no_cuda = not torch.cuda.is_available()
-    no_data = not SHARED_DATA.is_dir() and not in_ci()  # under CI the fixture fails instead
-    for item in items:
-        if no_cuda and "gpu" in item.keywords:
-            item.add_marker(pytest.mark.skip(reason=CUDA_SKIP))
-        if no_data and "realdata" in item.keywords:
-            item.add_marker(pytest.mark.skip(reason=f"realdata: {SHARED_DATA} not found (it is beside the "
-                                                    "repository on the project's machines and in CI)"))
+    if not SHARED_DATA.is_dir() and not in_ci():  # under CI the shared_data fixture fails instead
+        # Not run here, like -m 'not slow': deselected (the summary says so), so -rs lists only real skips.
+        realdata = [item for item in items if "realdata" in item.keywords]
+        if realdata:
+            items[:] = [item for item in items if "realdata" not in item.keywords]
+            config.hook.pytest_deselected(items=realdata)
+            config.stash[_REALDATA_DESELECTED] = len(realdata)
+    if not torch.cuda.is_available():
+        for item in items:
+            if "gpu" in item.keywords:
+                item.add_marker(pytest.mark.skip(reason=CUDA_SKIP))
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
-    """Every skipped test with its reason, so a run that skipped a fifth of the suite never looks green."""
+    """Every skipped test with its reason, and the realdata tests not run, so a partial run never looks whole."""
+    deselected = config.stash.get(_REALDATA_DESELECTED, 0)
+    if deselected:
+        terminalreporter.section("realdata")
+        terminalreporter.write_line(f"{deselected} realdata test(s) deselected: {SHARED_DATA} not found (they run "
+                                    "wherever it exists; under CI=true its absence is a failure)")
     skipped = terminalreporter.stats.get("skipped", [])
     if not skipped:
         return

@@ -216,5 +216,6 @@ def test_torn_or_tampered_safetensors_is_a_user_error(cut: int, flip: int, byte:
             raw[flip] = byte
         p.write_bytes(bytes(raw[: len(raw) - cut % len(raw)]))
         got = user_error_or(lambda: load_safetensors(p))
-    if got is not None and cut % len(raw) == 0:  # an intact-length file that still parses: same names/shapes
-        assert set(got) <= {"features"}
+    if got is not None and cut % len(raw) == 0:  # an intact-length file that still parses: one tensor of 24
+        # values (a flipped header byte may rename it, ' eatures', or retype it, F32 -> I32: both still parse)
+        assert len(got) == 1 and next(iter(got.values())).numel() == 24
