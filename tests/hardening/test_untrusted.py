@@ -168,6 +168,42 @@ def case_ids_out_of_step(world: World, t: Path) -> tuple[list[str], str]:
     return _eval(world, world.ref / "distill", feats), "inconsistent store"
 
 
+def case_student_files_under_a_teacher_manifest(world: World, t: Path) -> tuple[list[str], str]:
+    """A student directory whose manifest was edited to say "teacher" (it once raised KeyError: 'shared')."""
+    student = _copy(world, "distill", t)
+    _edit_manifest(student, lambda m: m.update(kind="teacher"))
+    return (_distill(world, student, world.ref / "extract-features", t / "s"),
+            "config.json: describes a 'student' model but manifest.json says 'teacher'")
+
+
+def case_manifest_rows_as_a_string(world: World, t: Path) -> tuple[list[str], str]:
+    feats = _copy(world, "extract-features", t)
+    _edit_manifest(feats, lambda m: m.update(rows=str(m["rows"])))
+    return _eval(world, world.ref / "distill", feats), "manifest.json: manifest field 'rows' is str '60', expected int"
+
+
+def case_manifest_model_as_a_list(world: World, t: Path) -> tuple[list[str], str]:
+    feats = _copy(world, "extract-features", t)
+    _edit_manifest(feats, lambda m: m.update(model=["ViT"]))
+    return _eval(world, world.ref / "distill", feats), "manifest field 'model' is list"
+
+
+def case_store_with_a_duplicate_id(world: World, t: Path) -> tuple[list[str], str]:
+    feats = _copy(world, "extract-features", t)
+    lines = (feats / "ids.txt").read_text().splitlines()
+    lines[4] = lines[1]
+    (feats / "ids.txt").write_text("\n".join(lines) + "\n")
+    return _eval(world, world.ref / "distill", feats), f"ids.txt:5: duplicate id {lines[1]!r} (first on line 2)"
+
+
+def case_search_on_a_store_with_a_duplicate_id(world: World, t: Path) -> tuple[list[str], str]:
+    """search used to accept the store eval refuses."""
+    argv, needle = case_store_with_a_duplicate_id(world, t)
+    feats = argv[argv.index("--features") + 1]
+    return ["search", "ein Hund", "--model", str(world.ref / "distill"), "--features", feats, "--quiet",
+            "--device", "cpu"], needle
+
+
 CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}
 
 

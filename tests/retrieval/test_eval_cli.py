@@ -88,7 +88,8 @@ def test_query_ids_missing_from_gallery(tmp_path: Path, cli) -> None:
     gdir = save_store(tmp_path / "g2", torch.randn(3, 16), ["img000.jpg", "x.jpg", "y.jpg"],
                       Manifest(kind="features"))
     line = _one_line_error(*cli(["eval", "--query-emb", str(qdir), "--gallery-emb", str(gdir)])[::2])
-    assert "145 of 150 queries have no row in the gallery (first: 'img001.jpg')" in line
+    assert (f"145 of 150 queries (--query-emb {qdir}) have no row in the gallery (--gallery-emb {gdir}) "
+            "(first: 'img001.jpg')") in line
 
 
 @pytest.mark.parametrize(

@@ -107,7 +107,8 @@ def test_model_mode_user_errors(world: dict[str, Path], tmp_path: Path, cli) -> 
     write_captions(few, [Caption("img0.jpg#0", "img0.jpg", "en", "a dog")])
     code, _, err = cli(["eval", "--model", str(world["teacher"]), "--captions", str(world["de"]),
                         "--gallery-captions", str(few)])
-    assert code == 2 and "11 of 12 queries have no row in --gallery-captions (first: 'img1.jpg#0')" in err
+    assert code == 2 and (f"11 of 12 queries (--captions {world['de']}) have no row in the gallery "
+                          f"(--gallery-captions {few}) (first: 'img1.jpg#0')") in " ".join(err.split())
     assert len(err.strip().splitlines()) == 1
 
 

@@ -146,13 +146,15 @@ def _read_jsonl(path: Path, lang: str | None = None, images: Any = None) -> Iter
         missing = [k for k in ("id", "text") if k not in obj]
         if missing:
             raise UserError(f"missing field(s) {', '.join(missing)}", path=path, line=i)
-        if not isinstance(obj["text"], str) or not isinstance(obj["id"], str):
-            raise UserError("'id' and 'text' must be strings", path=path, line=i)
-        obj.setdefault("image", image_of(obj["id"]))
+        obj.setdefault("image", image_of(obj["id"]) if isinstance(obj["id"], str) else None)
         if lang:
             obj["lang"] = lang
         if "lang" not in obj:
             raise UserError("missing field 'lang' (or pass --lang)", path=path, line=i)
+        for key in ("id", "image", "lang", "text"):  # a list/number/object/null id would crash a later stage
+            if not isinstance(obj[key], str):
+                raise UserError(f"field {key!r} must be a string, got {type(obj[key]).__name__} "
+                                f"{json.dumps(obj[key])[:40]}", path=path, line=i)
         yield Caption.from_dict(obj)
 
 

@@ -11,6 +11,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,9 +24,8 @@ from cl2cm.errors import UserError
 def atomic_open(path: str | Path, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO[Any]]:
     """Open a temporary sibling of `path` for writing; rename it over `path` only if the block succeeds."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     binary = "b" in mode
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = _mkstemp_beside(path)
     try:
         with os.fdopen(fd, mode, encoding=None if binary else encoding, newline=None if binary else "\n") as fh:
             yield fh
@@ -62,13 +62,87 @@ def atomic_replace_from(tmp_path: str | Path, path: str | Path) -> None:
     os.replace(tmp_path, path)
 
 
+def _mkstemp_beside(path: Path) -> tuple[int, str]:
+    """mkstemp next to `path`; failing (read-only, disk full, a file where a directory should be) names `path`.
+
+    The temp file's random name means nothing to the user: "m.json: Read-only file system" does.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except FileExistsError as exc:  # mkdir: a regular file sits where a parent directory should be
+        raise UserError(f"cannot write here: {exc.filename} is a file, not a directory", path=path) from exc
+    except NotADirectoryError as exc:
+        raise UserError("cannot write here: a parent of it is a file, not a directory", path=path) from exc
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, str(path)) from exc
+
+
 def temp_sibling(path: str | Path) -> Path:
     """A fresh temporary path next to `path` (same filesystem, so rename is atomic)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = _mkstemp_beside(Path(path))
     os.close(fd)
     return Path(tmp)
+
+
+def check_output_path(path: str | Path | None, flag: str, *, directory: bool = False) -> None:
+    """Refuse, before any work, an output path that cannot be what `flag` asks for.
+
+    A file output (`eval --out m.json`) must not be an existing directory; a directory output must not be
+    an existing file; and no parent may be a regular file (`--out afile/m.json`). One line naming the flag
+    and the path, exit 2, instead of IsADirectoryError / FileExistsError after minutes of work.
+    """
+    if path is None:
+        return
+    path = Path(path)
+    if path.is_dir() and not directory:
+        raise UserError(f"{flag}: is a directory, expected a file path", path=path)
+    if path.exists() and not path.is_dir() and directory:
+        raise UserError(f"{flag}: is a file, expected a directory", path=path)
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise UserError(f"{flag}: {parent} is a file, not a directory", path=path)
+            break
+
+
+# `temp_sibling`/`atomic_open` names: "." + final name + "." + mkstemp's 8 random characters + ".tmp"
+_TEMP_RE = re.compile(r"^\..+\.[A-Za-z0-9_]{8}\.tmp$")
+
+
+def remove_stale_temps(directory: str | Path) -> list[Path]:
+    """Delete the temp files a killed atomic write left in `directory` (not in subdirectories).
+
+    Call it only while holding the directory's output lock: then no live writer owns any of them, so every
+    one is the leftover of a dead run (SIGKILL during the final merge), and a finished artifact never keeps
+    one. Returns what was removed.
+    """
+    removed: list[Path] = []
+    with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+        for entry in os.scandir(directory):
+            if _TEMP_RE.match(entry.name) and entry.is_file(follow_symlinks=False):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(entry.path)
+                    removed.append(Path(entry.path))
+    return removed
+
+
+@contextlib.contextmanager
+def removed_if_left_empty(directory: str | Path) -> Iterator[None]:
+    """If the block fails, remove `directory` again when the block created it and left it empty.
+
+    A run that fails on a user mistake discovered late (a bad --model, say) must not leave an empty OUT
+    behind that looks like a started artifact.
+    """
+    directory = Path(directory)
+    existed = directory.exists()
+    try:
+        yield
+    except BaseException:
+        if not existed:
+            with contextlib.suppress(OSError):
+                directory.rmdir()  # only succeeds when empty
+        raise
 
 
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:

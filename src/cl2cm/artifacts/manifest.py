@@ -54,6 +54,11 @@ def current_command() -> str:
     return shlex.join(argv)
 
 
+# The JSON type of every manifest field (what `Manifest.from_dict` checks before trusting a value).
+_FIELD_TYPES: dict[str, type] = {"kind": str, "rows": int, "model": dict, "inputs": dict, "extra": dict,
+                                 "cl2cm_version": str, "command": str, "created": str}
+
+
 @dataclass
 class Manifest:
     """The provenance record of one artifact directory."""
@@ -79,6 +84,13 @@ class Manifest:
         if version != SCHEMA_VERSION:
             raise UserError(f"manifest schema version {version!r}, this cl2cm reads {SCHEMA_VERSION}", path=path)
         known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        for key, value in known.items():  # a hand-edited manifest: "rows": "500" is a mistake, not 500
+            want = _FIELD_TYPES.get(key)
+            if want is not None and (not isinstance(value, want) or isinstance(value, bool)):
+                raise UserError(f"manifest field {key!r} is {type(value).__name__} {value!r}, expected "
+                                f"{want.__name__}", path=path)
+        if known.get("rows", 0) < 0:
+            raise UserError(f"manifest field 'rows' is {known['rows']}, expected a count >= 0", path=path)
         return cls(**known)
 
 

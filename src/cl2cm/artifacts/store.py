@@ -136,6 +136,11 @@ def load_store(
                         f"{manifest.rows}", path=directory)
     if images is not None and len(images) != len(ids):
         raise UserError(f"{where}images.txt has {len(images)} lines for {len(ids)} rows", path=directory)
+    first: dict[str, int] = {}
+    for line, row_id in enumerate(ids, 1):  # every reader (eval, search, distill) relies on unique ids
+        if first.setdefault(row_id, line) != line:
+            raise UserError(f"duplicate id {row_id!r} (first on line {first[row_id]})"
+                            + (f" in the {flag} store" if flag else ""), path=directory / "ids.txt", line=line)
     if expect_dim is not None and feats.shape[-1] != expect_dim:
         raise UserError(f"{where}features have dimension {feats.shape[-1]}, the model expects {expect_dim}",
                         path=directory)

@@ -70,6 +70,9 @@ def extract_features_cmd(
     res = extract_features(cfg)
     if quiet:
         return
+    if res.status == "already complete":
+        console.print(f"extract-features → {res.out}: already complete ({res.rows:,} rows); nothing to do")
+        return
     table = Table(title="extract-features", show_header=False)
     table.add_row("listed", f"{res.items:,}")
     table.add_row("encoded (this run)", f"{res.encoded:,}")

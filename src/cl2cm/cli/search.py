@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from cl2cm.artifacts.io import check_output_path
 from cl2cm.cli.app import AT_LEAST_1, DeviceOpt, QuietOpt, SeedOpt, app, console
 from cl2cm.errors import UserError
 from cl2cm.retrieval.report import write_contact_sheet
@@ -43,6 +44,7 @@ def search_cmd(
     """
     if html is not None and root is None:
         raise UserError("--html needs --root (the image folder the thumbnails come from)")
+    check_output_path(html, "--html")
     seed_everything(seed)
     with console.status("encoding", spinner="dots") if not quiet else nullcontext():
         results = search(model, features, queries, k=k, device=device, batch_size=batch_size)

@@ -29,9 +29,15 @@ from rich.progress import (
 from rich.text import Text
 
 from cl2cm.artifacts.chunks import ChunkedRun, chunk_ranges, my_chunks, parse_shard
-from cl2cm.artifacts.io import atomic_open, sha256_file, sha256_text
+from cl2cm.artifacts.io import (
+    atomic_open,
+    remove_stale_temps,
+    removed_if_left_empty,
+    sha256_file,
+    sha256_text,
+)
 from cl2cm.artifacts.lock import output_lock
-from cl2cm.artifacts.manifest import MANIFEST_NAME, Manifest, remove_manifest
+from cl2cm.artifacts.manifest import MANIFEST_NAME, Manifest, read_manifest, remove_manifest
 from cl2cm.artifacts.store import save_store
 from cl2cm.errors import UserError
 from cl2cm.features import DEFAULT_MAX_PIXELS
@@ -90,6 +96,7 @@ class ExtractResult:
     loop_seconds: float = 0.0
     dim: int = 0
     shapes: dict[str, list[int]] = field(default_factory=dict)
+    status: str = "complete"  # "already complete": the same command found its finished store (nothing done)
 
     @property
     def images_per_s(self) -> float:
@@ -131,18 +138,29 @@ def extract_features(cfg: ExtractConfig, *, on_chunk: Callable[[int], None] | No
     items = _list(cfg)
     device = resolve_device(cfg.device)
     seed_everything(cfg.seed)
+    if out.exists() and not out.is_dir():
+        raise UserError("exists and is not a directory", path=out)
     parts = out / ".parts" / PARTS_NAME
-    if (out / MANIFEST_NAME).exists() and not parts.exists() and not cfg.overwrite:
-        raise UserError("already holds a finished store; pass --overwrite to replace it", path=out)
     # One unsharded run owns the directory; shards (other hosts) only lock it to merge.
     whole_lock = output_lock(out) if shard[1] == 1 else contextlib.nullcontext()
-    with whole_lock:
+    with removed_if_left_empty(out), whole_lock:
         encoder = load_encoder(cfg.model, cfg.pretrained, device=device, tokens=cfg.tokens, seed=cfg.seed,
                                allow_pickle=cfg.allow_pickle)
         listing = sha256_text("\n".join(f"{it.id}\t{'|'.join(map(str, it.paths))}" for it in items))
         key = {"model": encoder.info, "preprocessing": encoder.preprocessing, "listing": listing,
                "items": len(items), "chunk_size": cfg.chunk_size, "tokens": cfg.tokens, "frames": cfg.frames,
                "normalize": cfg.normalize, "max_pixels": cfg.max_pixels}
+        if (out / MANIFEST_NAME).exists() and not parts.exists() and not cfg.overwrite:
+            finished = _finished(out, key)
+            if finished is None:
+                raise UserError("already holds a finished store of another model, input or options; pass "
+                                "--overwrite to replace it", path=out)
+            if shard[1] == 1:
+                remove_stale_temps(out)  # we hold the lock: any temp file here is a killed run's leftover
+            return ExtractResult(out=out, items=len(items), rows=finished.rows, merged=True, dim=encoder.dim,
+                                 status="already complete", seconds=time.perf_counter() - t0,
+                                 store_skipped=int(finished.extra.get("skipped", 0)),
+                                 shapes={"features": list(finished.extra.get("shape", []))})
         run = ChunkedRun(out, PARTS_NAME, key, overwrite=cfg.overwrite)
         skips = ChunkedRun(out, SKIPS_NAME, key, overwrite=cfg.overwrite)
         ranges = chunk_ranges(len(items), cfg.chunk_size)
@@ -161,10 +179,21 @@ def extract_features(cfg: ExtractConfig, *, on_chunk: Callable[[int], None] | No
             merge_lock = output_lock(out) if shard[1] > 1 else contextlib.nullcontext()
             with merge_lock:
                 if run.dir.exists():  # else another shard merged already
+                    remove_stale_temps(out)  # the lock is ours: temp files here are a killed merge's leftovers
                     _merge(cfg, encoder, items, ranges, run, skips, result)
                 result.merged = True
     result.seconds = time.perf_counter() - t0
     return result
+
+
+def _finished(out: Path, key: dict) -> Manifest | None:
+    """The finished store's manifest when the same command (same model, listing, options) made it."""
+    try:
+        manifest = read_manifest(out, kind="features")
+    except UserError:
+        return None
+    same = manifest.extra.get("key") == json.loads(json.dumps(key, sort_keys=True, default=str))
+    return manifest if same else None
 
 
 def _encode_chunks(cfg: ExtractConfig, encoder: VisualEncoder, items: list[Item], ranges: list[range],
@@ -281,7 +310,7 @@ def _merge(cfg: ExtractConfig, encoder: VisualEncoder, items: list[Item], ranges
         else "none", "tokens": "patch tokens after ln_post, not projected, not normalised" if cfg.tokens else None,
         "frames": cfg.frames, "input_kind": kind, "root": str(cfg.root) if cfg.root else None,
         "preprocessing": encoder.preprocessing, "count": len(index), "skipped": len(skipped),
-        "listed": len(items), "max_pixels": cfg.max_pixels,
+        "listed": len(items), "max_pixels": cfg.max_pixels, "key": run.key,
     })
     save_store(out, features, [items[i].id for i in index], manifest, mask=mask, extra=merged)
     run.cleanup()

@@ -80,6 +80,14 @@ def read_model_dir(directory: str | Path, *, kind: str | tuple[str, ...] | None 
         config = json.loads(cfg_path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise UserError(f"corrupt config ({exc.msg})", path=cfg_path) from exc
+    if not isinstance(config, dict):
+        raise UserError("corrupt config (expected a JSON object)", path=cfg_path)
+    if config.get("kind") != manifest.kind:  # e.g. a student's files under a manifest edited to say teacher
+        raise UserError(f"describes a {config.get('kind')!r} model but manifest.json says {manifest.kind!r}: "
+                        "the directory mixes two models", path=cfg_path)
+    for key in ("text", "backbone"):
+        if not isinstance(config.get(key), dict):
+            raise UserError(f"corrupt config (no {key!r} object)", path=cfg_path)
     return config, load_safetensors(directory / WEIGHTS_FILE), manifest
 
 

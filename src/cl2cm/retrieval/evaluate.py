@@ -28,7 +28,7 @@ from typing import Any
 import torch
 
 from cl2cm.artifacts.captions import Caption, pair_by_id, read_captions
-from cl2cm.artifacts.io import atomic_open, atomic_write_json
+from cl2cm.artifacts.io import atomic_open, atomic_write_json, check_output_path
 from cl2cm.artifacts.lock import output_lock
 from cl2cm.artifacts.manifest import Manifest, checksum_inputs
 from cl2cm.artifacts.store import EmbeddingStore, load_store, save_store
@@ -223,10 +223,19 @@ def save_embeddings(directory: Path, emb: Embedded, source: str) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- entry
+def _named(emb: Embedded, *keys: str) -> str:
+    """`--flag path` of the first input given, so a message about queries or gallery names its source."""
+    key = next(k for k in keys if emb.inputs.get(k))
+    return f"--{key.replace('_', '-')} {emb.inputs[key]}"
+
+
 def run_eval(cfg: EvalConfig, *, progress: Callable[[int], Any] | None = None,
              on_embedded: Callable[[Embedded], Any] | None = None) -> EvalResult:
     """Embed (per the chosen source), rank exactly, and write --out/--ranks/--plot/--save-embeddings."""
     source = choose_source(cfg)
+    for flag, path in (("--out", cfg.out), ("--ranks", cfg.ranks), ("--plot", cfg.plot)):
+        check_output_path(path, flag)  # before minutes of encoding, not after
+    check_output_path(cfg.save_embeddings, "--save-embeddings", directory=True)
     if cfg.plot is not None:
         from cl2cm.retrieval.report import require_matplotlib
 
@@ -235,8 +244,8 @@ def run_eval(cfg: EvalConfig, *, progress: Callable[[int], Any] | None = None,
     emb = SOURCES[source][1](cfg, device)
     if on_embedded is not None:
         on_embedded(emb)
-    idx = gallery_index(emb.query_items, emb.gallery_ids, query_name="queries",
-                        gallery_name="the gallery" if source != "text" else "--gallery-captions")
+    idx = gallery_index(emb.query_items, emb.gallery_ids, query_name=f"queries ({_named(emb, 'query_emb', 'captions')})",
+                        gallery_name=f"the gallery ({_named(emb, 'gallery_emb', 'gallery_captions', 'features')})")
     ranks = compute_ranks(emb.query, emb.gallery, idx, chunk=cfg.chunk, device=device, half=cfg.half,
                           ties=cfg.ties, query_mt_emb=emb.query_mt, fuse_weight=cfg.fuse_weight,
                           progress=progress)

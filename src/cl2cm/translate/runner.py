@@ -16,13 +16,14 @@ import json
 import shutil
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from cl2cm.artifacts.captions import Caption, read_captions, write_captions
 from cl2cm.artifacts.chunks import ChunkedRun, chunk_ranges, my_chunks, parse_shard
+from cl2cm.artifacts.io import remove_stale_temps
 from cl2cm.artifacts.lock import output_lock
 from cl2cm.artifacts.manifest import (
     MANIFEST_NAME,
@@ -269,7 +270,9 @@ def translate_corpus(captions: str | Path, out_dir: str | Path, cfg: TranslateCo
     if old is not None and old.extra.get("key") == key:
         stats = [LangStats(lang, **{k: v for k, v in info.items() if k in ("rows", "distinct", "truncated", "file")})
                  for lang, info in old.extra["languages"].items()]
-        _cleanup(out, cfg.targets)
+        with suppress(UserError), output_lock(out):  # a live writer: it cleans up itself
+            _cleanup(out, cfg.targets)
+            remove_stale_temps(out)  # the lock is ours: any temp file is a killed merge's leftover
         return TranslateResult(out, "already complete", stats, time.perf_counter() - t0)
 
     # Load and check everything that can fail on user input before touching the output directory.
@@ -334,6 +337,7 @@ def translate_corpus(captions: str | Path, out_dir: str | Path, cfg: TranslateCo
                 return TranslateResult(out, "shard done", [p[7] for p in plans], time.perf_counter() - t0, 0)
         if (out / MANIFEST_NAME).exists() and read_manifest(out).extra.get("key") == key:
             return TranslateResult(out, "already complete", [p[7] for p in plans], time.perf_counter() - t0)
+        remove_stale_temps(out)  # we hold OUT's lock: temp files here are the leftovers of a killed merge
         languages = {}
         for tgt, _raw, _lengths, _order, ranges, run, _todo, stats in plans:
             by_src = {row["src"]: row for c in range(len(ranges)) for row in run.read_rows(c)}
