@@ -16,6 +16,7 @@ from cl2cm.errors import UserError
 # isort: off
 from cl2cm.cli import translate  # noqa: E402,F401
 from cl2cm.cli import extract_features  # noqa: E402,F401
+from cl2cm.cli import import_embeddings  # noqa: E402,F401
 from cl2cm.cli import train_teacher  # noqa: E402,F401
 from cl2cm.cli import distill  # noqa: E402,F401
 from cl2cm.cli import demo  # noqa: E402,F401
