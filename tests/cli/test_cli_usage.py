@@ -161,3 +161,17 @@ def test_real_entry_point(argv: list[str], tmp_path: Path) -> None:
                           text=True, timeout=120)
     _assert_one_usage_line(proc.returncode, proc.stderr)
     assert proc.stdout == "" and not any(tmp_path.iterdir())  # nothing written
+
+
+def test_version(cli: Cli) -> None:
+    from cl2cm import __version__
+
+    code, out, err = cli(["--version"])
+    assert code == 0 and out.strip() == f"cl2cm {__version__}" and err == ""
+
+
+def test_hub_retry_warnings_stay_off_stderr(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Offline, `--model org/name` printed the hub client's retry warnings above our one error line."""
+    monkeypatch.delenv("HF_HUB_VERBOSITY", raising=False)
+    assert cli(["--version"])[0] == 0
+    assert os.environ["HF_HUB_VERBOSITY"] == "error"

@@ -77,6 +77,9 @@ def _usage_line(exc: BaseException) -> str:
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app; user mistakes become one line on stderr and exit code 2."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    # stderr is for our one-line errors: the hub client's retry warnings ("'[Errno -2] ...' thrown while
+    # requesting HEAD ...") would make an offline `--model org/name` a multi-line mess (users may override)
+    os.environ.setdefault("HF_HUB_VERBOSITY", "error")
     args = list(sys.argv[1:] if argv is None else argv)
     try:
         with recording_command(args):

@@ -81,3 +81,17 @@ SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed: the same seed
                                       callback=Range(0, 2**63 - 1))]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or tables, only errors.")]
 
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from cl2cm import __version__
+
+        console.print(f"cl2cm {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                                help="Print the version and exit.")] = False) -> None:
+    """Options of `cl2cm` itself (before the command)."""
