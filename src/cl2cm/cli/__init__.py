@@ -22,6 +22,7 @@ from cl2cm.cli import distill  # noqa: E402,F401
 from cl2cm.cli import demo  # noqa: E402,F401
 from cl2cm.cli import eval  # noqa: E402,F401
 from cl2cm.cli import search  # noqa: E402,F401
+from cl2cm.cli import serve  # noqa: E402,F401
 # isort: on
 
 __all__ = ["app", "main"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -48,12 +49,21 @@ def top_k(query_emb: torch.Tensor, gallery_emb: torch.Tensor, k: int, *, chunk: 
     return best_s.cpu(), best_i.cpu()
 
 
-def search(model_dir: Path, features: Path, queries: Sequence[str], *, k: int = 10, device: str = "auto",
-           batch_size: int = 256) -> list[SearchResult]:
-    """Encode `queries` and the store's visual rows with the student in `model_dir`; return top-k per query."""
-    texts = [q.strip() for q in queries]
-    if not texts or any(not t for t in texts):
-        raise UserError("empty query text: pass one or more non-empty queries")
+@dataclass
+class Gallery:
+    """A student and its store's visual rows encoded once: what `search` and `cl2cm serve` rank against."""
+
+    model: Any
+    ids: list[str]
+    emb: torch.Tensor  # [N, D] L2-normalised, on `device`
+    device: torch.device
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def load_gallery(model_dir: Path, features: Path, *, device: str = "auto") -> Gallery:
+    """Load the student in `model_dir`, check the store is its kind, and encode every visual row once."""
     from cl2cm.models import load_model  # heavy (transformers): imported only when searching
 
     dev = resolve_device(device)
@@ -61,11 +71,34 @@ def search(model_dir: Path, features: Path, queries: Sequence[str], *, k: int = 
     if not hasattr(model, "encode_store"):
         raise UserError("--model: this model encodes no visual rows (search needs a student)", path=model_dir)
     store = load_store(features, flag="--features", **model.expect_store())
-    if not 1 <= k <= len(store):
-        raise UserError(f"--k {k}: must be between 1 and the gallery size ({len(store)})")
     with torch.no_grad():
-        q = model.encode_text(texts, batch_size=batch_size)
-        g = model.encode_store(store)
-    scores, idx = top_k(q, g, k, device=dev)
-    return [SearchResult(text, [(store.ids[j], float(s)) for j, s in zip(ji.tolist(), si.tolist(), strict=True)])
+        emb = model.encode_store(store).to(dev)
+    return Gallery(model=model, ids=store.ids, emb=emb, device=dev)
+
+
+def rank(gallery: Gallery, queries: Sequence[str], *, k: int = 10, batch_size: int = 256) -> list[SearchResult]:
+    """Top-k items of `gallery` for each query text (stripped; an empty one is a user error)."""
+    texts = [q.strip() for q in queries]
+    if not texts or any(not t for t in texts):
+        raise UserError("empty query text: pass one or more non-empty queries")
+    with torch.no_grad():
+        q = gallery.model.encode_text(texts, batch_size=batch_size)
+    return rank_embedded(gallery, texts, q, k=k)
+
+
+def rank_embedded(gallery: Gallery, texts: Sequence[str], query_emb: torch.Tensor, *, k: int = 10
+                  ) -> list[SearchResult]:
+    """Top-k items of `gallery` for already encoded queries (`texts` label the results)."""
+    if not 1 <= k <= len(gallery):
+        raise UserError(f"--k {k}: must be between 1 and the gallery size ({len(gallery)})")
+    scores, idx = top_k(query_emb, gallery.emb, k, device=gallery.device)
+    return [SearchResult(text, [(gallery.ids[j], float(s)) for j, s in zip(ji.tolist(), si.tolist(), strict=True)])
             for text, si, ji in zip(texts, scores, idx, strict=True)]
+
+
+def search(model_dir: Path, features: Path, queries: Sequence[str], *, k: int = 10, device: str = "auto",
+           batch_size: int = 256) -> list[SearchResult]:
+    """Encode `queries` and the store's visual rows with the student in `model_dir`; return top-k per query."""
+    if not queries or any(not q.strip() for q in queries):  # before loading anything
+        raise UserError("empty query text: pass one or more non-empty queries")
+    return rank(load_gallery(model_dir, features, device=device), queries, k=k, batch_size=batch_size)

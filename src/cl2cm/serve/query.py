@@ -1,0 +1,54 @@
+"""Validation of `/api/search` parameters from the raw query string (so non-UTF-8 is refused, not mangled).
+
+Starlette decodes query strings leniently (invalid UTF-8 becomes U+FFFD), which would silently search for a
+different text; parsing the raw bytes strictly here turns every malformed request into one 4xx line.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qsl
+
+DEFAULT_K = 10
+MAX_K = 100  # the documented cap on k (a server option can lower or raise it)
+MAX_QUERY_CHARS = 500  # longer texts are refused: the text encoder truncates far earlier anyway
+
+_DIGITS = re.compile(r"[0-9]{1,9}")
+
+
+class BadRequest(Exception):
+    """A request the client must fix: answered with `status` and a one-line JSON error."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def parse_search_params(raw: bytes, *, max_k: int, max_chars: int = MAX_QUERY_CHARS) -> tuple[str, int]:
+    """(query text, k) from a raw query string; `max_k` is already capped at the gallery size."""
+    try:
+        pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, encoding="utf-8", errors="strict")
+    except UnicodeDecodeError:
+        raise BadRequest("the query string is not valid UTF-8") from None
+    params: dict[str, list[str]] = {}
+    for key, value in pairs:
+        params.setdefault(key, []).append(value)
+    for key in ("q", "k"):
+        if len(params.get(key, [])) > 1:
+            raise BadRequest(f"{key}: given {len(params[key])} times, expected once")
+    if "q" not in params:
+        raise BadRequest("missing q (the query text)")
+    text = params["q"][0].strip()
+    if not text:
+        raise BadRequest("q: empty query text")
+    if len(text) > max_chars:
+        raise BadRequest(f"q: {len(text)} characters, at most {max_chars} allowed")
+    if any(ord(c) < 32 and c not in "\t\n\r" for c in text):
+        raise BadRequest("q: contains control characters")
+    k_raw = params.get("k", [str(DEFAULT_K)])[0].strip()
+    if not _DIGITS.fullmatch(k_raw):
+        raise BadRequest(f"k: {k_raw[:20]!r} is not a positive integer")
+    k = int(k_raw)
+    if not 1 <= k <= max_k:
+        raise BadRequest(f"k: {k} is out of range, expected 1 to {max_k}")
+    return text, k

@@ -1,0 +1,62 @@
+"""`cl2cm serve` user mistakes: one stderr line naming the flag, exit 2, before anything is loaded."""
+
+from __future__ import annotations
+
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+
+from cl2cm.serve.server import OPTION_RANGES
+
+from .conftest import DemoRun
+
+
+def args(demo_run: DemoRun, *extra: str) -> list[str]:
+    return ["serve", "--model", str(demo_run.student), "--features", str(demo_run.features), *extra]
+
+
+@pytest.mark.parametrize(("flag", "value"), [(f, v) for f, (lo, hi) in OPTION_RANGES.items() for v in (lo - 1, hi + 1)])
+def test_numeric_options_out_of_range(demo_run: DemoRun, cli, flag: str, value: int) -> None:
+    code, out, err = cli(args(demo_run, flag, str(value)))
+    assert code == 2 and out == ""
+    assert err.startswith(f"cl2cm: error: {flag} {value}: must be between") and len(err.splitlines()) == 1
+
+
+@pytest.mark.xfail(reason="typer's bundled click raises typer._click exceptions, which cl2cm.cli.main does "
+                   "not catch yet (all commands; issue 12 changes that handler)", strict=False)
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--port", "abc"], "'abc' is not a valid integer"),
+    (["--workers", "1.5"], "not a valid integer"),
+    (["--bogus"], "No such option"),
+    ([], "Missing option '--model'"),
+])
+def test_parser_errors(demo_run: DemoRun, cli, extra: list[str], message: str) -> None:
+    code, _, err = cli(args(demo_run, *extra) if extra else ["serve", "--features", str(demo_run.features)])
+    assert code == 2 and message in err and len(err.splitlines()) == 1
+
+
+def test_missing_or_wrong_paths(demo_run: DemoRun, cli, tmp_path: Path) -> None:
+    code, _, err = cli(args(demo_run, "--root", str(tmp_path / "nope"), "--port", "0"))
+    assert code == 2 and "--root: not a directory" in err and len(err.splitlines()) == 1
+    code, _, err = cli(["serve", "--model", str(demo_run.features), "--features", str(demo_run.features),
+                        "--port", "0"])
+    assert code == 2 and len(err.splitlines()) == 1 and str(demo_run.features) in err
+    code, _, err = cli(args(demo_run, "--host", "no-such-host.invalid", "--port", "0"))
+    assert code == 2 and "--host 'no-such-host.invalid'" in err
+
+
+def test_port_in_use(demo_run: DemoRun, cli) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        code, _, err = cli(args(demo_run, "--port", str(port)))
+    assert code == 2 and f"--port {port}: 127.0.0.1:{port} is already in use" in err
+
+
+def test_missing_extra_is_a_one_line_hint(demo_run: DemoRun, cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "cl2cm.serve.app", None)  # as if fastapi were not installed
+    code, _, err = cli(args(demo_run, "--port", "0"))
+    assert code == 2 and "pip install 'cl2cm[serve]'" in err and len(err.splitlines()) == 1
