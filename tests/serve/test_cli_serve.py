@@ -60,3 +60,16 @@ def test_missing_extra_is_a_one_line_hint(demo_run: DemoRun, cli, monkeypatch: p
     monkeypatch.setitem(sys.modules, "cl2cm.serve.app", None)  # as if fastapi were not installed
     code, _, err = cli(args(demo_run, "--port", "0"))
     assert code == 2 and "pip install 'cl2cm[serve]'" in err and len(err.splitlines()) == 1
+
+
+def test_bound_socket_is_tcp_with_nodelay() -> None:
+    """asyncio only sets TCP_NODELAY on proto=TCP sockets; without it keep-alive answers stall 40 ms."""
+    from cl2cm.serve.server import bind_socket
+
+    sock = bind_socket("127.0.0.1", 0)
+    try:
+        assert sock.proto == socket.IPPROTO_TCP
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+        assert sock.getsockname()[0] == "127.0.0.1" and sock.getsockname()[1] > 0
+    finally:
+        sock.close()

@@ -1,7 +1,8 @@
 """`cl2cm search`: free-text queries → the top-K visual items of a feature store, by a student model.
 
 The gallery is scored in chunks with a running top-K, so memory is O(queries × (K + chunk)) however large
-the store. Ties are broken by gallery order (stable), so the same inputs always list the same items.
+the store. Ties are broken by gallery order (stable), so the same inputs always list the same items; each
+chunk keeps its K best by `topk` plus the entries tied at the boundary, never sorting the whole chunk.
 """
 
 from __future__ import annotations
@@ -44,9 +45,27 @@ def top_k(query_emb: torch.Tensor, gallery_emb: torch.Tensor, k: int, *, chunk: 
         g = gallery_emb[lo:lo + chunk].to(dev, torch.float32)
         s = torch.cat([best_s, q @ g.T], 1)
         i = torch.cat([best_i, torch.arange(lo, lo + g.shape[0], device=dev).expand(q.shape[0], -1)], 1)
-        order = torch.sort(s, dim=1, descending=True, stable=True).indices[:, :k]  # earlier = lower index
-        best_s, best_i = s.gather(1, order), i.gather(1, order)
+        best_s, best_i = _best_k(s, i, k)
     return best_s.cpu(), best_i.cpu()
+
+
+def _best_k(s: torch.Tensor, i: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The k best (score, index) pairs per row: higher score first, equal scores by lower index.
+
+    Exactly the first k of a stable descending sort, without sorting the whole row: `topk` finds each
+    row's k-th score, every entry at least that good is a candidate (more than k only when scores tie at the
+    boundary, where `topk` alone would pick arbitrarily), and only the candidates are sorted.
+    """
+    if s.shape[1] > k:
+        top = torch.topk(s, k, dim=1)
+        m = int((s >= top.values[:, -1:]).sum(1).max())
+        if m > k:  # ties at the k-th score: take every row's candidates (and a few more, which sort below)
+            top = torch.topk(s, m, dim=1)
+        s, i = top.values, i.gather(1, top.indices)
+    by_index = torch.sort(i, dim=1, stable=True)
+    s, i = s.gather(1, by_index.indices), by_index.values
+    order = torch.sort(s, dim=1, descending=True, stable=True).indices[:, :k]
+    return s.gather(1, order), i.gather(1, order)
 
 
 @dataclass
