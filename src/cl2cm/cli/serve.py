@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from cl2cm.cli.app import DeviceOpt, QuietOpt, app, console, err_console
+from cl2cm.cli.app import AT_LEAST_1, DeviceOpt, QuietOpt, Range, app, console, err_console
 from cl2cm.errors import UserError
 
 
@@ -20,11 +20,15 @@ def serve_cmd(
                                               "without it no thumbnails are served.")] = None,
     host: Annotated[str, typer.Option("--host", help="Address to listen on; 0.0.0.0 exposes the server to "
                                       "other machines.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", help="TCP port (0: any free port, printed at start).")] = 8000,
-    workers: Annotated[int, typer.Option("--workers", help="Threads that encode, score and make thumbnails.")] = 2,
-    max_k: Annotated[int, typer.Option("--max-k", help="Largest k a request may ask for.")] = 100,
-    max_pending: Annotated[int, typer.Option("--max-pending", help="Requests that may wait for a worker; "
-                                             "more are answered 503.")] = 256,
+    port: Annotated[int, typer.Option("--port", callback=Range(0, 65535),
+                                      help="TCP port (0: any free port, printed at start).")] = 8000,
+    workers: Annotated[int, typer.Option("--workers", callback=Range(1, 64),
+                                         help="Threads that encode, score and make thumbnails.")] = 2,
+    max_k: Annotated[int, typer.Option("--max-k", callback=Range(1, 10000),
+                                       help="Largest k a request may ask for.")] = 100,
+    max_pending: Annotated[int, typer.Option("--max-pending", callback=AT_LEAST_1,
+                                             help="Requests that may wait for a worker; more are answered 503.")
+                           ] = 256,
     access_log: Annotated[bool, typer.Option("--access-log", help="Log every request to stderr.")] = False,
     device: DeviceOpt = "auto",
     quiet: QuietOpt = False,
@@ -38,9 +42,8 @@ def serve_cmd(
         cl2cm serve --model runs/demo/student --features runs/demo/features/test \\
             --root runs/demo/world/images/test --port 8000
     """
-    from cl2cm.serve.server import bind_socket, check_options, run_server, url_of
+    from cl2cm.serve.server import bind_socket, run_server, url_of
 
-    check_options({"--port": port, "--workers": workers, "--max-k": max_k, "--max-pending": max_pending})
     if root is not None and not root.is_dir():
         raise UserError("--root: not a directory", path=root)
     try:

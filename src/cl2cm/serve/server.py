@@ -59,23 +59,6 @@ def run_server(app: object, sock: socket.socket, *, log_level: str = "warning", 
     make_server(app, log_level=log_level, access_log=access_log, on_started=on_started).run(sockets=[sock])
 
 
-# Declared ranges of the numeric `cl2cm serve` options (checked before anything is loaded).
-OPTION_RANGES: dict[str, tuple[int, int]] = {
-    "--port": (0, 65535),
-    "--workers": (1, 64),
-    "--max-k": (1, 10000),
-    "--max-pending": (1, 100000),
-}
-
-
-def check_options(values: dict[str, int]) -> None:
-    """A UserError naming the first flag outside its range in `OPTION_RANGES`."""
-    for flag, value in values.items():
-        lo, hi = OPTION_RANGES[flag]
-        if not lo <= value <= hi:
-            raise UserError(f"{flag} {value}: must be between {lo} and {hi}")
-
-
 def url_of(sock: socket.socket) -> str:
     """http://host:port/ of a bound socket (IPv6 hosts in brackets)."""
     host, port = sock.getsockname()[:2]
