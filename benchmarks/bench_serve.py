@@ -8,12 +8,16 @@ Two galleries, both exact (the server has no approximate index):
            student's dimension); ours = the server's ranking (chunked `topk` + boundary ties), over HTTP and
            in-process; naive = encode + one stable sort of the full score row per query, in-process.
 
+With `--ann`, faiss IVF-Flat (`cl2cm serve --index ivf`) over the same 1M rows: build time, queries/s and
+recall@10 against the exact top-10 for several nprobe. Random unit rows have no cluster structure, so this
+is IVF's worst case; real embeddings cluster and recall more at the same nprobe.
+
 Every query text is distinct (German test captions of the demo world), so the query-embedding cache never
 helps. Ours and the naive way must return the same top-10 ids for every query they share; the script
 asserts that before printing. Concurrency: `--clients` threads each send requests back to back.
 
     .venv/bin/python benchmarks/bench_serve.py --demo runs/demo
-    .venv/bin/python benchmarks/bench_serve.py --demo runs/demo --rows 1000000 --json bench_serve.json
+    .venv/bin/python benchmarks/bench_serve.py --demo runs/demo --rows 1000000 --ann --json bench_serve.json
 """
 
 from __future__ import annotations
@@ -87,7 +91,11 @@ class Live:
         self.thread.join(30)
 
 
-def timed(fn: Callable[[str], Any], texts: list[str], clients: int = 1) -> tuple[dict[str, float], list[Any]]:
+def timed(fn: Callable[[str], Any], texts: list[str], clients: int = 1, warm_up: bool = True
+          ) -> tuple[dict[str, float], list[Any]]:
+    """Latency per call and throughput over `texts` (after one untimed call with a text not in them)."""
+    if warm_up:
+        fn("Aufwärmen")
     lat: list[float] = [0.0] * len(texts)
     out: list[Any] = [None] * len(texts)
 
@@ -127,12 +135,11 @@ def bench_demo(args: argparse.Namespace, texts: list[str]) -> dict[str, Any]:
     index = SearchIndex.load(args.demo / "student", args.demo / "features" / "test", device="cpu")
     live = Live(index, workers=args.workers)
     try:
-        live.search("warm-up")
         seq, ids = timed(live.search, texts[:args.queries])
         par, par_ids = timed(live.search, texts[args.queries:2 * args.queries], clients=args.clients)
     finally:
         live.close()
-    naive, naive_ids = timed(lambda t: cli_search_process(args.demo, t), texts[:args.naive_queries])
+    naive, naive_ids = timed(lambda t: cli_search_process(args.demo, t), texts[:args.naive_queries], warm_up=False)
     assert naive_ids == ids[:args.naive_queries], "cl2cm search and the server disagree"
     return {"gallery": len(index), "serve_sequential": seq, f"serve_{args.clients}_clients": par,
             "naive_cli_process": naive, "ratio_qps_sequential": seq["qps"] / naive["qps"],
@@ -164,10 +171,28 @@ def bench_synthetic(args: argparse.Namespace, texts: list[str]) -> dict[str, Any
     finally:
         live.close()
     assert http_ids == ours_ids
-    return {"gallery": args.rows, "dim": int(dim), "serve_http_sequential": http_seq,
-            f"serve_http_{args.clients}_clients": http_par, "ours_in_process": inproc,
-            "naive_full_sort_in_process": naive_stats, "ratio_in_process": inproc["qps"] / naive_stats["qps"],
-            "ratio_http_vs_naive_in_process": http_seq["qps"] / naive_stats["qps"]}
+    out = {"gallery": args.rows, "dim": int(dim), "serve_http_sequential": http_seq,
+           f"serve_http_{args.clients}_clients": http_par, "ours_in_process": inproc,
+           "naive_full_sort_in_process": naive_stats, "ratio_in_process": inproc["qps"] / naive_stats["qps"],
+           "ratio_http_vs_naive_in_process": http_seq["qps"] / naive_stats["qps"]}
+    if args.ann:
+        out["ivf"] = bench_ivf(args, index, texts[:n], ours_ids)
+    return out
+
+
+def bench_ivf(args: argparse.Namespace, exact: SearchIndex, texts: list[str], exact_ids: list[list[str]]
+              ) -> dict[str, Any]:
+    """faiss IVF-Flat over the same rows: build time, then queries/s and recall@10 against the exact top-10."""
+    t = time.perf_counter()
+    ivf = SearchIndex(exact.gallery, index="ivf", nlist=args.nlist, nprobe=1)
+    build = time.perf_counter() - t
+    rows = []
+    for nprobe in args.nprobe:
+        ivf.approximate.set_nprobe(nprobe)
+        stats, ids = timed(lambda text: [i for i, _ in ivf.search(text, K)], texts)
+        recall = statistics.fmean(len(set(a) & set(b)) / K for a, b in zip(ids, exact_ids, strict=True))
+        rows.append({"nprobe": ivf.approximate.nprobe, "recall_at_10": recall, **stats})
+    return {"nlist": ivf.approximate.nlist, "build_s": build, "rows": rows}
 
 
 def table(title: str, rows: list[tuple[str, dict[str, float]]]) -> str:
@@ -187,6 +212,9 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=8, help="concurrent client threads")
     ap.add_argument("--workers", type=int, default=2, help="server worker threads (cl2cm serve --workers)")
     ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads (0: torch's default)")
+    ap.add_argument("--ann", action="store_true", help="also faiss IVF-Flat on the synthetic store (recall@10)")
+    ap.add_argument("--nlist", type=int, default=0, help="IVF lists (0: about √rows)")
+    ap.add_argument("--nprobe", type=int, nargs="+", default=[8, 32, 128], help="IVF lists probed per query")
     ap.add_argument("--json", type=Path, help="write the results here")
     args = ap.parse_args()
     if args.threads:
@@ -212,6 +240,13 @@ def main() -> None:
             ("naive in-process (full stable sort)", s["naive_full_sort_in_process"])]))
         print(f"ratio queries/s in-process ours/naive: {s['ratio_in_process']:.2f}×; "
               f"HTTP ours / naive in-process: {s['ratio_http_vs_naive_in_process']:.2f}×")
+        if "ivf" in s:
+            v = s["ivf"]
+            print(f"\nfaiss IVF-Flat, nlist {v['nlist']} (build {v['build_s']:.1f} s), in-process, vs exact top-{K}")
+            print(f"{'nprobe':>8s} {'recall@10':>10s} {'queries/s':>10s} {'p50 ms':>9s} {'p99 ms':>9s}")
+            for r in v["rows"]:
+                print(f"{r['nprobe']:8d} {r['recall_at_10']:10.3f} {r['qps']:10.1f} {r['p50_ms']:9.1f} "
+                      f"{r['p99_ms']:9.1f}")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
 

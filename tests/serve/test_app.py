@@ -7,6 +7,7 @@ import io
 import json
 import os
 import shutil
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -75,7 +76,7 @@ def test_page_health_and_headers(client: TestClient, index: SearchIndex) -> None
     assert page.headers["x-content-type-options"] == "nosniff"
     health = client.get("/health").json()
     assert health == {"status": "ok", "model": str(index.model_dir), "store": str(index.features), "rows": 12,
-                      "dim": 16, "device": "cpu", "max_k": 10, "images": True, "workers": 2}
+                      "dim": 16, "device": "cpu", "index": "exact", "max_k": 10, "images": True, "workers": 2}
     assert client.get("/docs").status_code == 404 and client.get("/openapi.json").status_code == 404
 
 
@@ -168,3 +169,25 @@ def test_pool_refuses_beyond_max_pending() -> None:
 def test_search_json_is_plain(client: TestClient) -> None:
     r = client.get("/api/search?q=Stra%C3%9Fe&k=2")
     assert json.loads(r.text)["query"] == "Straße"
+
+
+def test_ivf_index_probing_every_list_finds_the_exact_top_k(demo_run: DemoRun, index: SearchIndex) -> None:
+    pytest.importorskip("faiss")
+    ivf = SearchIndex(index.gallery, index="ivf", nlist=2, nprobe=2)
+    assert ivf.describe() == "ivf (nlist 2, nprobe 2)"
+    for text in GERMAN_QUERIES:
+        exact = index.search(text, 5)
+        approx = ivf.search(text, 5)
+        assert [i for i, _ in approx] == [i for i, _ in exact]
+        assert [s for _, s in approx] == pytest.approx([s for _, s in exact], abs=1e-5)
+    with TestClient(create_app(ivf)) as c:
+        assert c.get("/health").json()["index"] == "ivf (nlist 2, nprobe 2)"
+        assert len(c.get("/api/search?q=Kreis&k=3").json()["results"]) == 3
+
+
+def test_ivf_without_faiss_is_a_one_line_hint(index: SearchIndex, monkeypatch: pytest.MonkeyPatch) -> None:
+    from cl2cm.errors import UserError
+
+    monkeypatch.setitem(sys.modules, "faiss", None)
+    with pytest.raises(UserError, match=r"pip install 'cl2cm\[ann\]'"):
+        SearchIndex(index.gallery, index="ivf")

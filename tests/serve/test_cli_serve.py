@@ -21,6 +21,8 @@ def test_missing_or_wrong_paths(demo_run: DemoRun, cli, tmp_path: Path) -> None:
     code, _, err = cli(["serve", "--model", str(demo_run.features), "--features", str(demo_run.features),
                         "--port", "0"])
     assert code == 2 and len(err.splitlines()) == 1 and str(demo_run.features) in err
+    code, _, err = cli(args(demo_run, "--index", "hnsw", "--port", "0"))
+    assert code == 2 and "--index 'hnsw': expected one of exact, ivf" in err
     code, _, err = cli(args(demo_run, "--host", "no-such-host.invalid", "--port", "0"))
     assert code == 2 and "--host 'no-such-host.invalid'" in err
 

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from cl2cm.cli.app import AT_LEAST_1, DeviceOpt, QuietOpt, Range, app, console, err_console
+from cl2cm.cli.app import AT_LEAST_1, NON_NEGATIVE, DeviceOpt, QuietOpt, Range, app, console, err_console
 from cl2cm.errors import UserError
 
 
@@ -29,6 +29,12 @@ def serve_cmd(
     max_pending: Annotated[int, typer.Option("--max-pending", callback=AT_LEAST_1,
                                              help="Requests that may wait for a worker; more are answered 503.")
                            ] = 256,
+    index: Annotated[str, typer.Option("--index", help="exact (cl2cm search's ranking) or ivf (approximate, "
+                                       "faiss IVF-Flat; needs the 'ann' extra).")] = "exact",
+    nlist: Annotated[int, typer.Option("--nlist", callback=NON_NEGATIVE,
+                                       help="--index ivf: number of lists (0: about √rows).")] = 0,
+    nprobe: Annotated[int, typer.Option("--nprobe", callback=AT_LEAST_1,
+                                        help="--index ivf: lists scored per query (recall vs speed).")] = 32,
     access_log: Annotated[bool, typer.Option("--access-log", help="Log every request to stderr.")] = False,
     device: DeviceOpt = "auto",
     quiet: QuietOpt = False,
@@ -42,8 +48,11 @@ def serve_cmd(
         cl2cm serve --model runs/demo/student --features runs/demo/features/test \\
             --root runs/demo/world/images/test --port 8000
     """
+    from cl2cm.serve.index import INDEX_KINDS
     from cl2cm.serve.server import bind_socket, run_server, url_of
 
+    if index not in INDEX_KINDS:
+        raise UserError(f"--index {index!r}: expected one of {', '.join(INDEX_KINDS)}")
     if root is not None and not root.is_dir():
         raise UserError("--root: not a directory", path=root)
     try:
@@ -56,19 +65,21 @@ def serve_cmd(
     sock = bind_socket(host, port)  # before loading: a taken port fails in a second, not after the model
     try:
         with console.status("loading model and gallery", spinner="dots") if not quiet else nullcontext():
-            index = SearchIndex.load(model, features, device=device)
+            options = {"nlist": nlist, "nprobe": nprobe} if index == "ivf" else {}
+            search_index = SearchIndex.load(model, features, device=device, index=index, **options)
     except BaseException:
         sock.close()
         raise
-    web_app = create_app(index, root=root, workers=workers, max_pending=max_pending, max_k=max_k)
+    web_app = create_app(search_index, root=root, workers=workers, max_pending=max_pending, max_k=max_k)
     url = url_of(sock)
 
     def started() -> None:
         if host not in ("127.0.0.1", "localhost", "::1"):
             err_console.print(f"warning: listening on {host}: reachable from other machines", highlight=False)
         if not quiet:
-            console.print(f"cl2cm serve: {len(index)} items from {features} on {index.device}; open {url} "
-                          "(Ctrl-C to stop)", highlight=False, soft_wrap=True)
+            console.print(f"cl2cm serve: {len(search_index)} items from {features} on {search_index.device} "
+                          f"({search_index.describe()}); open {url} (Ctrl-C to stop)", highlight=False,
+                          soft_wrap=True)
 
     run_server(web_app, sock, log_level="info" if access_log else "warning", access_log=access_log,
                on_started=started)

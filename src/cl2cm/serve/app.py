@@ -83,7 +83,8 @@ def create_app(index: SearchIndex, *, root: Path | None = None, workers: int = 2
     @app.get("/health")
     async def health() -> dict[str, object]:
         return {"status": "ok", "model": str(index.model_dir), "store": str(index.features), "rows": len(index),
-                "dim": int(index.gallery.emb.shape[1]), "device": str(index.device), "max_k": k_cap,
+                "dim": int(index.gallery.emb.shape[1]), "device": str(index.device), "index": index.describe(),
+                "max_k": k_cap,
                 "images": thumbs is not None, "workers": pool.workers}
 
     @app.get("/api/search")
