@@ -7,6 +7,7 @@ same model and store, which needs a deterministic model, not a good one. Built o
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -96,9 +97,15 @@ def live_server(demo_run: DemoRun) -> Iterator[LiveServer]:
         log.close()
         pytest.fail(f"cl2cm serve did not start: {(demo_run.root / 'serve.log').read_text()[-2000:]}")
     yield LiveServer(url, proc)
-    proc.terminate()
+    proc.send_signal(signal.SIGINT)  # Ctrl-C: a graceful stop, exit 0, no traceback
     try:
-        proc.wait(timeout=20)
+        code = proc.wait(timeout=30)
     except subprocess.TimeoutExpired:
         proc.kill()
-    log.close()
+        raise
+    finally:
+        log.close()
+    err = (demo_run.root / "serve.log").read_text()
+    assert code == 0 and "Traceback" not in err, err[-2000:]
+    reader.join(5)
+    assert any("cl2cm serve: stopped" in line for line in lines)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from contextlib import nullcontext
+from contextlib import nullcontext, suppress
 from pathlib import Path
 from typing import Annotated
 
@@ -81,6 +81,10 @@ def serve_cmd(
                           f"({search_index.describe()}); open {url} (Ctrl-C to stop)", highlight=False,
                           soft_wrap=True)
 
-    run_server(web_app, sock, log_level="info" if access_log else "warning", access_log=access_log,
-               on_started=started)
+    # uvicorn shuts down gracefully on Ctrl-C, then re-raises it: here that is the normal end
+    with suppress(KeyboardInterrupt):
+        run_server(web_app, sock, log_level="info" if access_log else "warning", access_log=access_log,
+                   on_started=started)
+    if not quiet:
+        console.print("cl2cm serve: stopped", highlight=False)
 
