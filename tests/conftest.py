@@ -4,7 +4,8 @@ The default suite stands on its own: library tests use `tests/data` (a few hundr
 SOURCE.txt) and generated worlds. Only tests marked `realdata` read ../shared/data; they run wherever it
 exists, are deselected where it does not (the end of the run says how many and why), and fail under
 CI=true (CI must have it). A test that asks for ../shared/data without the marker is a collection error.
-Only "needs CUDA" skips; every skip is listed at the end with its reason.
+Only "needs CUDA" skips, and the browser test of `cl2cm serve` without chromium (a failure under CI=true);
+every skip is listed at the end with its reason.
 """
 
 from __future__ import annotations
