@@ -86,3 +86,34 @@ def test_second_demo_into_the_same_directory_is_refused(tmp_path: Path) -> None:
     with output_lock(tmp_path / "d"), pytest.raises(UserError, match="in use by another cl2cm run"):
         run_demo(DemoConfig(out=tmp_path / "d"), ran.append)
     assert ran == []
+
+
+def test_e5_plan_converts_once_then_trains_on_it_with_the_library_defaults(tmp_path: Path) -> None:
+    cfg = DemoConfig(out=tmp_path / "d", encoder="e5")
+    steps = plan(cfg)
+    names = [s.name for s in steps]
+    convert = steps[names.index("convert the e5 encoder")]
+    assert convert.action is not None and convert.done == tmp_path / "d" / "e5" / "config.json"
+    assert names.index("convert the e5 encoder") < names.index("train-teacher")
+    teacher = steps[names.index("train-teacher")]
+    assert teacher.argv[teacher.argv.index("--encoder") + 1] == str(tmp_path / "d" / "e5")
+    assert "--train-layers" not in teacher.argv and "--lr" not in teacher.argv  # pretrained: defaults apply
+    tiny = {s.name: s for s in plan(DemoConfig(out=tmp_path / "t"))}
+    assert all(s.action is None for s in tiny.values())
+    assert tiny["train-teacher"].argv[tiny["train-teacher"].argv.index("--train-layers") + 1] == "all"
+
+
+def test_unknown_demo_encoder_and_a_run_with_another_encoder_are_refused(tmp_path: Path) -> None:
+    import json
+
+    from cl2cm.demo.pipeline import run_demo
+
+    with pytest.raises(UserError, match="--encoder 'bert'"):
+        run_demo(DemoConfig(out=tmp_path / "x", encoder="bert"), lambda argv: None)
+    out = tmp_path / "d"
+    out.mkdir()
+    settings = {k: getattr(DemoConfig(out=out), k) for k in ("train", "val", "test", "lang", "noise", "dim",
+                                                            "teacher_epochs", "student_epochs", "lr", "seed")}
+    (out / "demo.json").write_text(json.dumps(settings))  # an older tiny run (no "encoder" key)
+    with pytest.raises(UserError, match="differs in: encoder"):
+        run_demo(DemoConfig(out=out, encoder="e5"), lambda argv: None)

@@ -132,6 +132,7 @@ def test_convert_writes_a_directory_transformers_loads_offline(tiny_e5, tmp_path
                                   dequantize_q4_0(quantize_q4_0(w["l1.fi.w"]), (64, 32)))
     np.testing.assert_array_equal(sd["encoder.layer.0.attention.output.LayerNorm.bias"].numpy(), w["l0.aln.b"])
     np.testing.assert_array_equal(sd["embeddings.position_embeddings.weight"].numpy(), w["emb.pos"])
+    assert not sd["pooler.dense.weight"].any() and not sd["pooler.dense.bias"].any()  # none in e5: zeros, not random
     ids = tok("a cat  dogs")["input_ids"]
     assert tok.convert_ids_to_tokens(ids) == ["<s>", "▁a", "▁cat", "▁dog", "s", "</s>"]
     assert tok.pad_token_id == 1 and tok.mask_token_id == 15

@@ -59,6 +59,10 @@ def test_only_named_layers_train(tiny_bert_dir: Path) -> None:
     everything = TextEncoder(_cfg(tiny_bert_dir, train_layers="all"))
     assert everything.backbone.embeddings.word_embeddings.weight.requires_grad
     assert not any(p.requires_grad for n, p in everything.backbone.named_parameters() if n.startswith("pooler."))
+    no_words = TextEncoder(_cfg(tiny_bert_dir, train_layers="all", freeze_word_embeddings=True))
+    assert not no_words.backbone.embeddings.word_embeddings.weight.requires_grad
+    assert no_words.backbone.embeddings.position_embeddings.weight.requires_grad
+    assert all(p.requires_grad for p in no_words.backbone.encoder.parameters())
 
 
 def test_train_layers_parsing_and_errors(tiny_bert_dir: Path) -> None:

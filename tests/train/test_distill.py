@@ -201,11 +201,27 @@ def test_cli_caption_of_an_image_missing_from_the_store_is_one_line(world: dict[
 @pytest.mark.parametrize(("flags", "named"), [(["--head", "cnn"], "--head"),
                                               (["--visual-input", "pixels"], "--visual-input"),
                                               (["--kt-temperature", "0"], "--kt-temperature"),
+                                              (["--kt-teacher-temperature", "-1"], "--kt-teacher-temperature"),
                                               (["--val-features", "x"], "--val-captions")])
 def test_cli_bad_flags_are_one_line_naming_the_flag(world: dict[str, Path], tmp_path: Path, flags: list[str],
                                                     named: str, cli: Callable[[list[str]], tuple[int, str, str]]) -> None:
     code, _, err = cli(_argv(world, tmp_path / "s", *flags))
     assert code == 2 and len(err.strip().splitlines()) == 1 and named in err, err
+
+
+def test_kt_teacher_temperature_sets_only_the_teachers_softmax() -> None:
+    from torch import nn
+
+    from cl2cm.train.distill import DistillData
+
+    data = DistillData(tgt_ids=torch.ones(2, 4, dtype=torch.int32), tgt_len=torch.full((2,), 3),
+                       rows=torch.tensor([0, 1]), groups=torch.tensor([0, 1]), visual=torch.randn(2, 8),
+                       visual_mask=None)
+    both = DistillTask(nn.Identity(), data, DistillOptions(kt_temperature=0.2))  # type: ignore[arg-type]
+    assert (both.transfer.tau_t, both.transfer.tau_s) == (0.2, 0.2)
+    split = DistillTask(nn.Identity(), data, DistillOptions(kt_temperature=0.2,  # type: ignore[arg-type]
+                                                            kt_teacher_temperature=0.05))
+    assert (split.transfer.tau_t, split.transfer.tau_s) == (0.05, 0.2)
 
 
 def test_image_sampling_gives_distinct_images_and_reaches_every_caption() -> None:

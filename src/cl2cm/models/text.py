@@ -37,6 +37,9 @@ class TextEncoderConfig:
     train_layers: str = "auto"  # "auto", "3-11", "0,2,5-7", "all" or "none" [auto = 3-11 on 12 layers, NRCCR's]
     max_length: int = 64  # tokens per caption incl. special tokens [ours]
     dropout: float = 0.1  # dropout of the head [NRCCR: 0.1]
+    # With train_layers "all": keep the word-embedding matrix frozen (96M of e5-small's 118M parameters,
+    # 92M of mBERT's; a pretrained multilingual vocabulary barely moves in one fine-tuning run) [ours]
+    freeze_word_embeddings: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -162,8 +165,9 @@ def parse_train_layers(spec: str, num_layers: int, flag: str = "--train-layers")
 _LAYER_RE = re.compile(r"(?:^|\.)layers?\.(\d+)\.")
 
 
-def freeze_backbone(backbone: nn.Module, spec: str) -> list[int]:
-    """Train only the named transformer layers (`encoder.layer.N.*`); 'all' also trains the embeddings.
+def freeze_backbone(backbone: nn.Module, spec: str, *, freeze_word_embeddings: bool = False) -> list[int]:
+    """Train only the named transformer layers (`encoder.layer.N.*`); 'all' also trains the embeddings
+    (except the word embeddings when `freeze_word_embeddings`).
 
     The pooler is always frozen: we never use it, and trainable unused parameters would break DDP.
     """
@@ -171,7 +175,7 @@ def freeze_backbone(backbone: nn.Module, spec: str) -> list[int]:
     layers = set(parse_train_layers(spec, num_layers))
     everything = str(spec).strip().lower() == "all"
     for name, p in backbone.named_parameters():
-        if name.startswith("pooler."):
+        if name.startswith("pooler.") or (freeze_word_embeddings and "word_embeddings" in name):
             p.requires_grad_(False)
             continue
         m = _LAYER_RE.search(name)
@@ -224,7 +228,8 @@ class TextEncoder(nn.Module):
             offset = 2 if self.backbone.config.model_type in ("xlm-roberta", "roberta") else 0  # padding_idx offset
             if config.max_length > max_pos - offset:
                 raise UserError(f"--max-length {config.max_length}: the encoder has {max_pos - offset} positions")
-        self.trained_layers = freeze_backbone(self.backbone, config.train_layers)
+        self.trained_layers = freeze_backbone(self.backbone, config.train_layers,
+                                              freeze_word_embeddings=config.freeze_word_embeddings)
         layers = int(getattr(self.backbone.config, "num_hidden_layers", 0))
         spec = str(config.train_layers).strip().lower()
         # what --train-layers resolved to, as the summaries print it: "3-11 of 12 (auto)"

@@ -66,7 +66,8 @@ class DistillOptions:
     en_weight: float = 0.0  # vision–English InfoNCE [NRCCR trains one; off by default]
     transfer: bool = True  # False = the no-transfer baseline
     kt_weight: float = 0.5  # relational transfer [C2KD 1 − balance]
-    kt_temperature: float = 0.1  # [C2KD distill_temp]
+    kt_temperature: float = 0.1  # [C2KD distill_temp] the student's softmax (and the teacher's unless set)
+    kt_teacher_temperature: float | None = None  # the teacher's softmax τ_T; None = kt_temperature
     kt_rows: bool = True
     kt_columns: bool = True
     feat_weight: float = 0.0  # feature-level term (needs --dim = the teacher's)
@@ -89,6 +90,8 @@ class DistillOptions:
             raise UserError(f"--hidden {self.hidden}: must be at least 1")
         if self.kt_temperature <= 0:
             raise UserError(f"--kt-temperature {self.kt_temperature}: must be positive")
+        if self.kt_teacher_temperature is not None and self.kt_teacher_temperature <= 0:
+            raise UserError(f"--kt-teacher-temperature {self.kt_teacher_temperature}: must be positive")
         if self.head != "auto" and self.head not in VISUAL_HEADS:
             raise UserError(f"--head {self.head!r}: expected auto or one of {', '.join(VISUAL_HEADS)}")
         if self.sampling not in SAMPLING:
@@ -174,7 +177,9 @@ class DistillTask(TrainTask):
         self.net = DistillModule(student, options.temperature)
         self.data = data
         self.options = options
-        self.transfer = RelationalTransferLoss(options.kt_temperature, rows=options.kt_rows,
+        # τ_T sharpens (small) or flattens (large) the teacher's target→English targets; τ_S is the student's.
+        self.transfer = RelationalTransferLoss(options.kt_teacher_temperature or options.kt_temperature,
+                                               student_temperature=options.kt_temperature, rows=options.kt_rows,
                                                columns=options.kt_columns, feature_weight=options.feat_weight,
                                                relation_weight=options.rel_weight)
         self.val = val
