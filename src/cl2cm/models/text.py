@@ -184,6 +184,17 @@ def freeze_backbone(backbone: nn.Module, spec: str, *, freeze_word_embeddings: b
 
 
 # ---------------------------------------------------------------------------------------------- encoder
+def _model_dir_tokenizer_kwargs(tokenizer_dir: str | Path | None) -> dict[str, Any]:
+    """transformers 5 takes any local tokenizer whose config.json has no HF `model_type` (ours holds cl2cm's
+    config) for an old Mistral one and warns that its regex is wrong; nothing is changed unless asked, so
+    say so explicitly for cl2cm's own model directories (ids verified identical on the e5 tokenizer)."""
+    import transformers
+
+    if tokenizer_dir is None or int(transformers.__version__.split(".")[0]) < 5:
+        return {}
+    return {"fix_mistral_regex": False}
+
+
 class TextEncoder(nn.Module):
     """HF backbone + pooling + projection + L2 norm; `forward(input_ids, attention_mask) -> TextOutput`.
 
@@ -216,7 +227,8 @@ class TextEncoder(nn.Module):
                 self.backbone = AutoModel.from_config(cfg)
             else:
                 self.backbone = AutoModel.from_pretrained(config.encoder)
-            self.tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir or config.encoder))
+            self.tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir or config.encoder),
+                                                           **_model_dir_tokenizer_kwargs(tokenizer_dir))
         except (OSError, ValueError) as exc:
             raise UserError(f"--encoder {config.encoder!r}: cannot load the model or tokenizer "
                             f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from exc
