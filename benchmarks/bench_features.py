@@ -86,9 +86,9 @@ def main() -> None:
         # 1. ours: the extract-features command's library call; its loop time excludes model load + merge
         ds = ImageDataset(items, enc.transform, target=enc.image_size, max_pixels=10**9)
         enc.encode(torch.stack([ds[i][1] for i in range(min(n, args.batch_size))]))  # warm-up
-        cfg = ExtractConfig(source=imgs, out=tmp / "out", model=model, pretrained=args.pretrained,
-                            batch_size=args.batch_size, workers=args.workers, device=str(device), quiet=True)
-        run = extract_features(cfg)
+        cfg = ExtractConfig(model=model, pretrained=args.pretrained, batch_size=args.batch_size,
+                            workers=args.workers, device=str(device))
+        run = extract_features(imgs, tmp / "out", cfg)
         t_ours, t_full = run.loop_seconds, run.seconds
 
         # 2. pre-decoded pixels, same batch size

@@ -72,7 +72,7 @@ def naive_loop(args: argparse.Namespace, encoder: str, src: list[str], tgt: list
 def engine_run(args: argparse.Namespace, encoder: str, out: Path) -> dict[str, float]:
     from cl2cm.models.text import TextEncoderConfig
     from cl2cm.train import TrainConfig
-    from cl2cm.train.teacher import TeacherOptions, train_teacher
+    from cl2cm.train.teacher import TeacherOptions, TrainTeacherConfig, train_teacher
 
     opts = TeacherOptions(text=TextEncoderConfig(encoder=encoder, dim=args.dim, train_layers="all",
                                                  max_length=args.max_length), ot_weight=args.ot_weight,
@@ -80,8 +80,8 @@ def engine_run(args: argparse.Namespace, encoder: str, out: Path) -> dict[str, f
     cfg = TrainConfig(epochs=1000, batch_size=args.batch_size, lr=1e-4, max_steps=args.steps,
                       log_every=max(args.steps, 1), device=args.device, profile=True)
     t0 = time.perf_counter()
-    res = train_teacher(DATA / "train.en", DATA / "train.de", out, options=opts, train=cfg, max_pairs=args.pairs,
-                        quiet=True)
+    res = train_teacher(DATA / "train.en", DATA / "train.de", out,
+                        TrainTeacherConfig(options=opts, train=cfg, max_pairs=args.pairs))
     wall = time.perf_counter() - t0
     f = res.fit
     return {"pairs_per_s": f.samples_per_s, "outside_share": 1 - f.time_compute_s / f.time_total_s,

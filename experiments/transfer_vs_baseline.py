@@ -4,7 +4,8 @@ Runs the real stages through library calls: generate the demo world → translat
 captions to German with the lexicon MT at a given noise → extract patch-token features with the tiny random
 ViT → train the teacher on (English, MT German) → distill the student twice per seed, with transfer
 (CL2CM) and with `--no-transfer` (the baseline), everything else equal → evaluate both on the test split
-with the human (gold) German captions, by the metric engine of `eval` (SumR = R@1+5+10, both directions).
+with the human (gold) German captions, by `cl2cm.evaluate` (what `eval --out` writes; SumR = R@1+5+10,
+both directions).
 Then the same at a stronger translation noise. Prints mean ± std over seeds and writes `--json`.
 
     .venv/bin/python experiments/transfer_vs_baseline.py --work runs/exp --json runs/exp/result.json
@@ -47,15 +48,14 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
 
-    from cl2cm.artifacts.captions import read_captions
-    from cl2cm.artifacts.store import load_store
+    import cl2cm
     from cl2cm.demo.world import generate_world
-    from cl2cm.features.extract import ExtractConfig, extract_features
-    from cl2cm.models import TextEncoderConfig, load_model
+    from cl2cm.features.extract import ExtractConfig
+    from cl2cm.models import TextEncoderConfig
     from cl2cm.train import TrainConfig
-    from cl2cm.train.distill import DistillOptions, distill, validate_student
-    from cl2cm.train.teacher import TeacherOptions, train_teacher
-    from cl2cm.translate.runner import TranslateConfig, translate_corpus
+    from cl2cm.train.distill import DistillConfig, DistillOptions
+    from cl2cm.train.teacher import TeacherOptions, TrainTeacherConfig
+    from cl2cm.translate.runner import TranslateConfig
 
     t_start = time.perf_counter()
     work = args.work
@@ -65,12 +65,10 @@ def main() -> None:
     for split in ("train", "val", "test"):
         out = work / f"feats-{split}"
         if not (out / "manifest.json").exists():
-            extract_features(ExtractConfig(source=world / f"{split}_images.txt", root=world / "images" / split,
-                                           out=out, model=str(world / "tiny-vit.json"), pretrained="none",
-                                           tokens=True, device="cpu", workers=0, batch_size=128, quiet=True))
+            cl2cm.extract_features(world / f"{split}_images.txt", out, ExtractConfig(
+                root=world / "images" / split, model=str(world / "tiny-vit.json"), pretrained="none",
+                tokens=True, device="cpu", workers=0, batch_size=128))
         feats[split] = out
-    test_caps = read_captions(world / "test.de.jsonl")
-    test_store = load_store(feats["test"], kind="features")
     print(f"world + features: {time.perf_counter() - t_start:.0f} s", flush=True)
 
     train = dict(batch_size=args.batch_size, lr=args.lr, device="cpu", log_every=1000)
@@ -78,33 +76,34 @@ def main() -> None:
     for noise in args.noise:
         mt = work / f"mt-{noise}"
         if not (mt / "manifest.json").exists():
-            translate_corpus(world / "train.en.jsonl", mt, TranslateConfig(
-                targets=["de"], model=str(world / "lexicon.json"), backend="lexicon", noise=noise, device="cpu"),
-                progress=False)
+            cl2cm.translate(world / "train.en.jsonl", mt, TranslateConfig(
+                targets=["de"], model=str(world / "lexicon.json"), backend="lexicon", noise=noise, device="cpu"))
         teacher = work / (f"teacher-{noise}" if args.ot_weight == 0 else f"teacher-{noise}-ot{args.ot_weight}")
         if not (teacher / "manifest.json").exists():
             opts = TeacherOptions(text=TextEncoderConfig(encoder=str(world / "encoder"), dim=args.dim,
                                                          train_layers="all", max_length=48),
                                   ot_weight=args.ot_weight)
-            train_teacher(world / "train.en.jsonl", mt / "de.jsonl", teacher, val_src=world / "val.en.jsonl",
-                          val_tgt=world / "val.de.jsonl", options=opts,
-                          train=TrainConfig(epochs=args.teacher_epochs, **train), quiet=True)
+            cl2cm.train_teacher(world / "train.en.jsonl", mt / "de.jsonl", teacher,
+                                TrainTeacherConfig(options=opts, train=TrainConfig(epochs=args.teacher_epochs, **train)),
+                                val_src=world / "val.en.jsonl", val_tgt=world / "val.de.jsonl")
         for method, transfer in (("baseline", False), ("cl2cm", True)):
             key = f"noise={noise} {method}"
             results[key] = {"test_sumr": [], "test_t2v_r1": [], "val_sumr": []}
             for seed in range(args.seeds):
                 out = work / f"student-{noise}-{method}-{seed}"
-                res = distill(teacher, feats["train"], world / "train.en.jsonl", mt / "de.jsonl", out,
-                              val_features=feats["val"], val_captions=world / "val.de.jsonl",
-                              options=DistillOptions(visual_input="tokens", transfer=transfer, head=args.head,
-                                                     init_text=args.init_text, kt_weight=args.kt_weight,
-                                                     kt_temperature=args.kt_temperature),
-                              train=TrainConfig(epochs=args.epochs, seed=seed, **train), quiet=True)
-                m = validate_student(load_model(out), test_caps, test_store)
-                results[key]["test_sumr"].append(m["val_sumr"])
-                results[key]["test_t2v_r1"].append(m["val_t2v_r1"])
+                options = DistillOptions(visual_input="tokens", transfer=transfer, head=args.head,
+                                         init_text=args.init_text, kt_weight=args.kt_weight,
+                                         kt_temperature=args.kt_temperature)
+                res = cl2cm.distill(teacher, feats["train"], world / "train.en.jsonl", mt / "de.jsonl", out,
+                                    DistillConfig(options=options,
+                                                  train=TrainConfig(epochs=args.epochs, seed=seed, **train)),
+                                    val_features=feats["val"], val_captions=world / "val.de.jsonl")
+                # The test split is scored by `cl2cm eval`'s own function, not the training validator.
+                m = cl2cm.evaluate(out, captions=world / "test.de.jsonl", features=feats["test"])
+                results[key]["test_sumr"].append(m["SumR"])
+                results[key]["test_t2v_r1"].append(m["t2v"]["R@1"])
                 results[key]["val_sumr"].append(float(res.fit.best_metric or 0.0))
-                print(f"{key} seed {seed}: test SumR {m['val_sumr']:.1f}  ({time.perf_counter() - t_start:.0f} s)",
+                print(f"{key} seed {seed}: test SumR {m['SumR']:.1f}  ({time.perf_counter() - t_start:.0f} s)",
                       flush=True)
 
     def ms(xs: list[float]) -> str:

@@ -43,18 +43,19 @@ def images(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def cfg(src: Path, out: Path, model: Path, **kw: object) -> ExtractConfig:
-    base = dict(source=src, out=out, model=str(model), pretrained="none", batch_size=4, workers=0, chunk_size=4,
+def cfg(src: Path, out: Path, model: Path, **kw: object) -> tuple[Path, Path, ExtractConfig]:
+    """`extract_features` arguments: the input, the output, the config."""
+    base = dict(model=str(model), pretrained="none", batch_size=4, workers=0, chunk_size=4,
                 max_pixels=1_000_000, device="cpu")
     base.update(kw)
-    return ExtractConfig(**base)  # type: ignore[arg-type]
+    return src, out, ExtractConfig(**base)  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="module")
 def reference(images: Path, tiny_clip_config: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One uninterrupted, unsharded run: what every other way of running must reproduce."""
     out = tmp_path_factory.mktemp("ref")
-    res = extract_features(cfg(images, out, tiny_clip_config, tokens=True))
+    res = extract_features(*cfg(images, out, tiny_clip_config, tokens=True))
     assert res.merged and res.rows == len(GOOD) and res.store_skipped == len(BROKEN)
     return out
 
@@ -93,7 +94,7 @@ def test_rows_match_open_clip_reference_path(reference: Path, images: Path, tiny
 
 def test_same_vector_regardless_of_batch_size_and_workers(reference: Path, images: Path, tiny_clip_config: Path,
                                                           tmp_path: Path) -> None:
-    extract_features(cfg(images, tmp_path, tiny_clip_config, tokens=True, batch_size=3, workers=2,
+    extract_features(*cfg(images, tmp_path, tiny_clip_config, tokens=True, batch_size=3, workers=2,
                          chunk_size=100))
     a, b = load_store(reference, kind="features"), load_store(tmp_path, kind="features")
     assert a.ids == b.ids
@@ -118,29 +119,29 @@ def test_resume_after_interruption_equals_uninterrupted(reference: Path, images:
             raise Killed
 
     with pytest.raises(Killed):
-        extract_features(cfg(images, tmp_path, tiny_clip_config, tokens=True), on_chunk=die_after_two)
+        extract_features(*cfg(images, tmp_path, tiny_clip_config, tokens=True), on_chunk=die_after_two)
     assert not (tmp_path / "manifest.json").exists()  # no half artifact
-    res = extract_features(cfg(images, tmp_path, tiny_clip_config, tokens=True))
+    res = extract_features(*cfg(images, tmp_path, tiny_clip_config, tokens=True))
     assert res.chunks_reused == 2 and res.chunks_run == res.chunks_total - 2
     _same_store(reference, tmp_path)
 
 
 def test_shards_merge_equal_unsharded(reference: Path, images: Path, tiny_clip_config: Path,
                                       tmp_path: Path) -> None:
-    r0 = extract_features(cfg(images, tmp_path, tiny_clip_config, tokens=True, shard="0/2"))
+    r0 = extract_features(*cfg(images, tmp_path, tiny_clip_config, tokens=True, shard="0/2"))
     assert not r0.merged and r0.chunks_waiting > 0 and not (tmp_path / "manifest.json").exists()
-    r1 = extract_features(cfg(images, tmp_path, tiny_clip_config, tokens=True, shard="1/2"))
+    r1 = extract_features(*cfg(images, tmp_path, tiny_clip_config, tokens=True, shard="1/2"))
     assert r1.merged
     _same_store(reference, tmp_path)
 
 
 def test_changed_options_refused_then_overwrite(images: Path, tiny_clip_config: Path, tmp_path: Path) -> None:
-    extract_features(cfg(images, tmp_path, tiny_clip_config, shard="0/2"))
+    extract_features(*cfg(images, tmp_path, tiny_clip_config, shard="0/2"))
     with pytest.raises(UserError, match="different run"):
-        extract_features(cfg(images, tmp_path, tiny_clip_config, shard="1/2", normalize=False))
-    extract_features(cfg(images, tmp_path, tiny_clip_config, normalize=False, overwrite=True))
+        extract_features(*cfg(images, tmp_path, tiny_clip_config, shard="1/2", normalize=False))
+    extract_features(*cfg(images, tmp_path, tiny_clip_config, normalize=False, overwrite=True))
     with pytest.raises(UserError, match="finished store"):
-        extract_features(cfg(images, tmp_path, tiny_clip_config))
+        extract_features(*cfg(images, tmp_path, tiny_clip_config))
     store = load_store(tmp_path, kind="features")
     assert store.manifest.extra["normalized"] is False and not torch.allclose(
         store.features.norm(dim=-1), torch.ones(len(store)), atol=1e-2)
@@ -149,10 +150,10 @@ def test_changed_options_refused_then_overwrite(images: Path, tiny_clip_config: 
 def test_strict_fails_and_missing_list_entries_are_skipped(images: Path, tiny_clip_config: Path,
                                                            tmp_path: Path) -> None:
     with pytest.raises(UserError, match="--strict"):
-        extract_features(cfg(images, tmp_path / "s", tiny_clip_config, strict=True))
+        extract_features(*cfg(images, tmp_path / "s", tiny_clip_config, strict=True))
     lst = tmp_path / "list.txt"
     lst.write_text("a/0.jpg\nnope.jpg\na/0.jpg\n")
-    extract_features(cfg(lst, tmp_path / "l", tiny_clip_config, root=images))
+    extract_features(*cfg(lst, tmp_path / "l", tiny_clip_config, root=images))
     assert load_store(tmp_path / "l").ids == ["a/0.jpg"]  # duplicate listed once
     assert json.loads((tmp_path / "l" / "skipped.jsonl").read_text())["reason"] == "missing file"
 
@@ -164,14 +165,14 @@ def test_safetensors_checkpoint_and_pickle_refusal(images: Path, tiny_clip_confi
     save_safetensors(tmp_path / "ckpt.safetensors", model.state_dict())
     lst = tmp_path / "l.txt"
     lst.write_text("a/0.jpg\nb/2.jpg\n")
-    extract_features(cfg(lst, tmp_path / "f", tiny_clip_config, root=images,
+    extract_features(*cfg(lst, tmp_path / "f", tiny_clip_config, root=images,
                          pretrained=str(tmp_path / "ckpt.safetensors")))
-    extract_features(cfg(lst, tmp_path / "s", tiny_clip_config, root=images, seed=7))
+    extract_features(*cfg(lst, tmp_path / "s", tiny_clip_config, root=images, seed=7))
     assert torch.equal(load_store(tmp_path / "f").features, load_store(tmp_path / "s").features)
     assert load_store(tmp_path / "f").manifest.model["pretrained"] == "ckpt.safetensors"
     (tmp_path / "ckpt.pt").write_bytes(b"x")
     with pytest.raises(UserError, match="--allow-pickle"):
-        extract_features(cfg(lst, tmp_path / "p", tiny_clip_config, root=images, pretrained=str(tmp_path / "ckpt.pt")))
+        extract_features(*cfg(lst, tmp_path / "p", tiny_clip_config, root=images, pretrained=str(tmp_path / "ckpt.pt")))
 
 
 def test_video_frames_and_mask(images: Path, tiny_clip_config: Path, tmp_path: Path) -> None:
@@ -183,7 +184,7 @@ def test_video_frames_and_mask(images: Path, tiny_clip_config: Path, tmp_path: P
             (vids / vid / f"{j}.jpg").write_bytes(frame)
     (vids / "short" / "9.jpg").write_bytes(b"")  # a broken frame: masked out, the video survives
     (vids / "empty").mkdir()
-    res = extract_features(cfg(vids, tmp_path / "out", tiny_clip_config, frames=4, chunk_size=2))
+    res = extract_features(*cfg(vids, tmp_path / "out", tiny_clip_config, frames=4, chunk_size=2))
     store = load_store(tmp_path / "out", kind="features")
     assert res.rows == 2 and store.ids == ["long", "short"]
     assert store.features.shape == (2, 4, 64) and store.mask.tolist() == [[True] * 4, [True, True, False, False]]

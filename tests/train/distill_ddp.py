@@ -4,11 +4,11 @@ import sys
 from pathlib import Path
 
 from cl2cm.train import TrainConfig
-from cl2cm.train.distill import DistillOptions, distill
+from cl2cm.train.distill import DistillConfig, DistillOptions, distill
 
 root, teacher, out = (Path(a) for a in sys.argv[1:4])
 distill(teacher, root / "feats-train", root / "train.en.jsonl", root / "train.de.jsonl", out,
-        val_features=root / "feats-val", val_captions=root / "val.de.jsonl",
-        options=DistillOptions(visual_input="tokens"),
-        train=TrainConfig(epochs=1, batch_size=32, lr=1e-3, max_steps=3, log_every=1, device="cpu", seed=1),
-        max_pairs=128, quiet=True)
+        DistillConfig(options=DistillOptions(visual_input="tokens"),
+                      train=TrainConfig(epochs=1, batch_size=32, lr=1e-3, max_steps=3, log_every=1, device="cpu",
+                                        seed=1), max_pairs=128),
+        val_features=root / "feats-val", val_captions=root / "val.de.jsonl")

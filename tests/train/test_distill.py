@@ -20,9 +20,9 @@ from cl2cm.errors import UserError
 from cl2cm.models import TextEncoderConfig, load_model
 from cl2cm.models.student import Student
 from cl2cm.train import TrainConfig
-from cl2cm.train.distill import DistillOptions, DistillTask, distill
+from cl2cm.train.distill import DistillConfig, DistillOptions, DistillTask, distill
 from cl2cm.train.engine import read_checkpoint
-from cl2cm.train.teacher import TeacherOptions, train_teacher
+from cl2cm.train.teacher import TeacherOptions, TrainTeacherConfig, train_teacher
 
 HERE = Path(__file__).resolve().parent
 CHANCE_SUMR = 2 * (1 + 5 + 10)  # 100 validation images, one caption each: R@K = K% by chance
@@ -34,18 +34,18 @@ def world(tmp_path_factory: pytest.TempPathFactory, tiny_bert_dir: Path) -> dict
     paths = build_world(root)
     opts = TeacherOptions(text=TextEncoderConfig(encoder=str(tiny_bert_dir), dim=32, train_layers="all",
                                                  max_length=32), ot_weight=0.0)
-    train_teacher(paths["train_en"], paths["train_de"], root / "teacher", options=opts,
-                  train=TrainConfig(epochs=2, batch_size=32, lr=1e-3, device="cpu", log_every=5), quiet=True)
+    train_teacher(paths["train_en"], paths["train_de"], root / "teacher", TrainTeacherConfig(
+        options=opts, train=TrainConfig(epochs=2, batch_size=32, lr=1e-3, device="cpu", log_every=5)))
     return {**paths, "root": root, "teacher": root / "teacher"}
 
 
 def _run(world: dict[str, Path], out: Path, *, val: bool = True, epochs: int = 4, max_pairs: int | None = None,
          resume: bool = False, **opts: object):
     kw = {"val_features": world["feats_val"], "val_captions": world["val_de"]} if val else {}
-    return distill(world["teacher"], world["feats_train"], world["train_en"], world["train_de"], out,
-                   options=DistillOptions(**opts),
-                   train=TrainConfig(epochs=epochs, batch_size=32, lr=1e-3, device="cpu", log_every=2, seed=3),
-                   max_pairs=max_pairs, resume=resume, quiet=True, **kw)
+    config = DistillConfig(options=DistillOptions(**opts),  # type: ignore[arg-type]
+                           train=TrainConfig(epochs=epochs, batch_size=32, lr=1e-3, device="cpu", log_every=2,
+                                             seed=3), max_pairs=max_pairs, resume=resume)
+    return distill(world["teacher"], world["feats_train"], world["train_en"], world["train_de"], out, config, **kw)
 
 
 @pytest.fixture(scope="module")
@@ -140,7 +140,7 @@ def test_resume_on_a_store_from_another_model_is_refused(world: dict[str, Path],
     other = build_world(tmp_path / "other", train_images=40, val_images=10, model_name="synthetic-B")
     with pytest.raises(UserError, match="synthetic-B"):
         distill(world["teacher"], other["feats_train"], world["train_en"], world["train_de"], tmp_path / "s",
-                train=TrainConfig(epochs=1, batch_size=32, device="cpu"), resume=True, quiet=True)
+                DistillConfig(train=TrainConfig(epochs=1, batch_size=32, device="cpu"), resume=True))
 
 
 def test_two_process_ddp_run(world: dict[str, Path], tmp_path: Path) -> None:
@@ -161,7 +161,7 @@ def test_val_store_from_another_visual_model_is_a_clear_error(world: dict[str, P
                extra=store.extra)
     with pytest.raises(UserError, match="--val-features .*'other'"):
         distill(world["teacher"], world["feats_train"], world["train_en"], world["train_de"], tmp_path / "s",
-                val_features=tmp_path / "val-b", val_captions=world["val_de"], quiet=True)
+                val_features=tmp_path / "val-b", val_captions=world["val_de"])
 
 
 # ---------------------------------------------------------------------------------------------- CLI
@@ -251,8 +251,8 @@ def test_video_frames_with_a_mask_train_a_temporal_student(world: dict[str, Path
     mask[::3, 1] = False  # every third video has only one frame
     save_store(tmp_path / "video", frames, store.ids, Manifest(kind="features", model={"name": "frames"}), mask=mask)
     res = distill(world["teacher"], tmp_path / "video", world["train_en"], world["train_de"], tmp_path / "s",
-                  train=TrainConfig(epochs=1, batch_size=32, lr=1e-3, device="cpu", max_steps=2, log_every=1),
-                  max_pairs=64, quiet=True)
+                  DistillConfig(train=TrainConfig(epochs=1, batch_size=32, lr=1e-3, device="cpu", max_steps=2,
+                                                  log_every=1), max_pairs=64))
     assert res.head == "temporal"
     student = load_model(tmp_path / "s")
     v = student.encode_store(load_store(tmp_path / "video", **student.expect_store()))
@@ -262,10 +262,10 @@ def test_video_frames_with_a_mask_train_a_temporal_student(world: dict[str, Path
 @pytest.mark.gpu
 def test_amp_distill_on_cuda(world: dict[str, Path], tmp_path: Path) -> None:
     res = distill(world["teacher"], world["feats_train"], world["train_en"], world["train_de"], tmp_path / "s",
-                  val_features=world["feats_val"], val_captions=world["val_de"],
-                  options=DistillOptions(visual_input="tokens"),
-                  train=TrainConfig(epochs=2, batch_size=32, lr=1e-3, device="cuda", amp="bf16", log_every=1),
-                  quiet=True)
+                  DistillConfig(options=DistillOptions(visual_input="tokens"),
+                                train=TrainConfig(epochs=2, batch_size=32, lr=1e-3, device="cuda", amp="bf16",
+                                                  log_every=1)),
+                  val_features=world["feats_val"], val_captions=world["val_de"])
     assert res.fit.best_metric is not None and res.fit.best_metric > 3 * CHANCE_SUMR
     assert isinstance(load_model(tmp_path / "s", "cuda"), Student)
 

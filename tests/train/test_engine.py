@@ -26,17 +26,17 @@ def _weights(out: Path) -> dict[str, torch.Tensor]:
 
 
 def test_resume_after_kill_reproduces_uninterrupted_weights(tmp_path: Path) -> None:
-    full = fit(ToyTask(), TrainConfig(**CFG), tmp_path / "full", quiet=True)
+    full = fit(ToyTask(), TrainConfig(**CFG), tmp_path / "full")
     assert full.epochs == 3 and full.steps == 24
     with pytest.raises(KeyboardInterrupt):  # killed in the middle of epoch 2
-        fit(ToyTask(fail_at_step=12), TrainConfig(**CFG), tmp_path / "cut", quiet=True)
+        fit(ToyTask(fail_at_step=12), TrainConfig(**CFG), tmp_path / "cut")
     _, meta = read_checkpoint(tmp_path / "cut" / "checkpoints" / "last.safetensors")
     assert meta["state"]["epoch"] == 1 and meta["state"]["step"] == 8
     fresh = ToyTask()
     with torch.no_grad():  # whatever the new process starts from, the checkpoint's weights win
         for p in fresh.net.parameters():
             p.add_(1.0)
-    resumed = fit(fresh, TrainConfig(**CFG), tmp_path / "cut", resume=True, quiet=True)
+    resumed = fit(fresh, TrainConfig(**CFG), tmp_path / "cut", resume=True)
     assert resumed.resumed_from == 1 and resumed.steps == 24
     a, b = _weights(tmp_path / "full"), _weights(tmp_path / "cut")
     for k in a:
@@ -48,13 +48,13 @@ def test_resume_after_kill_reproduces_uninterrupted_weights(tmp_path: Path) -> N
 
 
 def test_resume_with_other_settings_is_refused(tmp_path: Path) -> None:
-    fit(ToyTask(), TrainConfig(**{**CFG, "epochs": 1}), tmp_path, quiet=True)
+    fit(ToyTask(), TrainConfig(**{**CFG, "epochs": 1}), tmp_path)
     with pytest.raises(UserError, match="--lr"):
-        fit(ToyTask(), TrainConfig(**{**CFG, "lr": 0.01}), tmp_path, resume=True, quiet=True)
+        fit(ToyTask(), TrainConfig(**{**CFG, "lr": 0.01}), tmp_path, resume=True)
 
 
 def test_checkpoint_is_plain_safetensors_and_best_is_kept(tmp_path: Path) -> None:
-    res = fit(ToyTask(), TrainConfig(**CFG), tmp_path, quiet=True)
+    res = fit(ToyTask(), TrainConfig(**CFG), tmp_path)
     tensors, meta = read_checkpoint(tmp_path / "checkpoints" / "last.safetensors")
     assert any(k.startswith("optim.") and k.endswith("exp_avg") for k in tensors)
     assert "rng.torch" in tensors and meta["state"]["step"] == 24
@@ -77,11 +77,11 @@ def test_learning_rate_schedules() -> None:
 
 def test_bad_settings_are_user_errors(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="--schedule"):
-        fit(ToyTask(), TrainConfig(**{**CFG, "schedule": "linear"}), tmp_path, quiet=True)
+        fit(ToyTask(), TrainConfig(**{**CFG, "schedule": "linear"}), tmp_path)
     with pytest.raises(UserError, match="larger than the training set"):
-        fit(ToyTask(n=16), TrainConfig(**CFG), tmp_path, quiet=True)
+        fit(ToyTask(n=16), TrainConfig(**CFG), tmp_path)
     with pytest.raises(UserError, match="--amp"):
-        fit(ToyTask(), TrainConfig(**{**CFG, "amp": "fp16"}), tmp_path, quiet=True)
+        fit(ToyTask(), TrainConfig(**{**CFG, "amp": "fp16"}), tmp_path)
 
 
 def test_ddp_two_processes_match_one_process_on_the_global_batch(tmp_path: Path) -> None:
@@ -92,7 +92,7 @@ def test_ddp_two_processes_match_one_process_on_the_global_batch(tmp_path: Path)
     assert proc.returncode == 0, proc.stderr[-2000:]
     # one process, same global batch of 32 (in-process: no torchrun environment, so no process group)
     fit(ToyTask(dropout=0.0), TrainConfig(epochs=1, batch_size=32, lr=0.05, max_steps=3, log_every=1,
-                                          device="cpu", warmup=0, seed=3), tmp_path / "one", quiet=True)
+                                          device="cpu", warmup=0, seed=3), tmp_path / "one")
 
     def losses(d: Path) -> list[float]:
         return [json.loads(x)["loss"] for x in (d / "metrics.jsonl").read_text().splitlines()
@@ -110,17 +110,17 @@ def test_ddp_two_processes_match_one_process_on_the_global_batch(tmp_path: Path)
 @pytest.mark.parametrize("amp", ["bf16", "fp16"])
 def test_amp_on_cuda_trains_and_resumes(tmp_path: Path, amp: str) -> None:
     cfg = {**CFG, "device": "cuda", "amp": amp, "epochs": 2}
-    res = fit(ToyTask(), TrainConfig(**cfg), tmp_path, quiet=True)
+    res = fit(ToyTask(), TrainConfig(**cfg), tmp_path)
     assert res.last_loss is not None and res.last_loss == res.last_loss  # finite, not NaN
     tensors, meta = read_checkpoint(tmp_path / "checkpoints" / "last.safetensors")
     assert (meta["scaler"] is not None) == (amp == "fp16")
-    more = fit(ToyTask(), TrainConfig(**{**cfg, "epochs": 3}), tmp_path, resume=True, quiet=True)
+    more = fit(ToyTask(), TrainConfig(**{**cfg, "epochs": 3}), tmp_path, resume=True)
     assert more.resumed_from == 2 and more.steps == 24
 
 
 def test_accumulation_steps_and_no_leak_across_epochs(tmp_path: Path) -> None:
     # batch 48 = 3 micro-batches of 16; 256 items → 16 micro-batches per epoch → 5 steps, the 16th is dropped
-    res = fit(ToyTask(), TrainConfig(**{**CFG, "batch_size": 48, "accum": 3, "epochs": 2}), tmp_path, quiet=True)
+    res = fit(ToyTask(), TrainConfig(**{**CFG, "batch_size": 48, "accum": 3, "epochs": 2}), tmp_path)
     assert res.steps == 2 * 5
     recs = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in recs if r["split"] == "train"] == list(range(1, 11))

@@ -13,7 +13,7 @@ from cl2cm.cli import main
 from cl2cm.models import load_model
 from cl2cm.models.text import TextEncoderConfig
 from cl2cm.train import TrainConfig
-from cl2cm.train.teacher import TeacherOptions, train_teacher, validate_teacher
+from cl2cm.train.teacher import TeacherOptions, TrainTeacherConfig, train_teacher, validate_teacher
 
 
 @pytest.mark.realdata
@@ -23,8 +23,8 @@ def test_tiny_teacher_learns_de_to_en_retrieval(tiny_bert_dir: Path, multi30k: P
                                                  max_length=32), ot_weight=0.1, ot_iters=20)
     train = TrainConfig(epochs=1, batch_size=64, lr=2e-3, max_steps=90, log_every=30, device="cpu", seed=0)
     res = train_teacher(multi30k / "train.en", multi30k / "train.de", tmp_path / "t",
-                        val_src=multi30k / "test_2016_flickr.en", val_tgt=multi30k / "test_2016_flickr.de",
-                        options=opts, train=train, max_pairs=6000, quiet=True)
+                        TrainTeacherConfig(options=opts, train=train, max_pairs=6000),
+                        val_src=multi30k / "test_2016_flickr.en", val_tgt=multi30k / "test_2016_flickr.de")
     r1 = res.fit.last_val["val_r1"]
     assert res.val_pairs == 1000 and r1 > 15.0, res.fit.last_val  # > 150× chance (27.2 measured)
     recs = [json.loads(x) for x in (tmp_path / "t" / "metrics.jsonl").read_text().splitlines()]

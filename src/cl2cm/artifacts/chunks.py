@@ -6,7 +6,8 @@ included) skips the chunks already there, so no row is lost or written twice. ``
 directory pins what the chunks were made from (model, input checksum, options): a rerun with a different
 key is refused unless ``overwrite`` is set, because mixing chunks of two runs would corrupt the result.
 Shards (``--shard i/n``) write disjoint chunks into the same directory; whoever finds every chunk done
-merges.
+merges. `ChunkJob` is that whole protocol (lock → plan → commit chunks → the last shard merges) for every
+chunked stage; a stage only says what a chunk is and how the chunks merge.
 """
 
 from __future__ import annotations
@@ -15,12 +16,15 @@ import json
 import re
 import shutil
 from collections.abc import Iterable
+from contextlib import ExitStack
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from cl2cm.artifacts.io import atomic_open, atomic_write_json, read_lines
+from cl2cm.artifacts.lock import output_lock
 from cl2cm.artifacts.store import load_safetensors, save_safetensors
 from cl2cm.errors import UserError
 
@@ -101,3 +105,85 @@ def my_chunks(n_chunks: int, shard: tuple[int, int]) -> list[int]:
     """The chunk indices that shard i of n owns (round-robin, so shards get similar work)."""
     i, n = shard
     return [c for c in range(n_chunks) if c % n == i]
+
+
+@dataclass
+class ChunkPlan:
+    """One resumable output of a job: its parts directory, the item range of each chunk, this shard's work."""
+
+    name: str
+    run: ChunkedRun
+    ranges: list[range]
+    todo: list[int] = field(default_factory=list)  # this shard's chunks not committed yet
+
+    @property
+    def missing(self) -> set[int]:
+        """Chunks of any shard not committed yet."""
+        return set(range(len(self.ranges))) - self.run.done()
+
+    @property
+    def todo_items(self) -> int:
+        return sum(len(self.ranges[c]) for c in self.todo)
+
+
+class ChunkJob:
+    """plan → chunks → commit → the last shard merges, for one output directory.
+
+    Entered, it locks `out` for an unsharded run (a concurrent writer is refused at once, not after the
+    work) and `out/.parts/.shard-i-of-n` for a shard (the same shard twice is refused). `plan` opens the
+    parts of one output and lists this shard's pending chunks; the stage commits each chunk through
+    `plan.run`; `claim_merge` says whether this process merges: every chunk of every plan is done and it
+    holds the output lock (a sharded run takes it now; when another shard holds it, that one merges).
+    """
+
+    def __init__(self, out: str | Path, shard: tuple[int, int] = (0, 1)) -> None:
+        self.out = Path(out)
+        self.shard = shard
+        self.plans: list[ChunkPlan] = []
+        self._stack = ExitStack()
+
+    @property
+    def sharded(self) -> bool:
+        return self.shard[1] > 1
+
+    def __enter__(self) -> ChunkJob:
+        with ExitStack() as stack:
+            stack.enter_context(output_lock(self.out if not self.sharded else self._shard_dir))
+            self._stack = stack.pop_all()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stack.close()
+        if self.sharded:  # the shard's lock directory, and the parts directory once nothing else is left
+            for d in (self._shard_dir, self._shard_dir.parent):
+                if d.is_dir() and not any(d.iterdir()):
+                    d.rmdir()
+
+    @property
+    def _shard_dir(self) -> Path:
+        return self.out / ".parts" / f".shard-{self.shard[0]}-of-{self.shard[1]}"
+
+    def plan(self, name: str, key: dict[str, Any], n_items: int, chunk_size: int, *,
+             overwrite: bool = False) -> ChunkPlan:
+        """Open (or resume) the parts of output `name`; chunks run under another `key` are refused."""
+        run = ChunkedRun(self.out, name, key, overwrite=overwrite)
+        ranges = chunk_ranges(n_items, chunk_size)
+        done = run.done()
+        plan = ChunkPlan(name, run, ranges, [c for c in my_chunks(len(ranges), self.shard) if c not in done])
+        self.plans.append(plan)
+        return plan
+
+    def missing(self) -> int:
+        """Chunks of every plan (any shard) still to commit."""
+        return sum(len(p.missing) for p in self.plans)
+
+    def claim_merge(self) -> bool:
+        """True when every chunk is committed and this process holds the output lock to merge."""
+        if self.missing():
+            return False
+        if self.sharded:
+            try:
+                self._stack.enter_context(output_lock(self.out))
+            except UserError:  # another shard finished at the same moment and is merging
+                return False
+        return True

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cl2cm import __version__
+from cl2cm._version import __version__
 from cl2cm.artifacts.io import atomic_write_json, sha256_file
 from cl2cm.errors import UserError
 

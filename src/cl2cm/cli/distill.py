@@ -29,8 +29,9 @@ from cl2cm.cli.engine_options import (
     print_fit_summary,
     train_config,
 )
+from cl2cm.cli.progress import progress_for
 from cl2cm.models.student import INIT_TEXT, VISUAL_HEADS, VISUAL_INPUTS
-from cl2cm.train.distill import SAMPLING, DistillOptions, distill
+from cl2cm.train.distill import SAMPLING, DistillConfig, DistillOptions, distill
 from cl2cm.train.engine import TrainConfig
 
 _D = DistillOptions()
@@ -126,9 +127,11 @@ def distill_cmd(
     train = train_config(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, warmup=warmup,
                          schedule=schedule, grad_clip=grad_clip, accum=accum, amp=amp, patience=patience,
                          max_steps=max_steps, log_every=log_every, workers=workers, seed=seed, device=device)
-    res = distill(teacher, features, src, tgt, out, val_features=val_features, val_captions=val_captions,
-                  options=options, train=train, fmt=caption_format, max_pairs=max_pairs, max_val=max_val,
-                  resume=resume, quiet=quiet)
+    config = DistillConfig(options=options, train=train, fmt=caption_format, max_pairs=max_pairs, max_val=max_val,
+                           resume=resume)
+    with progress_for(quiet) as progress:
+        res = distill(teacher, features, src, tgt, out, config, val_features=val_features,
+                      val_captions=val_captions, progress=progress)
     if quiet:
         return
     print_fit_summary(

@@ -6,10 +6,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from cl2cm.cli.app import AT_LEAST_1, DeviceOpt, QuietOpt, Range, SeedOpt, app, console
+from cl2cm.cli.progress import progress_for
 from cl2cm.errors import UserError
 from cl2cm.retrieval.evaluate import EvalConfig, run_eval
 from cl2cm.retrieval.metrics import TIE_RULES
@@ -84,14 +84,8 @@ def eval_cmd(
                      fuse_translation=fuse_translation, fuse_weight=fuse_weight, ks=parse_ks(k), chunk=chunk,
                      device=device, half=half, ties=ties, batch_size=batch_size, out=out, ranks=ranks, plot=plot,
                      save_embeddings=save_embeddings)
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console, disable=quiet, transient=True) as bar:
-        task = bar.add_task("encoding", total=None)
-
-        def embedded(emb) -> None:
-            bar.update(task, description="ranking", total=emb.query.shape[0], completed=0)
-
-        result = run_eval(cfg, progress=lambda n: bar.advance(task, n), on_embedded=embedded)
+    with progress_for(quiet, transient=True) as progress:
+        result = run_eval(cfg, progress=progress)
     if quiet:
         return
     m = result.metrics

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from cl2cm.cli.app import AT_LEAST_1, NON_NEGATIVE, DeviceOpt, QuietOpt, SeedOpt, app, console
+from cl2cm.cli.progress import progress_for
 from cl2cm.features import DEFAULT_MAX_PIXELS
 
 
@@ -62,12 +63,12 @@ def extract_features_cmd(
     """
     from cl2cm.features.extract import ExtractConfig, extract_features  # torch only when the command runs
 
-    cfg = ExtractConfig(source=images, out=out, model=model, pretrained=pretrained, root=root,
-                        input_kind=input_kind, frames=frames, tokens=tokens, normalize=normalize,
-                        batch_size=batch_size, workers=workers, chunk_size=chunk_size, shard=shard, device=device,
-                        seed=seed, strict=strict, overwrite=overwrite, max_pixels=max_pixels,
-                        allow_pickle=allow_pickle, quiet=quiet)
-    res = extract_features(cfg)
+    cfg = ExtractConfig(model=model, pretrained=pretrained, root=root, input_kind=input_kind, frames=frames,
+                        tokens=tokens, normalize=normalize, batch_size=batch_size, workers=workers,
+                        chunk_size=chunk_size, shard=shard, device=device, seed=seed, strict=strict,
+                        overwrite=overwrite, max_pixels=max_pixels, allow_pickle=allow_pickle)
+    with progress_for(quiet) as progress:
+        res = extract_features(images, out, cfg, progress=progress)
     if quiet:
         return
     if res.status == "already complete":

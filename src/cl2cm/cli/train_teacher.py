@@ -39,9 +39,10 @@ from cl2cm.cli.engine_options import (
     print_fit_summary,
     train_config,
 )
+from cl2cm.cli.progress import progress_for
 from cl2cm.models.text import DEFAULT_ENCODER, POOLINGS, TextEncoderConfig
 from cl2cm.train.engine import TrainConfig
-from cl2cm.train.teacher import TeacherOptions, train_teacher
+from cl2cm.train.teacher import TeacherOptions, TrainTeacherConfig, train_teacher
 
 
 @app.command("train-teacher")
@@ -121,8 +122,10 @@ def train_teacher_cmd(
     train = train_config(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, warmup=warmup,
                          schedule=schedule, grad_clip=grad_clip, accum=accum, amp=amp, patience=patience,
                          max_steps=max_steps, log_every=log_every, workers=workers, seed=seed, device=device)
-    res = train_teacher(src, tgt, out, val_src=val_src, val_tgt=val_tgt, options=options, train=train,
-                        fmt=caption_format, max_pairs=max_pairs, max_val=max_val, resume=resume, quiet=quiet)
+    config = TrainTeacherConfig(options=options, train=train, fmt=caption_format, max_pairs=max_pairs,
+                                max_val=max_val, resume=resume)
+    with progress_for(quiet) as progress:
+        res = train_teacher(src, tgt, out, config, val_src=val_src, val_tgt=val_tgt, progress=progress)
     if quiet:
         return
     print_fit_summary(

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from cl2cm.cli.app import AT_LEAST_1, DeviceOpt, QuietOpt, Range, SeedOpt, app, console
+from cl2cm.cli.progress import progress_for
 from cl2cm.translate.runner import TranslateConfig, TranslateResult, translate_corpus
 
 
@@ -73,7 +74,8 @@ def translate_cmd(
         shard=shard, overwrite=overwrite, device=device, seed=seed, noise=noise, fmt=fmt, lang=lang,
         images=str(images) if images else None,
     )
-    result = translate_corpus(captions, out, cfg, progress=not quiet)
+    with progress_for(quiet) as progress:
+        result = translate_corpus(captions, out, cfg, progress=progress)
     if not quiet:
         console.print(summary_table(result))
 

@@ -40,6 +40,9 @@ class VisualEncoder:
     token_width: int | None = None
     info: dict[str, Any] = field(default_factory=dict)
     preprocessing: dict[str, Any] = field(default_factory=dict)
+    # How to build this encoder again (`rebuild_encoder`): the --model/--pretrained as given, a config
+    # file's text, a checkpoint's absolute path. Not part of `info` (the identity stores are checked on).
+    source: dict[str, Any] = field(default_factory=dict)
 
     @torch.inference_mode()
     def encode(self, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -125,6 +128,9 @@ def _load_open_clip(model: str, pretrained: str, *, device: torch.device, tokens
     }
     if tok is not None:
         enc.preprocessing["tokens"] = int(tok.shape[1])
+    enc.source = {"backend": "open_clip", "model": name,
+                  "model_config": Path(model).read_text(encoding="utf-8") if "config_sha256" in info else None,
+                  "pretrained": str(Path(pretrained).resolve()) if source == "file" else pretrained}
     return enc
 
 
@@ -171,3 +177,34 @@ def load_encoder(model: str, pretrained: str = "none", *, backend: str = "open_c
         raise UserError(f"--backend {backend!r}: expected one of {', '.join(BACKENDS)}")
     return BACKENDS[backend](model, pretrained, device=device or torch.device("cpu"), tokens=tokens, seed=seed,
                              allow_pickle=allow_pickle)
+
+
+def rebuild_encoder(info: dict[str, Any], source: dict[str, Any], *, device: torch.device | None = None,
+                    tokens: bool = False, model: str | None = None, pretrained: str | None = None
+                    ) -> VisualEncoder:
+    """The frozen encoder a feature store (or a student trained on one) records, built again.
+
+    `info` is the store's model identity, `source` what `VisualEncoder.source` recorded. `model` and
+    `pretrained` override the recorded ones (a checkpoint moved to another path). The result's identity
+    must equal `info`, so an encoder that differs from the one the features came from is refused.
+    """
+    import tempfile
+
+    backend = info.get("backend", "open_clip")
+    model = model or source.get("model") or info.get("name")
+    pretrained = pretrained or source.get("pretrained") or info.get("pretrained")
+    if not model or not pretrained:
+        raise UserError("the visual encoder is not recorded (a store from an older cl2cm?); pass model= and "
+                        "pretrained=")
+    with tempfile.TemporaryDirectory() as tmp:
+        text = source.get("model_config")
+        if text is not None and not str(model).endswith(".json"):  # the config file's own bytes, same sha256
+            model = str(Path(tmp) / f"{info.get('name', model)}.json")
+            Path(model).write_text(text, encoding="utf-8")
+        encoder = load_encoder(model, pretrained, backend=backend, device=device, tokens=tokens,
+                               seed=int(info.get("seed", 0)), allow_pickle=False)
+    if encoder.info != info:
+        diff = sorted(k for k in set(info) | set(encoder.info) if info.get(k) != encoder.info.get(k))
+        raise UserError(f"the rebuilt visual encoder differs from the recorded one in {', '.join(diff)} "
+                        f"(recorded {info}); pass the model= / pretrained= the features were made with")
+    return encoder

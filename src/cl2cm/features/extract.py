@@ -8,7 +8,6 @@ chunk committed merges. Undecodable inputs are recorded per chunk and end up in 
 
 from __future__ import annotations
 
-import contextlib
 import json
 import time
 from collections.abc import Callable
@@ -17,18 +16,8 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    Task,
-    TextColumn,
-    TimeRemainingColumn,
-)
-from rich.text import Text
 
-from cl2cm.artifacts.chunks import ChunkedRun, chunk_ranges, my_chunks, parse_shard
+from cl2cm.artifacts.chunks import ChunkedRun, ChunkJob, ChunkPlan, parse_shard
 from cl2cm.artifacts.io import (
     atomic_open,
     remove_stale_temps,
@@ -36,14 +25,14 @@ from cl2cm.artifacts.io import (
     sha256_file,
     sha256_text,
 )
-from cl2cm.artifacts.lock import output_lock
 from cl2cm.artifacts.manifest import MANIFEST_NAME, Manifest, read_manifest, remove_manifest
 from cl2cm.artifacts.store import save_store
 from cl2cm.errors import UserError
 from cl2cm.features import DEFAULT_MAX_PIXELS
-from cl2cm.features.datasets import ImageDataset, Item, detect_input_kind, list_images, list_videos
+from cl2cm.features.datasets import ImageDataset, Item, collate, detect_input_kind, list_images, list_videos
 from cl2cm.features.encoders import VisualEncoder, load_encoder
 from cl2cm.features.loader import make_loader
+from cl2cm.progress import Progress, reporter
 from cl2cm.runtime import resolve_device, seed_everything
 
 PARTS_NAME = "features"
@@ -53,10 +42,8 @@ SKIPPED_FILE = "skipped.jsonl"
 
 @dataclass
 class ExtractConfig:
-    """Everything `cl2cm extract-features` takes (the CLI maps its flags one to one)."""
+    """Everything `cl2cm extract-features` takes besides the input and the output directory."""
 
-    source: Path
-    out: Path
     model: str = "ViT-B-32"
     pretrained: str = "openai"
     root: Path | None = None
@@ -74,7 +61,6 @@ class ExtractConfig:
     overwrite: bool = False
     max_pixels: int = DEFAULT_MAX_PIXELS
     allow_pickle: bool = False
-    quiet: bool = True
 
 
 @dataclass
@@ -104,13 +90,6 @@ class ExtractResult:
         return (self.encoded + self.skipped) / self.loop_seconds if self.loop_seconds > 0 else 0.0
 
 
-class _RateColumn(ProgressColumn):
-    """items/s, so a starving loader is visible while it happens."""
-
-    def render(self, task: Task) -> Text:
-        return Text(f"{task.speed:,.0f} img/s" if task.speed else "– img/s", style="cyan")
-
-
 def _validate(cfg: ExtractConfig) -> None:
     for flag, value, low in (("--batch-size", cfg.batch_size, 1), ("--workers", cfg.workers, 0),
                              ("--chunk-size", cfg.chunk_size, 1), ("--max-pixels", cfg.max_pixels, 1)):
@@ -120,68 +99,61 @@ def _validate(cfg: ExtractConfig) -> None:
         raise UserError(f"--frames {cfg.frames}: must be at least 1")
 
 
-def _list(cfg: ExtractConfig) -> list[Item]:
+def _list(source: Path, cfg: ExtractConfig) -> list[Item]:
     if cfg.frames is not None:
-        return list_videos(cfg.source, root=cfg.root)
-    return list_images(cfg.source, root=cfg.root, kind=cfg.input_kind)
+        return list_videos(source, root=cfg.root)
+    return list_images(source, root=cfg.root, kind=cfg.input_kind)
 
 
-def extract_features(cfg: ExtractConfig, *, on_chunk: Callable[[int], None] | None = None) -> ExtractResult:
-    """Extract (this shard's part of) a feature store into `cfg.out`; merge when every chunk is done.
+def extract_features(source: str | Path, out: str | Path, cfg: ExtractConfig | None = None, *,
+                     on_chunk: Callable[[int], None] | None = None,
+                     progress: Progress | None = None) -> ExtractResult:
+    """Extract (this shard's part of) a feature store into `out`; merge when every chunk is done.
 
-    `on_chunk(index)` is called after each committed chunk (progress hooks, and tests that interrupt).
+    `on_chunk(index)` is called after each committed chunk (tests that interrupt a run).
     """
     t0 = time.perf_counter()
+    cfg = cfg or ExtractConfig()
     _validate(cfg)
     shard = parse_shard(cfg.shard)
-    out = Path(cfg.out)
-    items = _list(cfg)
+    source, out = Path(source), Path(out)
+    items = _list(source, cfg)
     device = resolve_device(cfg.device)
     seed_everything(cfg.seed)
     if out.exists() and not out.is_dir():
         raise UserError("exists and is not a directory", path=out)
-    parts = out / ".parts" / PARTS_NAME
-    # One unsharded run owns the directory; shards (other hosts) only lock it to merge.
-    whole_lock = output_lock(out) if shard[1] == 1 else contextlib.nullcontext()
-    with removed_if_left_empty(out), whole_lock:
+    with removed_if_left_empty(out), ChunkJob(out, shard) as job:
         encoder = load_encoder(cfg.model, cfg.pretrained, device=device, tokens=cfg.tokens, seed=cfg.seed,
                                allow_pickle=cfg.allow_pickle)
         listing = sha256_text("\n".join(f"{it.id}\t{'|'.join(map(str, it.paths))}" for it in items))
         key = {"model": encoder.info, "preprocessing": encoder.preprocessing, "listing": listing,
                "items": len(items), "chunk_size": cfg.chunk_size, "tokens": cfg.tokens, "frames": cfg.frames,
                "normalize": cfg.normalize, "max_pixels": cfg.max_pixels}
-        if (out / MANIFEST_NAME).exists() and not parts.exists() and not cfg.overwrite:
+        if (out / MANIFEST_NAME).exists() and not (out / ".parts" / PARTS_NAME).exists() and not cfg.overwrite:
             finished = _finished(out, key)
             if finished is None:
                 raise UserError("already holds a finished store of another model, input or options; pass "
                                 "--overwrite to replace it", path=out)
-            if shard[1] == 1:
+            if not job.sharded:
                 remove_stale_temps(out)  # we hold the lock: any temp file here is a killed run's leftover
             return ExtractResult(out=out, items=len(items), rows=finished.rows, merged=True, dim=encoder.dim,
                                  status="already complete", seconds=time.perf_counter() - t0,
                                  store_skipped=int(finished.extra.get("skipped", 0)),
                                  shapes={"features": list(finished.extra.get("shape", []))})
-        run = ChunkedRun(out, PARTS_NAME, key, overwrite=cfg.overwrite)
+        plan = job.plan(PARTS_NAME, key, len(items), cfg.chunk_size, overwrite=cfg.overwrite)
         skips = ChunkedRun(out, SKIPS_NAME, key, overwrite=cfg.overwrite)
-        ranges = chunk_ranges(len(items), cfg.chunk_size)
-        mine = my_chunks(len(ranges), shard)
-        done = run.done()
-        pending = [c for c in mine if c not in done]
-        result = ExtractResult(out=out, items=len(items), chunks_total=len(ranges), chunks_reused=len(mine) - len(pending),
-                               dim=encoder.dim)
-        if pending:
+        result = ExtractResult(out=out, items=len(items), chunks_total=len(plan.ranges),
+                               chunks_reused=len(plan.ranges[shard[0]::shard[1]]) - len(plan.todo), dim=encoder.dim)
+        if plan.todo:
             t_loop = time.perf_counter()
-            _encode_chunks(cfg, encoder, items, ranges, pending, run, skips, result, device, on_chunk)
+            _encode_chunks(cfg, encoder, items, plan, skips, result, device, on_chunk, reporter(progress))
             result.loop_seconds = time.perf_counter() - t_loop
-        waiting = set(range(len(ranges))) - run.done()
-        result.chunks_waiting = len(waiting)
-        if not waiting:
-            merge_lock = output_lock(out) if shard[1] > 1 else contextlib.nullcontext()
-            with merge_lock:
-                if run.dir.exists():  # else another shard merged already
-                    remove_stale_temps(out)  # the lock is ours: temp files here are a killed merge's leftovers
-                    _merge(cfg, encoder, items, ranges, run, skips, result)
-                result.merged = True
+        result.chunks_waiting = job.missing()
+        if job.claim_merge():
+            if plan.run.dir.exists():  # else another shard merged already
+                remove_stale_temps(out)  # the lock is ours: temp files here are a killed merge's leftovers
+                _merge(source, out, cfg, encoder, items, plan, skips, result)
+            result.merged = True
     result.seconds = time.perf_counter() - t0
     return result
 
@@ -196,9 +168,11 @@ def _finished(out: Path, key: dict) -> Manifest | None:
     return manifest if same else None
 
 
-def _encode_chunks(cfg: ExtractConfig, encoder: VisualEncoder, items: list[Item], ranges: list[range],
-                   pending: list[int], run: ChunkedRun, skips: ChunkedRun, result: ExtractResult,
-                   device: torch.device, on_chunk: Callable[[int], None] | None) -> None:
+def _encode_chunks(cfg: ExtractConfig, encoder: VisualEncoder, items: list[Item], plan: ChunkPlan,
+                   skips: ChunkedRun, result: ExtractResult, device: torch.device,
+                   on_chunk: Callable[[int], None] | None, bar: Progress) -> None:
+    """One loader over this shard's pending chunks; a chunk is committed once its last batch is encoded."""
+    ranges, pending, run = plan.ranges, plan.todo, plan.run
     dataset = ImageDataset(items, encoder.transform, target=encoder.image_size, max_pixels=cfg.max_pixels,
                            frames=cfg.frames)
     loader = make_loader(dataset, [ranges[c] for c in pending], batch_size=cfg.batch_size,
@@ -206,47 +180,44 @@ def _encode_chunks(cfg: ExtractConfig, encoder: VisualEncoder, items: list[Item]
     chunk_of = {i: c for c in pending for i in ranges[c]}
     buf: dict[int, dict[str, list]] = {c: {"index": [], "features": [], "tokens": [], "mask": [], "skipped": [],
                                            "seen": [0]} for c in pending}
-    total = sum(len(ranges[c]) for c in pending)
-    columns = (TextColumn("[bold]extract-features"), BarColumn(), MofNCompleteColumn(), _RateColumn(),
-               TimeRemainingColumn())
-    with Progress(*columns, disable=cfg.quiet, transient=False) as progress:
-        task = progress.add_task("extract", total=total)
-        for batch in loader:
-            first = batch["index"][0].item() if len(batch["index"]) else batch["failed"][0][0]
-            c = chunk_of[first]
-            b = buf[c]
-            for i, reason in batch["failed"]:
-                path = str(items[i].paths[0])
-                if cfg.strict:
-                    raise UserError(f"--strict: {reason}", path=path)
-                b["skipped"].append({"id": items[i].id, "path": path, "reason": reason})
-            n_batch = len(batch["index"]) + len(batch["failed"])
-            if batch["pixels"] is not None:
-                feats, tokens, mask = _encode(encoder, batch["pixels"], batch["count"], cfg)
-                b["index"].append(batch["index"])
-                b["features"].append(feats)
-                if tokens is not None:
-                    b["tokens"].append(tokens)
-                if mask is not None:
-                    b["mask"].append(mask)
-            b["seen"][0] += n_batch
-            result.encoded += len(batch["index"])
-            result.skipped += len(batch["failed"])
-            progress.advance(task, n_batch)
-            if b["seen"][0] == len(ranges[c]):
-                _commit(run, skips, c, buf.pop(c), encoder, cfg)
-                result.chunks_run += 1
-                if on_chunk is not None:
-                    on_chunk(c)
+    task = bar.task("extract-features", total=plan.todo_items, unit="img")
+    for batch in loader:
+        first = batch["index"][0].item() if len(batch["index"]) else batch["failed"][0][0]
+        c = chunk_of[first]
+        b = buf[c]
+        for i, reason in batch["failed"]:
+            path = str(items[i].paths[0])
+            if cfg.strict:
+                raise UserError(f"--strict: {reason}", path=path)
+            b["skipped"].append({"id": items[i].id, "path": path, "reason": reason})
+        n_batch = len(batch["index"]) + len(batch["failed"])
+        if batch["pixels"] is not None:
+            feats, tokens, mask = _encode(encoder, batch["pixels"], batch["count"], cfg.normalize)
+            b["index"].append(batch["index"])
+            b["features"].append(feats)
+            if tokens is not None:
+                b["tokens"].append(tokens)
+            if mask is not None:
+                b["mask"].append(mask)
+        b["seen"][0] += n_batch
+        result.encoded += len(batch["index"])
+        result.skipped += len(batch["failed"])
+        task.advance(n_batch)
+        if b["seen"][0] == len(ranges[c]):
+            _commit(run, skips, c, buf.pop(c), encoder, cfg)
+            result.chunks_run += 1
+            if on_chunk is not None:
+                on_chunk(c)
+    task.close()
 
 
-def _encode(encoder: VisualEncoder, pixels: torch.Tensor, count: torch.Tensor, cfg: ExtractConfig
+def _encode(encoder: VisualEncoder, pixels: torch.Tensor, count: torch.Tensor, normalize: bool
             ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
     """Pooled (L2-normalised unless --no-normalize) and token features, fp16 on CPU."""
     video = pixels.dim() == 5
     flat = pixels.flatten(0, 1) if video else pixels
     pooled, tokens = encoder.encode(flat)
-    if cfg.normalize:
+    if normalize:
         pooled = F.normalize(pooled, dim=-1)
     mask = None
     if video:
@@ -258,6 +229,30 @@ def _encode(encoder: VisualEncoder, pixels: torch.Tensor, count: torch.Tensor, c
         if tokens is not None:
             tokens = tokens * mask.to(tokens.device).view(b, k, 1, 1)
     return (pooled.half().cpu(), tokens.half().cpu() if tokens is not None else None, mask)
+
+
+def encode_image_files(encoder: VisualEncoder, paths: list[str | Path], *, normalize: bool = True,
+                       max_pixels: int = DEFAULT_MAX_PIXELS, batch_size: int = 64
+                       ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Image files → (pooled [N, D], patch tokens [N, T, W] or None), fp16 as a store holds them.
+
+    The same decoding, preprocessing and normalisation as `extract_features`, so the rows equal what an
+    extraction of the same files stores. An unusable file is a UserError naming it (no row is dropped).
+    """
+    items = [Item(id=str(p), paths=(Path(p),)) for p in paths]
+    dataset = ImageDataset(items, encoder.transform, target=encoder.image_size, max_pixels=max_pixels)
+    pooled: list[torch.Tensor] = []
+    tokens: list[torch.Tensor] = []
+    for start in range(0, len(items), batch_size):
+        batch = collate([dataset[i] for i in range(start, min(start + batch_size, len(items)))])
+        for i, reason in batch["failed"]:
+            raise UserError(f"unusable image ({reason})", path=items[i].paths[0])
+        feats, tok, _ = _encode(encoder, batch["pixels"], batch["count"], normalize)
+        pooled.append(feats)
+        if tok is not None:
+            tokens.append(tok)
+    empty = torch.zeros(0, encoder.dim, dtype=torch.half)
+    return (torch.cat(pooled) if pooled else empty), (torch.cat(tokens) if tokens else None)
 
 
 def _commit(run: ChunkedRun, skips: ChunkedRun, c: int, b: dict[str, list], encoder: VisualEncoder,
@@ -278,9 +273,10 @@ def _commit(run: ChunkedRun, skips: ChunkedRun, c: int, b: dict[str, list], enco
     run.write_tensors(c, tensors)
 
 
-def _merge(cfg: ExtractConfig, encoder: VisualEncoder, items: list[Item], ranges: list[range], run: ChunkedRun,
-           skips: ChunkedRun, result: ExtractResult) -> None:
+def _merge(source: Path, out: Path, cfg: ExtractConfig, encoder: VisualEncoder, items: list[Item],
+           plan: ChunkPlan, skips: ChunkedRun, result: ExtractResult) -> None:
     """Concatenate the chunks in listing order into the store; skipped.jsonl, then the manifest, last."""
+    ranges, run = plan.ranges, plan.run
     parts: dict[str, list[torch.Tensor]] = {}
     skipped: list[dict] = []
     for c in range(len(ranges)):
@@ -294,13 +290,11 @@ def _merge(cfg: ExtractConfig, encoder: VisualEncoder, items: list[Item], ranges
     if not index:  # a store of nothing is never what the user meant (typically a wrong --root)
         first = skipped[0] if skipped else {"id": "?", "reason": "?"}
         raise UserError(f"no usable image: all {len(items)} listed items were skipped (first: {first['id']}: "
-                        f"{first['reason']}); check --root", path=cfg.source)
-    out = Path(cfg.out)
+                        f"{first['reason']}); check --root", path=source)
     remove_manifest(out)
     with atomic_open(out / SKIPPED_FILE) as fh:
         for row in skipped:
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-    source = Path(cfg.source)
     kind = "frames" if cfg.frames is not None else (cfg.input_kind if cfg.input_kind != "auto"
                                                        else detect_input_kind(source))
     inputs = {str(source): sha256_file(source) if source.is_file() else
@@ -310,7 +304,7 @@ def _merge(cfg: ExtractConfig, encoder: VisualEncoder, items: list[Item], ranges
         else "none", "tokens": "patch tokens after ln_post, not projected, not normalised" if cfg.tokens else None,
         "frames": cfg.frames, "input_kind": kind, "root": str(cfg.root) if cfg.root else None,
         "preprocessing": encoder.preprocessing, "count": len(index), "skipped": len(skipped),
-        "listed": len(items), "max_pixels": cfg.max_pixels, "key": run.key,
+        "listed": len(items), "max_pixels": cfg.max_pixels, "key": run.key, "encoder": encoder.source,
     })
     save_store(out, features, [items[i].id for i in index], manifest, mask=mask, extra=merged)
     run.cleanup()

@@ -114,4 +114,5 @@ def load_model(directory: str | Path, device: str | torch.device = "cpu") -> nn.
     cls = _resolve(MODEL_KINDS[manifest.kind])
     model = cls.from_dir(directory, device)
     model.eval()
+    model.source_dir = Path(directory)  # where it came from: `cl2cm.evaluate` records it like `eval --model`
     return model

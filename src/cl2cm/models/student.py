@@ -158,6 +158,9 @@ class StudentConfig:
     hidden: int = 256  # width of the head [ours]
     dropout: float = 0.1
     visual_model: dict[str, Any] = field(default_factory=dict)  # the feature store's producing model
+    # How to rebuild that model for `encode_images` (the store manifest's `encoder`, `normalized`,
+    # `max_pixels`); empty for students trained on stores that do not record it.
+    visual_encoder: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -250,6 +253,30 @@ class Student(nn.Module):
         """Every row of a loaded feature store, reading the tensor this student was trained on."""
         x, mask = visual_rows(store, self.config.visual_input)
         return self.encode_visual(x, mask, batch_size)
+
+    @torch.no_grad()
+    def encode_images(self, paths: list[str | Path], *, batch_size: int = 64, model: str | None = None,
+                      pretrained: str | None = None) -> torch.Tensor:
+        """Raw image files → [N, D], L2-normalised, on CPU: the recorded frozen visual encoder, then the head.
+
+        The encoder is rebuilt from what the student recorded about its training features (open_clip name
+        or config file, pretrained tag or checkpoint file, seed of random weights); `model`/`pretrained`
+        override a recorded path that moved. The vectors equal `encode_store` on an extraction of the same
+        files. Video students (frames) have no single-image input.
+        """
+        from cl2cm.features.encoders import rebuild_encoder
+        from cl2cm.features.extract import encode_image_files
+
+        if self.config.visual_input == "features" and self.config.visual_len > 0:
+            raise ValueError("a video (frames) student encodes frame features, not single images")
+        device = next(self.parameters()).device
+        rec = self.config.visual_encoder
+        encoder = rebuild_encoder(self.config.visual_model, rec.get("encoder", {}), device=device,
+                                  tokens=self.config.visual_input == "tokens", model=model, pretrained=pretrained)
+        kwargs = {"max_pixels": rec["max_pixels"]} if rec.get("max_pixels") else {}
+        pooled, tokens = encode_image_files(encoder, list(paths), normalize=rec.get("normalized", True),
+                                            batch_size=batch_size, **kwargs)
+        return self.encode_visual(tokens if self.config.visual_input == "tokens" else pooled)
 
     def expect_store(self) -> dict[str, Any]:
         """`load_store` keyword arguments that refuse a store from another visual model or dimension."""

@@ -33,6 +33,7 @@ from cl2cm.artifacts.lock import output_lock
 from cl2cm.artifacts.manifest import Manifest, checksum_inputs
 from cl2cm.artifacts.store import EmbeddingStore, load_store, save_store
 from cl2cm.errors import UserError
+from cl2cm.progress import Progress, reporter
 from cl2cm.retrieval.metrics import DEFAULT_KS, Ranks, compute_ranks, gallery_index, retrieval_metrics
 from cl2cm.runtime import resolve_device
 
@@ -86,7 +87,7 @@ class EvalResult:
 
 
 # ---------------------------------------------------------------------------------------------- sources
-def _from_stores(cfg: EvalConfig, device: torch.device) -> Embedded:
+def _from_stores(cfg: EvalConfig, device: torch.device, loaded: Any = None) -> Embedded:
     queries = load_store(cfg.query_emb, kind="embeddings", flag="--query-emb")
     gallery = load_store(cfg.gallery_emb, kind=("embeddings", "features"), flag="--gallery-emb")
     if queries.images is None:
@@ -117,12 +118,18 @@ def _align_rows(store: EmbeddingStore, ids: list[str], flag: str, other: str) ->
     return store.features[torch.tensor([row[i] for i in ids], dtype=torch.long)]
 
 
-def _load_model(cfg: EvalConfig, device: torch.device) -> tuple[Any, dict[str, Any]]:
+def _load_model(cfg: EvalConfig, device: torch.device, loaded: Any = None) -> tuple[Any, dict[str, Any]]:
+    """The model to evaluate: `loaded` (a model already in memory, `cl2cm.evaluate`) or `cfg.model`."""
+    from cl2cm.artifacts.manifest import read_manifest
+
+    if loaded is not None:
+        directory = getattr(loaded, "source_dir", None)
+        kind = "student" if hasattr(loaded, "encode_store") else "teacher"
+        info = {"kind": kind, **(read_manifest(directory).model if directory else {})}
+        return loaded, {**info, **({"dir": str(directory)} if directory else {})}
     from cl2cm.models import load_model  # heavy (transformers): only for model modes
 
     model = load_model(cfg.model, device)
-    from cl2cm.artifacts.manifest import read_manifest
-
     manifest = read_manifest(cfg.model)
     return model, {"kind": manifest.kind, **manifest.model, "dir": str(cfg.model)}
 
@@ -142,8 +149,8 @@ def _mt_queries(cfg: EvalConfig, model: Any, queries: list[Caption]) -> torch.Te
     return english([m.text for m, _ in pairs], batch_size=cfg.batch_size)
 
 
-def _from_model(cfg: EvalConfig, device: torch.device) -> Embedded:
-    model, info = _load_model(cfg, device)
+def _from_model(cfg: EvalConfig, device: torch.device, loaded: Any = None) -> Embedded:
+    model, info = _load_model(cfg, device, loaded)
     if not hasattr(model, "encode_store"):
         raise UserError(f"--model: a {info['kind']} model encodes no visual rows; for target→English text "
                         "retrieval pass --gallery-captions instead of --features", path=cfg.model)
@@ -158,8 +165,8 @@ def _from_model(cfg: EvalConfig, device: torch.device) -> Embedded:
                     inputs={"model": cfg.model, "captions": cfg.captions, "features": cfg.features})
 
 
-def _from_text(cfg: EvalConfig, device: torch.device) -> Embedded:
-    model, info = _load_model(cfg, device)
+def _from_text(cfg: EvalConfig, device: torch.device, loaded: Any = None) -> Embedded:
+    model, info = _load_model(cfg, device, loaded)
     queries = _captions(cfg.captions, cfg.caption_format, "--captions")
     english = _captions(cfg.gallery_captions, None, "--gallery-captions")
     encode_en = getattr(model, "encode_source", model.encode_text)
@@ -172,8 +179,8 @@ def _from_text(cfg: EvalConfig, device: torch.device) -> Embedded:
                                         "gallery_captions": cfg.gallery_captions})
 
 
-#: source name -> (required inputs, loader)
-SOURCES: dict[str, tuple[tuple[str, ...], Callable[[EvalConfig, torch.device], Embedded]]] = {
+#: source name -> (required inputs, loader(config, device, model already loaded or None))
+SOURCES: dict[str, tuple[tuple[str, ...], Callable[[EvalConfig, torch.device, Any], Embedded]]] = {
     "stores": (("query_emb", "gallery_emb"), _from_stores),
     "model": (("model", "captions", "features"), _from_model),
     "text": (("model", "captions", "gallery_captions"), _from_text),
@@ -229,10 +236,46 @@ def _named(emb: Embedded, *keys: str) -> str:
     return f"--{key.replace('_', '-')} {emb.inputs[key]}"
 
 
-def run_eval(cfg: EvalConfig, *, progress: Callable[[int], Any] | None = None,
-             on_embedded: Callable[[Embedded], Any] | None = None) -> EvalResult:
-    """Embed (per the chosen source), rank exactly, and write --out/--ranks/--plot/--save-embeddings."""
+def evaluate_config(cfg: EvalConfig, *, model: Any = None, progress: Progress | None = None) -> EvalResult:
+    """Embed (per the chosen source) and rank exactly; writes nothing. `model`: one already loaded."""
     source = choose_source(cfg)
+    device = resolve_device(cfg.device)
+    task = reporter(progress).task("encoding", unit="queries")
+    emb = SOURCES[source][1](cfg, device, model)
+    task.update(description="ranking", total=emb.query.shape[0], completed=0)
+    idx = gallery_index(emb.query_items, emb.gallery_ids, query_name=f"queries ({_named(emb, 'query_emb', 'captions')})",
+                        gallery_name=f"the gallery ({_named(emb, 'gallery_emb', 'gallery_captions', 'features')})")
+    ranks = compute_ranks(emb.query, emb.gallery, idx, chunk=cfg.chunk, device=device, half=cfg.half,
+                          ties=cfg.ties, query_mt_emb=emb.query_mt, fuse_weight=cfg.fuse_weight,
+                          progress=task.advance)
+    task.close()
+    return EvalResult(metrics=retrieval_metrics(ranks, cfg.ks), ranks=ranks, source=source, embedded=emb)
+
+
+def evaluate(model: Any = None, *, captions: str | Path | None = None, features: str | Path | None = None,
+             gallery_captions: str | Path | None = None, query_emb: str | Path | None = None,
+             gallery_emb: str | Path | None = None, config: EvalConfig | None = None) -> dict[str, Any]:
+    """The metrics dict `eval --out` writes, from Python (`cl2cm.evaluate`).
+
+    `model` is a model directory or a model from `cl2cm.load_model`; with `features` it is a student
+    ranking images, with `gallery_captions` a teacher ranking English captions; or pass two embedding
+    stores (`query_emb`, `gallery_emb`). `config` gives the other `eval` options (ks, ties, chunk, ...).
+    """
+    from dataclasses import replace
+
+    loaded = None if model is None or isinstance(model, (str, Path)) else model
+    inputs = {"captions": captions, "features": features, "gallery_captions": gallery_captions,
+              "query_emb": query_emb, "gallery_emb": gallery_emb}
+    cfg = replace(config or EvalConfig(), model=Path(model) if loaded is None and model is not None else None,
+                  **{k: Path(v) if v is not None else None for k, v in inputs.items()})
+    if loaded is not None:  # the source is chosen as if a directory were given; the loaded model is used
+        cfg = replace(cfg, model=Path(getattr(loaded, "source_dir", None) or "<model in memory>"))
+    return evaluate_config(cfg, model=loaded).metrics
+
+
+def run_eval(cfg: EvalConfig, *, progress: Progress | None = None) -> EvalResult:
+    """`cl2cm eval`: `evaluate_config`, then write --out/--ranks/--plot/--save-embeddings."""
+    choose_source(cfg)  # a usage error first
     for flag, path in (("--out", cfg.out), ("--ranks", cfg.ranks), ("--plot", cfg.plot)):
         check_output_path(path, flag)  # before minutes of encoding, not after
     check_output_path(cfg.save_embeddings, "--save-embeddings", directory=True)
@@ -240,17 +283,8 @@ def run_eval(cfg: EvalConfig, *, progress: Callable[[int], Any] | None = None,
         from cl2cm.retrieval.report import require_matplotlib
 
         require_matplotlib()  # fail before the expensive part, not after it
-    device = resolve_device(cfg.device)
-    emb = SOURCES[source][1](cfg, device)
-    if on_embedded is not None:
-        on_embedded(emb)
-    idx = gallery_index(emb.query_items, emb.gallery_ids, query_name=f"queries ({_named(emb, 'query_emb', 'captions')})",
-                        gallery_name=f"the gallery ({_named(emb, 'gallery_emb', 'gallery_captions', 'features')})")
-    ranks = compute_ranks(emb.query, emb.gallery, idx, chunk=cfg.chunk, device=device, half=cfg.half,
-                          ties=cfg.ties, query_mt_emb=emb.query_mt, fuse_weight=cfg.fuse_weight,
-                          progress=progress)
-    metrics = retrieval_metrics(ranks, cfg.ks)
-    result = EvalResult(metrics=metrics, ranks=ranks, source=source, embedded=emb)
+    result = evaluate_config(cfg, progress=progress)
+    emb, ranks, metrics = result.embedded, result.ranks, result.metrics
     if cfg.out is not None:
         atomic_write_json(cfg.out, metrics)
         result.written["metrics"] = cfg.out
@@ -263,6 +297,6 @@ def run_eval(cfg: EvalConfig, *, progress: Callable[[int], Any] | None = None,
         plot_recall_curves(cfg.plot, ranks)
         result.written["plot"] = cfg.plot
     if cfg.save_embeddings is not None:
-        save_embeddings(cfg.save_embeddings, emb, source)
+        save_embeddings(cfg.save_embeddings, emb, source=result.source)
         result.written["embeddings"] = cfg.save_embeddings
     return result

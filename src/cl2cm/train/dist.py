@@ -38,6 +38,11 @@ def get_rank() -> int:
     return dist.get_rank() if is_dist() else 0
 
 
+def is_main_process() -> bool:
+    """Rank 0, also before `init_from_env` joined the group (torchrun's RANK), for the writes only it does."""
+    return (dist.get_rank() if is_dist() else int(os.environ.get("RANK", "0"))) == 0
+
+
 def get_world_size() -> int:
     return dist.get_world_size() if is_dist() else 1
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,8 +40,9 @@ from cl2cm.losses import InfoNCE, same_group_mask
 from cl2cm.losses.transfer import RelationalTransferLoss
 from cl2cm.models.student import VISUAL_HEADS, Student, StudentConfig, student_text_config, visual_rows
 from cl2cm.models.teacher import CrossLingualTeacher
+from cl2cm.progress import Progress
 from cl2cm.runtime import resolve_device, seed_everything
-from cl2cm.train.dist import all_gather_nograd, all_gather_with_grad
+from cl2cm.train.dist import all_gather_nograd, all_gather_with_grad, is_main_process
 from cl2cm.train.engine import CKPT_DIR, FitResult, TrainConfig, TrainTask, fit
 from cl2cm.train.teacher import IndexDataset, _trim, group_ids, tokenize_corpus
 
@@ -313,6 +313,15 @@ def _visual_signature(store: EmbeddingStore, visual_input: str, x: torch.Tensor)
     return {"model": model, "visual_input": visual_input, "shape": list(x.shape[1:])}
 
 
+def visual_encoder(store: EmbeddingStore) -> dict[str, Any]:
+    """What a student records to rebuild its store's visual encoder (`Student.encode_images`)."""
+    extra = store.manifest.extra if store.manifest is not None else {}
+    if "encoder" not in extra:
+        return {}
+    return {"encoder": extra["encoder"], "normalized": extra.get("normalized", True),
+            "max_pixels": extra.get("max_pixels")}
+
+
 def _check_signature(have: dict[str, Any], want: dict[str, Any], flag: str, path: str | Path) -> None:
     if have["model"] != want["model"]:
         raise UserError(f"{flag}: made with visual model {have['model']!r}, the student was trained on "
@@ -329,26 +338,25 @@ def _read_pairs(src: str | Path, tgt: str | Path, fmt: str | None) -> list[tuple
     return pairs
 
 
-def distill(
-    teacher_dir: str | Path,
-    features: str | Path,
-    src: str | Path,
-    tgt: str | Path,
-    out_dir: str | Path,
-    *,
-    val_features: str | Path | None = None,
-    val_captions: str | Path | None = None,
-    options: DistillOptions | None = None,
-    train: TrainConfig | None = None,
-    fmt: str | None = None,
-    max_pairs: int | None = None,
-    max_val: int | None = None,
-    resume: bool = False,
-    quiet: bool = False,
-) -> DistillResult:
+@dataclass
+class DistillConfig:
+    """Everything `distill` takes besides its inputs and output directory."""
+
+    options: DistillOptions = field(default_factory=DistillOptions)  # model and loss
+    train: TrainConfig = field(default_factory=TrainConfig)  # the engine's optimisation settings
+    fmt: str | None = None  # caption format of every input (default: from the file names)
+    max_pairs: int | None = None  # use only the first N training pairs
+    max_val: int | None = None  # use only the first N validation captions
+    resume: bool = False  # continue from OUT/checkpoints/last.safetensors
+
+
+def distill(teacher_dir: str | Path, features: str | Path, src: str | Path, tgt: str | Path, out_dir: str | Path,
+            config: DistillConfig | None = None, *, val_features: str | Path | None = None,
+            val_captions: str | Path | None = None, progress: Progress | None = None) -> DistillResult:
     """Read the corpora and stores, precompute the frozen teacher, train the student, write its directory."""
-    options = options or DistillOptions()
-    train = train or TrainConfig()
+    config = config or DistillConfig()
+    options, train, fmt, max_pairs, max_val = config.options, config.train, config.fmt, config.max_pairs, config.max_val
+    resume = config.resume
     options.check()
     train.validate_values()
     if (val_features is None) != (val_captions is None):
@@ -383,7 +391,7 @@ def distill(
         val = (vcaps, vstore)
     head, seq_len = _resolve_head(options, x)
 
-    is_main = int(os.environ.get("RANK", "0")) == 0
+    is_main = is_main_process()
     lock = output_lock(out_dir) if is_main else contextlib.nullcontext()
     with lock:
         seed_everything(train.seed)
@@ -393,7 +401,8 @@ def distill(
         text_cfg = student_text_config(teacher.config.text, dim=options.dim, train_layers=options.train_layers)
         config = StudentConfig(text=text_cfg, head=head, visual_input=options.visual_input,
                                visual_dim=int(x.shape[-1]), visual_len=seq_len, hidden=options.hidden,
-                               dropout=options.dropout, visual_model=signature["model"])
+                               dropout=options.dropout, visual_model=signature["model"],
+                               visual_encoder=visual_encoder(store))
         if options.feat_weight > 0 and options.uses_teacher and text_cfg.dim != teacher.dim:
             raise UserError(f"--feat-weight needs --dim {teacher.dim} (the teacher's dimension), got {text_cfg.dim}")
         student = Student.from_teacher(teacher, teacher_dir, config, init_text=options.init_text)
@@ -433,7 +442,7 @@ def distill(
         task = DistillTask(student, data, options, val=val, manifest=manifest)
         if is_main and not resume:
             remove_manifest(out_dir)  # only once every input and option has been checked
-        result = fit(task, train, out_dir, resume=resume, quiet=quiet)
+        result = fit(task, train, out_dir, resume=resume, progress=progress)
     n_train = sum(p.numel() for p in task.net.parameters() if p.requires_grad)
     return DistillResult(out_dir=out_dir, pairs=len(pairs), images=int(len(set(rows.tolist()))),
                          val_captions=len(val[0]) if val else 0, fit=result, transfer=options.uses_teacher,

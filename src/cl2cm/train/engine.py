@@ -12,7 +12,7 @@ final model directory) and a `TrainConfig`; the engine does everything else the 
 * early stopping on the task's validation metric; the best weights kept in ``checkpoints/best.safetensors``
   and used for the final model directory;
 * ``OUT/metrics.jsonl`` (train loss every `log_every` steps, one record per epoch), TensorBoard when it is
-  installed, a rich progress bar with loss and samples/s;
+  installed, and progress (steps, loss, samples/s) to the caller's `cl2cm.progress.Progress`;
 * DDP under torchrun: `DistributedSampler`, `config.batch_size` is the *global* batch, losses gather
   embeddings with `cl2cm.train.dist.all_gather_with_grad`, rank 0 validates and writes.
 """
@@ -25,7 +25,6 @@ import math
 import random
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,6 +37,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, default_co
 from cl2cm.artifacts.io import atomic_write_text
 from cl2cm.artifacts.store import load_safetensors, save_safetensors
 from cl2cm.errors import UserError
+from cl2cm.progress import Progress, reporter
 from cl2cm.runtime import autocast_dtype, resolve_device, seed_everything
 from cl2cm.train import dist as D
 
@@ -274,19 +274,7 @@ def model_weights(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
 
 
-# ---------------------------------------------------------------------------------------------- progress
-@contextlib.contextmanager
-def _progress(enabled: bool) -> Iterator[Any]:
-    if not enabled:
-        yield None
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TextColumn("{task.fields[info]}"), transient=False) as bar:
-        yield bar
-
-
+# ---------------------------------------------------------------------------------------------- metrics
 class _Metrics:
     """metrics.jsonl (+ TensorBoard if installed); rank 0 only."""
 
@@ -327,7 +315,7 @@ class _Metrics:
 
 # ---------------------------------------------------------------------------------------------- fit
 def fit(task: TrainTask, config: TrainConfig, out_dir: str | Path, *, resume: bool = False,
-        quiet: bool = False) -> FitResult:
+        progress: Progress | None = None) -> FitResult:
     """Train `task.module()` under `config`; write checkpoints, metrics and (via the task) the model dir."""
     config.validate_values()
     out_dir = Path(out_dir)
@@ -397,7 +385,8 @@ def fit(task: TrainTask, config: TrainConfig, out_dir: str | Path, *, resume: bo
                 stale.unlink(missing_ok=True)
 
     metrics = _Metrics(out_dir, info.is_main, keep_before_epoch=state["epoch"] if resumed_from is not None else 0)
-    show = info.is_main and not quiet
+    bar = reporter(progress if info.is_main else None).task("train", total=total_steps, completed=state["step"],
+                                                           unit="steps")
     done = state["epoch"] >= config.epochs or (config.max_steps is not None and state["step"] >= config.max_steps)
     stopped_early = False
     last_loss: float | None = None
@@ -412,117 +401,115 @@ def fit(task: TrainTask, config: TrainConfig, out_dir: str | Path, *, resume: bo
         if config.profile and device.type == "cuda":
             torch.cuda.synchronize(device)
 
-    with _progress(show) as bar:
-        bar_task = bar.add_task("train", total=total_steps, completed=state["step"], info="") if bar else None
-        while not done:
-            epoch = state["epoch"]
-            sampler.set_epoch(epoch)
-            model.train()
-            running: dict[str, float] = {}
-            n_running = 0
-            t_epoch = time.perf_counter()
-            samples_epoch = 0
-            opt.zero_grad(set_to_none=True)
-            for micro_i, batch in enumerate(loader, 1):
-                if micro_i > steps_per_epoch * config.accum:  # a trailing partial accumulation is dropped
-                    break
-                batch = to_device(batch, device)
-                _sync()
-                t0 = time.perf_counter()
-                sync_ctx = (model.no_sync() if info.enabled and micro_i % config.accum
-                            else contextlib.nullcontext())
-                with sync_ctx:
-                    with autocast:
-                        terms = task.loss(model, batch)
-                    loss = terms["loss"] / config.accum
-                    if scaler is not None:
-                        scaler.scale(loss).backward()
-                    else:
-                        loss.backward()
-                for k, v in terms.items():
-                    running[k] = running.get(k, 0.0) + float(v.detach())
-                n_running += 1
-                samples_epoch += task.batch_size_of(batch) * info.world_size
-                if micro_i % config.accum == 0:
-                    if scaler is not None:
-                        scaler.unscale_(opt)
-                    if config.grad_clip > 0:
-                        torch.nn.utils.clip_grad_norm_(trainable, config.grad_clip)
-                    factor = lr_factor(config, state["step"], total_steps, state["lr_scale"])
-                    for g in opt.param_groups:
-                        g["lr"] = config.lr * factor
-                    if scaler is not None:
-                        scaler.step(opt)
-                        scaler.update()
-                    else:
-                        opt.step()
-                    opt.zero_grad(set_to_none=True)
-                    state["step"] += 1
-                _sync()
-                t_compute += time.perf_counter() - t0
-                if micro_i % config.accum == 0:
-                    step = state["step"]
-                    if step % config.log_every == 0 or step == total_steps:
-                        avg = {k: float(D.mean_over_ranks(torch.tensor(v / n_running))) for k, v in running.items()}
-                        now = time.perf_counter()
-                        rate = samples_epoch / max(now - t_epoch, 1e-9)
-                        metrics.log({"split": "train", "epoch": epoch, "step": step, **avg,
-                                     "lr": opt.param_groups[0]["lr"], "samples_per_s": rate})
-                        last_loss = avg["loss"]
-                        running, n_running = {}, 0
-                        if bar is not None:
-                            bar.update(bar_task, info=f"epoch {epoch + 1}/{config.epochs}  loss {avg['loss']:.4f}  "
-                                                      f"{rate:,.0f} samples/s")
-                    if bar is not None:
-                        bar.update(bar_task, completed=step)
-                    if config.max_steps is not None and state["step"] >= config.max_steps:
-                        break
-            t_total += time.perf_counter() - t_epoch
-            n_samples += samples_epoch
-            if n_running:  # loss of the tail since the last log
-                last_loss = sum(v for k, v in running.items() if k == "loss") / n_running
-
-            # ------------------------------------------------------------------ end of epoch
-            val: dict[str, float] = {}
-            if info.is_main:
-                module.eval()
-                with torch.no_grad():
-                    val = task.validate(module)
-                module.train()
-            val = D.broadcast_object(val)  # type: ignore[assignment]
-            last_val = val
-            state["epoch"] = epoch + 1
-            improved = True
-            if task.metric and task.metric in val:
-                score = float(val[task.metric])
-                improved = state["best"] is None or score > state["best"]
-                if improved:
-                    state["best"], state["best_epoch"], state["bad_epochs"] = score, epoch + 1, 0
+    while not done:
+        epoch = state["epoch"]
+        sampler.set_epoch(epoch)
+        model.train()
+        running: dict[str, float] = {}
+        n_running = 0
+        t_epoch = time.perf_counter()
+        samples_epoch = 0
+        opt.zero_grad(set_to_none=True)
+        for micro_i, batch in enumerate(loader, 1):
+            if micro_i > steps_per_epoch * config.accum:  # a trailing partial accumulation is dropped
+                break
+            batch = to_device(batch, device)
+            _sync()
+            t0 = time.perf_counter()
+            sync_ctx = (model.no_sync() if info.enabled and micro_i % config.accum
+                        else contextlib.nullcontext())
+            with sync_ctx:
+                with autocast:
+                    terms = task.loss(model, batch)
+                loss = terms["loss"] / config.accum
+                if scaler is not None:
+                    scaler.scale(loss).backward()
                 else:
-                    state["bad_epochs"] += 1
-            elif task.metric:
-                raise KeyError(f"validate() returned no {task.metric!r}: {sorted(val)}")
-            if config.schedule == "nrccr":  # NRCCR: ×0.99 per epoch, ×0.5 after 3 epochs without improvement
-                state["lr_scale"] *= 0.99
-                state["since_decay"] += 1
-                if not improved and state["since_decay"] >= 3:
-                    state["lr_scale"] *= 0.5
-                    state["since_decay"] = 0
-            metrics.log({"split": "val", "epoch": epoch, "step": state["step"], **val,
-                         "train_loss": last_loss, "improved": improved,
-                         "epoch_time_s": time.perf_counter() - t_epoch})
-            if info.is_main:
-                if improved and task.metric:
-                    from cl2cm.models.io import state_dict_for_save
+                    loss.backward()
+            for k, v in terms.items():
+                running[k] = running.get(k, 0.0) + float(v.detach())
+            n_running += 1
+            samples_epoch += task.batch_size_of(batch) * info.world_size
+            if micro_i % config.accum == 0:
+                if scaler is not None:
+                    scaler.unscale_(opt)
+                if config.grad_clip > 0:
+                    torch.nn.utils.clip_grad_norm_(trainable, config.grad_clip)
+                factor = lr_factor(config, state["step"], total_steps, state["lr_scale"])
+                for g in opt.param_groups:
+                    g["lr"] = config.lr * factor
+                if scaler is not None:
+                    scaler.step(opt)
+                    scaler.update()
+                else:
+                    opt.step()
+                opt.zero_grad(set_to_none=True)
+                state["step"] += 1
+            _sync()
+            t_compute += time.perf_counter() - t0
+            if micro_i % config.accum == 0:
+                step = state["step"]
+                if step % config.log_every == 0 or step == total_steps:
+                    avg = {k: float(D.mean_over_ranks(torch.tensor(v / n_running))) for k, v in running.items()}
+                    now = time.perf_counter()
+                    rate = samples_epoch / max(now - t_epoch, 1e-9)
+                    metrics.log({"split": "train", "epoch": epoch, "step": step, **avg,
+                                 "lr": opt.param_groups[0]["lr"], "samples_per_s": rate})
+                    last_loss = avg["loss"]
+                    running, n_running = {}, 0
+                    bar.update(info=f"epoch {epoch + 1}/{config.epochs}  loss {avg['loss']:.4f}  "
+                                    f"{rate:,.0f} samples/s")
+                bar.update(completed=step)
+                if config.max_steps is not None and state["step"] >= config.max_steps:
+                    break
+        t_total += time.perf_counter() - t_epoch
+        n_samples += samples_epoch
+        if n_running:  # loss of the tail since the last log
+            last_loss = sum(v for k, v in running.items() if k == "loss") / n_running
 
-                    save_safetensors(ckpt_dir / BEST, state_dict_for_save(module),
-                                     metadata={"epoch": str(epoch + 1), "metric": str(state["best"])})
-                save_checkpoint(last_path, module, opt, scaler, dict(state), config, task.fingerprint())
-            D.barrier()
-            if task.metric and state["bad_epochs"] >= config.patience:
-                stopped_early = True
-            done = (stopped_early or state["epoch"] >= config.epochs
-                    or (config.max_steps is not None and state["step"] >= config.max_steps))
+        # ------------------------------------------------------------------ end of epoch
+        val: dict[str, float] = {}
+        if info.is_main:
+            module.eval()
+            with torch.no_grad():
+                val = task.validate(module)
+            module.train()
+        val = D.broadcast_object(val)  # type: ignore[assignment]
+        last_val = val
+        state["epoch"] = epoch + 1
+        improved = True
+        if task.metric and task.metric in val:
+            score = float(val[task.metric])
+            improved = state["best"] is None or score > state["best"]
+            if improved:
+                state["best"], state["best_epoch"], state["bad_epochs"] = score, epoch + 1, 0
+            else:
+                state["bad_epochs"] += 1
+        elif task.metric:
+            raise KeyError(f"validate() returned no {task.metric!r}: {sorted(val)}")
+        if config.schedule == "nrccr":  # NRCCR: ×0.99 per epoch, ×0.5 after 3 epochs without improvement
+            state["lr_scale"] *= 0.99
+            state["since_decay"] += 1
+            if not improved and state["since_decay"] >= 3:
+                state["lr_scale"] *= 0.5
+                state["since_decay"] = 0
+        metrics.log({"split": "val", "epoch": epoch, "step": state["step"], **val,
+                     "train_loss": last_loss, "improved": improved,
+                     "epoch_time_s": time.perf_counter() - t_epoch})
+        if info.is_main:
+            if improved and task.metric:
+                from cl2cm.models.io import state_dict_for_save
+
+                save_safetensors(ckpt_dir / BEST, state_dict_for_save(module),
+                                 metadata={"epoch": str(epoch + 1), "metric": str(state["best"])})
+            save_checkpoint(last_path, module, opt, scaler, dict(state), config, task.fingerprint())
+        D.barrier()
+        if task.metric and state["bad_epochs"] >= config.patience:
+            stopped_early = True
+        done = (stopped_early or state["epoch"] >= config.epochs
+                or (config.max_steps is not None and state["step"] >= config.max_steps))
+
+    bar.close()
 
     # ---------------------------------------------------------------------- final model directory
     if info.is_main:

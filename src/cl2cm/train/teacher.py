@@ -12,7 +12,6 @@ with the metric engine of `eval` (`cl2cm.retrieval.metrics`); R@1+R@5+R@10 selec
 from __future__ import annotations
 
 import contextlib
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,8 +29,9 @@ from cl2cm.errors import UserError
 from cl2cm.losses import InfoNCE, TripletLoss, WordAlignmentLoss, same_group_mask
 from cl2cm.models.teacher import CrossLingualTeacher, TeacherConfig
 from cl2cm.models.text import TextEncoder, TextEncoderConfig
+from cl2cm.progress import Progress
 from cl2cm.runtime import seed_everything
-from cl2cm.train.dist import all_gather_nograd, all_gather_with_grad
+from cl2cm.train.dist import all_gather_nograd, all_gather_with_grad, is_main_process
 from cl2cm.train.engine import FitResult, TrainConfig, TrainTask, fit
 
 
@@ -258,24 +258,24 @@ def _cached_tokens(cache: Path | None, teacher: CrossLingualTeacher, pairs: list
     return tokens
 
 
-def train_teacher(
-    src: str | Path,
-    tgt: str | Path,
-    out_dir: str | Path,
-    *,
-    val_src: str | Path | None = None,
-    val_tgt: str | Path | None = None,
-    options: TeacherOptions | None = None,
-    train: TrainConfig | None = None,
-    fmt: str | None = None,
-    max_pairs: int | None = None,
-    max_val: int | None = None,
-    resume: bool = False,
-    quiet: bool = False,
-) -> TeacherResult:
+@dataclass
+class TrainTeacherConfig:
+    """Everything `train-teacher` takes besides its inputs and output directory."""
+
+    options: TeacherOptions = field(default_factory=TeacherOptions)  # model and loss
+    train: TrainConfig = field(default_factory=TrainConfig)  # the engine's optimisation settings
+    fmt: str | None = None  # caption format of every input (default: from the file names)
+    max_pairs: int | None = None  # use only the first N training pairs
+    max_val: int | None = None  # use only the first N validation pairs
+    resume: bool = False  # continue from OUT/checkpoints/last.safetensors
+
+
+def train_teacher(src: str | Path, tgt: str | Path, out_dir: str | Path, config: TrainTeacherConfig | None = None,
+                  *, val_src: str | Path | None = None, val_tgt: str | Path | None = None,
+                  progress: Progress | None = None) -> TeacherResult:
     """Read and pair the corpora, tokenise once, train with the shared engine, write the teacher directory."""
-    options = options or TeacherOptions()
-    train = train or TrainConfig()
+    config = config or TrainTeacherConfig()
+    options, train, fmt, max_pairs, max_val = config.options, config.train, config.fmt, config.max_pairs, config.max_val
     options.check()
     train.validate_values()
     if (val_src is None) != (val_tgt is None):
@@ -285,7 +285,7 @@ def train_teacher(
     pairs = _read_pairs(src, tgt, "--src", "--tgt", fmt)[:max_pairs]
     val = _read_pairs(val_src, val_tgt, "--val-src", "--val-tgt", fmt)[:max_val] if val_src and val_tgt else None
     out_dir = Path(out_dir)
-    is_main = int(os.environ.get("RANK", "0")) == 0
+    is_main = is_main_process()
     lock = output_lock(out_dir) if is_main else contextlib.nullcontext()
     with lock:
         seed_everything(train.seed)
@@ -299,9 +299,9 @@ def train_teacher(
                             extra={"train": asdict(train), "options": opts, "val_pairs": len(val or []),
                                    "trained_layers": teacher.src.trained_layers_text})
         task = TeacherTask(teacher, tokens, options, val=val, manifest=manifest)
-        if is_main and not resume:
+        if is_main and not config.resume:
             remove_manifest(out_dir)  # only once every input and option has been checked
-        result = fit(task, train, out_dir, resume=resume, quiet=quiet)
+        result = fit(task, train, out_dir, resume=config.resume, progress=progress)
     n_train = sum(p.numel() for p in task.net.parameters() if p.requires_grad)
     n_all = sum(p.numel() for p in task.net.parameters())
     return TeacherResult(out_dir=out_dir, pairs=len(pairs), val_pairs=len(val or []), fit=result,

@@ -16,13 +16,13 @@ import json
 import shutil
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack, suppress
+from contextlib import suppress
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from cl2cm.artifacts.captions import Caption, read_captions, write_captions
-from cl2cm.artifacts.chunks import ChunkedRun, chunk_ranges, my_chunks, parse_shard
+from cl2cm.artifacts.chunks import ChunkJob, ChunkPlan, parse_shard
 from cl2cm.artifacts.io import remove_stale_temps
 from cl2cm.artifacts.lock import output_lock
 from cl2cm.artifacts.manifest import (
@@ -34,6 +34,7 @@ from cl2cm.artifacts.manifest import (
     write_manifest,
 )
 from cl2cm.errors import UserError
+from cl2cm.progress import Progress, reporter
 from cl2cm.runtime import resolve_device, seed_everything
 from cl2cm.translate.base import (
     BACKENDS,
@@ -225,31 +226,20 @@ def _uncommit(out: Path, old: Manifest) -> None:
             (out / f"{lang}.jsonl").unlink(missing_ok=True)
 
 
-def _progress(enabled: bool) -> Any:
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        ProgressColumn,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-    from rich.text import Text
+@dataclass
+class _Lang:
+    """One target language's plan: its chunks, the sentences' token lengths and order, its statistics."""
 
-    class SpeedColumn(ProgressColumn):
-        def render(self, task: Any) -> Text:
-            speed = task.finished_speed or task.speed
-            return Text(f"{speed:,.0f} sent/s" if speed else "— sent/s")
-
-    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), SpeedColumn(),
-                    TimeElapsedColumn(), TimeRemainingColumn(), console=Console(stderr=True),
-                    disable=not enabled, transient=False)
+    tgt: str
+    chunks: ChunkPlan
+    raw: list[int]  # source length of each distinct sentence in model tokens, before truncation
+    lengths: list[int]  # truncated lengths (what the batches are cut by)
+    order: list[int]  # distinct-sentence indices, longest first: chunk c covers order[ranges[c]]
+    stats: LangStats
 
 
 def translate_corpus(captions: str | Path, out_dir: str | Path, cfg: TranslateConfig, *,
-                     progress: bool = True) -> TranslateResult:
+                     progress: Progress | None = None) -> TranslateResult:
     """The `cl2cm translate` stage: captions → `OUT/<lang>.jsonl` per target + `OUT/manifest.json`."""
     t0 = time.perf_counter()
     _validate(cfg)
@@ -258,13 +248,7 @@ def translate_corpus(captions: str | Path, out_dir: str | Path, cfg: TranslateCo
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise UserError("exists and is not a directory", path=out)
-    records = read_captions(captions, cfg.fmt, lang=cfg.lang, images=cfg.images)
-    foreign = sorted({r.lang for r in records} - {cfg.source_lang, "und"})
-    if foreign:
-        raise UserError(f"holds captions in {', '.join(map(repr, foreign))}, not the source language "
-                        f"{cfg.source_lang!r} (pass --lang or --from)", path=captions)
-    distinct = list(dict.fromkeys(r.text for r in records))
-    key = _run_key(cfg, _records_digest(records), len(distinct))
+    records, distinct, key = _read_corpus(captions, cfg)
     seed_everything(cfg.seed)
     old = _existing(out, key, cfg.overwrite)
     if old is not None and old.extra.get("key") == key:
@@ -276,6 +260,38 @@ def translate_corpus(captions: str | Path, out_dir: str | Path, cfg: TranslateCo
         return TranslateResult(out, "already complete", stats, time.perf_counter() - t0)
 
     # Load and check everything that can fail on user input before touching the output directory.
+    backend, back = _load_backends(cfg, device, out)
+    if old is not None:
+        _uncommit(out, old)
+    with ChunkJob(out, shard) as job:
+        langs = [_plan_language(job, backend, cfg, key, tgt, records, distinct) for tgt in cfg.targets]
+        bar = reporter(progress)
+        for lang in langs:
+            _translate_chunks(lang, backend, back, cfg, distinct, bar)
+        stats = [lang.stats for lang in langs]
+        if not job.claim_merge():
+            return TranslateResult(out, "shard done", stats, time.perf_counter() - t0, job.missing())
+        if (out / MANIFEST_NAME).exists() and read_manifest(out).extra.get("key") == key:
+            return TranslateResult(out, "already complete", stats, time.perf_counter() - t0)
+        remove_stale_temps(out)  # we hold OUT's lock: temp files here are the leftovers of a killed merge
+        _merge(out, captions, cfg, key, records, distinct, langs)
+    _cleanup(out, cfg.targets)
+    return TranslateResult(out, "complete", stats, time.perf_counter() - t0)
+
+
+def _read_corpus(captions: str | Path, cfg: TranslateConfig) -> tuple[list[Caption], list[str], dict[str, Any]]:
+    """The English records, their distinct texts (first-seen order) and the run key."""
+    records = read_captions(captions, cfg.fmt, lang=cfg.lang, images=cfg.images)
+    foreign = sorted({r.lang for r in records} - {cfg.source_lang, "und"})
+    if foreign:
+        raise UserError(f"holds captions in {', '.join(map(repr, foreign))}, not the source language "
+                        f"{cfg.source_lang!r} (pass --lang or --from)", path=captions)
+    distinct = list(dict.fromkeys(r.text for r in records))
+    return records, distinct, _run_key(cfg, _records_digest(records), len(distinct))
+
+
+def _load_backends(cfg: TranslateConfig, device: Any, out: Path) -> tuple[Backend, Backend | None]:
+    """The forward (and back-translation) backends, with every language pair checked."""
     opts = BackendOptions(device=device, beams=cfg.beams, seed=cfg.seed, noise=cfg.noise,
                           work_dir=str(out / ".parts"))
     backend = load_backend(cfg.backend, cfg.model, opts)
@@ -284,81 +300,71 @@ def translate_corpus(captions: str | Path, out_dir: str | Path, cfg: TranslateCo
         backend.check_pair(cfg.source_lang, tgt)
         if back is not None:
             back.check_pair(tgt, cfg.source_lang)
-    if old is not None:
-        _uncommit(out, old)
-    with ExitStack() as stack:
-        whole = shard[1] == 1
-        if whole:  # an unsharded run owns OUT throughout: a concurrent writer is refused now, not after the work
-            stack.enter_context(output_lock(out))
-        stack.enter_context(output_lock(out / ".parts" / f".shard-{shard[0]}-of-{shard[1]}"))
-        plans = []
-        for tgt in cfg.targets:
-            raw = backend.count_tokens(distinct, cfg.source_lang, tgt)
-            lengths = [min(n, backend.max_source_tokens) for n in raw]
-            order = length_order(lengths)
-            ranges = chunk_ranges(len(distinct), cfg.chunk_size)
-            run = ChunkedRun(out, tgt, _chunk_key(key, tgt, cfg.chunk_size), overwrite=cfg.overwrite)
-            todo = [c for c in my_chunks(len(ranges), shard) if c not in run.done()]
-            stats = LangStats(tgt, rows=len(records), distinct=len(distinct),
-                              truncated=sum(n > backend.max_source_tokens for n in raw), file=f"{tgt}.jsonl")
-            plans.append((tgt, raw, lengths, order, ranges, run, todo, stats))
+    return backend, back
 
-        with _progress(progress) as bar:
-            for tgt, raw, lengths, order, ranges, run, todo, stats in plans:
-                task = bar.add_task(f"{cfg.source_lang}→{tgt}", total=sum(len(ranges[c]) for c in todo))
-                for c in todo:
-                    t_chunk = time.perf_counter()
-                    idx = [order[j] for j in ranges[c]]
-                    texts = [distinct[i] for i in idx]
-                    done = translate_sorted(backend, texts, [lengths[i] for i in idx], cfg.source_lang, tgt,
-                                            cfg.max_tokens, cfg.max_batch)
-                    backs = (translate_texts(back, done, tgt, cfg.source_lang, max_tokens=cfg.max_tokens,
-                                             max_batch=cfg.max_batch) if back is not None else None)
-                    rows = []
-                    for k, i in enumerate(idx):
-                        row: dict[str, Any] = {"src": texts[k], "text": done[k]}
-                        if backs is not None:
-                            row["back"] = backs[k]
-                        if raw[i] > backend.max_source_tokens:
-                            row["truncated"] = True
-                        rows.append(row)
-                    run.write_rows(c, rows)
-                    stats.translated += len(idx)
-                    stats.seconds += time.perf_counter() - t_chunk
-                    bar.advance(task, len(idx))
 
-        missing = sum(len(set(range(len(p[4]))) - p[5].done()) for p in plans)
-        if missing:
-            return TranslateResult(out, "shard done", [p[7] for p in plans], time.perf_counter() - t0, missing)
-        if not whole:
-            try:
-                stack.enter_context(output_lock(out))
-            except UserError:  # another shard finished at the same moment and is merging
-                return TranslateResult(out, "shard done", [p[7] for p in plans], time.perf_counter() - t0, 0)
-        if (out / MANIFEST_NAME).exists() and read_manifest(out).extra.get("key") == key:
-            return TranslateResult(out, "already complete", [p[7] for p in plans], time.perf_counter() - t0)
-        remove_stale_temps(out)  # we hold OUT's lock: temp files here are the leftovers of a killed merge
-        languages = {}
-        for tgt, _raw, _lengths, _order, ranges, run, _todo, stats in plans:
-            by_src = {row["src"]: row for c in range(len(ranges)) for row in run.read_rows(c)}
-            if len(by_src) != len(distinct):
-                raise UserError(f"parts of {tgt!r} hold {len(by_src)} of {len(distinct)} sentences; "
-                                "rerun with --overwrite", path=run.dir)
-            write_captions(out / stats.file, (_output_row(r, tgt, by_src[r.text]) for r in records))
-            languages[tgt] = {k: v for k, v in asdict(stats).items() if k in ("rows", "distinct", "truncated", "file")}
-        inputs = {"captions": captions, **({"images": cfg.images} if cfg.images else {})}
-        write_manifest(out, Manifest(
-            kind=KIND, rows=len(records),
-            model={**model_identity(cfg.model), "backend": cfg.backend,
-                   "back_model": cfg.back_model if cfg.back_translate else None},
-            inputs=checksum_inputs(inputs),
-            extra={"key": key, "source_lang": cfg.source_lang, "languages": languages,
-                   "options": {"beams": cfg.beams, "max_tokens": cfg.max_tokens, "chunk_size": cfg.chunk_size,
-                               "noise": _noise(cfg), "seed": cfg.seed,
-                               "length_policy": f"max_new_tokens = min(max, ceil({LENGTH_RATIO}*n)+{LENGTH_EXTRA})",
-                               "truncation": "sources longer than the model maximum keep their first tokens"}}))
-    _cleanup(out, cfg.targets)
-    return TranslateResult(out, "complete", [p[7] for p in plans], time.perf_counter() - t0)
+def _plan_language(job: ChunkJob, backend: Backend, cfg: TranslateConfig, key: dict[str, Any], tgt: str,
+                   records: list[Caption], distinct: list[str]) -> _Lang:
+    raw = backend.count_tokens(distinct, cfg.source_lang, tgt)
+    lengths = [min(n, backend.max_source_tokens) for n in raw]
+    chunks = job.plan(tgt, _chunk_key(key, tgt, cfg.chunk_size), len(distinct), cfg.chunk_size,
+                      overwrite=cfg.overwrite)
+    stats = LangStats(tgt, rows=len(records), distinct=len(distinct),
+                      truncated=sum(n > backend.max_source_tokens for n in raw), file=f"{tgt}.jsonl")
+    return _Lang(tgt, chunks, raw, lengths, length_order(lengths), stats)
+
+
+def _translate_chunks(lang: _Lang, backend: Backend, back: Backend | None, cfg: TranslateConfig,
+                      distinct: list[str], bar: Progress) -> None:
+    """This shard's pending chunks of one language, each committed as soon as it is translated."""
+    task = bar.task(f"{cfg.source_lang}→{lang.tgt}", total=lang.chunks.todo_items, unit="sent")
+    for c in lang.chunks.todo:
+        t_chunk = time.perf_counter()
+        idx = [lang.order[j] for j in lang.chunks.ranges[c]]
+        texts = [distinct[i] for i in idx]
+        done = translate_sorted(backend, texts, [lang.lengths[i] for i in idx], cfg.source_lang, lang.tgt,
+                                cfg.max_tokens, cfg.max_batch)
+        backs = (translate_texts(back, done, lang.tgt, cfg.source_lang, max_tokens=cfg.max_tokens,
+                                 max_batch=cfg.max_batch) if back is not None else None)
+        rows = []
+        for k, i in enumerate(idx):
+            row: dict[str, Any] = {"src": texts[k], "text": done[k]}
+            if backs is not None:
+                row["back"] = backs[k]
+            if lang.raw[i] > backend.max_source_tokens:
+                row["truncated"] = True
+            rows.append(row)
+        lang.chunks.run.write_rows(c, rows)
+        lang.stats.translated += len(idx)
+        lang.stats.seconds += time.perf_counter() - t_chunk
+        task.advance(len(idx))
+    task.close()
+
+
+def _merge(out: Path, captions: str | Path, cfg: TranslateConfig, key: dict[str, Any], records: list[Caption],
+           distinct: list[str], langs: list[_Lang]) -> None:
+    """Every chunk is committed: write `<lang>.jsonl` in the input's order, then the manifest, last."""
+    languages = {}
+    for lang in langs:
+        run = lang.chunks.run
+        by_src = {row["src"]: row for c in range(len(lang.chunks.ranges)) for row in run.read_rows(c)}
+        if len(by_src) != len(distinct):
+            raise UserError(f"parts of {lang.tgt!r} hold {len(by_src)} of {len(distinct)} sentences; "
+                            "rerun with --overwrite", path=run.dir)
+        write_captions(out / lang.stats.file, (_output_row(r, lang.tgt, by_src[r.text]) for r in records))
+        languages[lang.tgt] = {k: v for k, v in asdict(lang.stats).items()
+                               if k in ("rows", "distinct", "truncated", "file")}
+    inputs = {"captions": captions, **({"images": cfg.images} if cfg.images else {})}
+    write_manifest(out, Manifest(
+        kind=KIND, rows=len(records),
+        model={**model_identity(cfg.model), "backend": cfg.backend,
+               "back_model": cfg.back_model if cfg.back_translate else None},
+        inputs=checksum_inputs(inputs),
+        extra={"key": key, "source_lang": cfg.source_lang, "languages": languages,
+               "options": {"beams": cfg.beams, "max_tokens": cfg.max_tokens, "chunk_size": cfg.chunk_size,
+                           "noise": _noise(cfg), "seed": cfg.seed,
+                           "length_policy": f"max_new_tokens = min(max, ceil({LENGTH_RATIO}*n)+{LENGTH_EXTRA})",
+                           "truncation": "sources longer than the model maximum keep their first tokens"}}))
 
 
 def _output_row(rec: Caption, tgt: str, part: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,35 @@
+"""Dependencies the right way round, checked on the import statements of every module (AST, no import)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "src" / "cl2cm"
+
+
+def _imports(path: Path) -> set[str]:
+    """Every module name an `import` / `from ... import` in the file names (top level or in a function)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def _modules() -> dict[str, set[str]]:
+    return {p.relative_to(PACKAGE).as_posix(): _imports(p) for p in sorted(PACKAGE.rglob("*.py"))}
+
+
+def test_only_the_cli_imports_rich_or_typer() -> None:
+    offenders = {m: sorted(n for n in names if n.split(".")[0] in ("rich", "typer", "click"))
+                 for m, names in _modules().items() if not m.startswith("cli/")}
+    assert {m: n for m, n in offenders.items() if n} == {}
+
+
+def test_the_parser_sees_imports_inside_functions(tmp_path: Path) -> None:
+    f = tmp_path / "m.py"
+    f.write_text("def f():\n    from rich.table import Table\n    import typer\n")
+    assert _imports(f) == {"rich.table", "typer"}
