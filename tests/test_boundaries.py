@@ -33,3 +33,18 @@ def test_the_parser_sees_imports_inside_functions(tmp_path: Path) -> None:
     f = tmp_path / "m.py"
     f.write_text("def f():\n    from rich.table import Table\n    import typer\n")
     assert _imports(f) == {"rich.table", "typer"}
+
+
+def test_the_library_does_not_import_the_demo() -> None:
+    """The demo uses the library; only its command (`cli/demo.py`) and the demo package itself import it."""
+    users = {m for m, names in _modules().items()
+             if any(n == "cl2cm.demo" or n.startswith("cl2cm.demo.") for n in names)}
+    assert {m for m in users if not m.startswith("demo/")} == {"cli/demo.py"}
+
+
+def test_registries_do_not_import_what_they_list() -> None:
+    """Backends import the translation base; the base names them by import string, never imports them."""
+    base = _imports(PACKAGE / "translate" / "base.py")
+    assert not {n for n in base if n.startswith("cl2cm.translate.")}
+    io = _imports(PACKAGE / "models" / "io.py")
+    assert not {n for n in io if n in ("cl2cm.models.teacher", "cl2cm.models.student")}

@@ -54,7 +54,7 @@ def lexicon_file(tmp_path: Path) -> Path:
 
 
 def test_lexicon_backend_equals_the_translator(lexicon_file: Path, tmp_path: Path) -> None:
-    from cl2cm.demo.lexicon import LexiconTranslator
+    from cl2cm.translate.lexicon import LexiconTranslator
 
     texts = ["A small red circle in the top left corner.", "Two blue squares and a yellow star.",
              "A small red circle in the top left corner.", "There is a large green triangle in the middle."]

@@ -38,9 +38,10 @@ from cl2cm.artifacts.io import atomic_open, temp_sibling, write_lines
 from cl2cm.artifacts.lock import output_lock
 from cl2cm.artifacts.manifest import MANIFEST_NAME, Manifest, read_manifest, remove_manifest, write_manifest
 from cl2cm.demo.grammar import GOLD_LANGS, plan_captions, realise, word_forms
-from cl2cm.demo.lexicon import ENTRIES, stable_seed, write_lexicon
+from cl2cm.demo.lexicon import ENTRIES, write_lexicon
 from cl2cm.demo.scene import BACKGROUNDS, COLOURS, Obj, Scene, sample_scene
 from cl2cm.errors import UserError
+from cl2cm.translate.lexicon import stable_seed
 
 KIND = "demo-world"
 _WORD = re.compile(r"\w+|[^\w\s]")  # BERT's pre-tokenisation: words and single punctuation marks

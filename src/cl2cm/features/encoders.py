@@ -166,16 +166,16 @@ def _load_checkpoint_file(clip: torch.nn.Module, path: Path, allow_pickle: bool)
 
 
 # backend name → loader(model, pretrained, device=, tokens=, seed=, allow_pickle=)
-BACKENDS: dict[str, Callable[..., VisualEncoder]] = {"open_clip": _load_open_clip}
+ENCODER_BACKENDS: dict[str, Callable[..., VisualEncoder]] = {"open_clip": _load_open_clip}
 
 
 def load_encoder(model: str, pretrained: str = "none", *, backend: str = "open_clip",
                  device: torch.device | None = None, tokens: bool = False, seed: int = 0,
                  allow_pickle: bool = False) -> VisualEncoder:
     """Build the frozen visual encoder named by `--model` / `--pretrained`."""
-    if backend not in BACKENDS:
-        raise UserError(f"--backend {backend!r}: expected one of {', '.join(BACKENDS)}")
-    return BACKENDS[backend](model, pretrained, device=device or torch.device("cpu"), tokens=tokens, seed=seed,
+    if backend not in ENCODER_BACKENDS:
+        raise UserError(f"--backend {backend!r}: expected one of {', '.join(ENCODER_BACKENDS)}")
+    return ENCODER_BACKENDS[backend](model, pretrained, device=device or torch.device("cpu"), tokens=tokens, seed=seed,
                              allow_pickle=allow_pickle)
 
 

@@ -8,7 +8,6 @@ import strings (so loading a teacher never imports the student's code and vice v
 
 from __future__ import annotations
 
-import importlib
 import json
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from cl2cm.artifacts.io import atomic_write_json
 from cl2cm.artifacts.manifest import Manifest, read_manifest, remove_manifest, write_manifest
 from cl2cm.artifacts.store import load_safetensors, save_safetensors
 from cl2cm.errors import UserError
+from cl2cm.registry import resolve
 
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
@@ -100,18 +100,13 @@ def load_weights(module: nn.Module, weights: dict[str, torch.Tensor], directory:
                         path=Path(directory) / WEIGHTS_FILE) from exc
 
 
-def _resolve(target: str) -> Any:
-    mod, _, attr = target.partition(":")
-    return getattr(importlib.import_module(mod), attr)
-
-
 def load_model(directory: str | Path, device: str | torch.device = "cpu") -> nn.Module:
     """Load any model directory (teacher or student) in eval mode, dispatching on the manifest kind."""
     manifest = read_manifest(directory)
     if manifest.kind not in MODEL_KINDS:
         raise UserError(f"is a {manifest.kind!r} artifact, expected a model ({' or '.join(MODEL_KINDS)})",
                         path=directory)
-    cls = _resolve(MODEL_KINDS[manifest.kind])
+    cls = resolve(MODEL_KINDS[manifest.kind])
     model = cls.from_dir(directory, device)
     model.eval()
     model.source_dir = Path(directory)  # where it came from: `cl2cm.evaluate` records it like `eval --model`

@@ -2,14 +2,14 @@
 
 The runner (`cl2cm.translate.runner`) owns everything that makes translation fast and safe — dedupe,
 length sort, token-budget batches, chunks, resume, shards — so a backend only has to count tokens and
-translate one already-sorted batch. New engines plug in by adding a factory to `BACKENDS`.
+translate one already-sorted batch. New engines plug in by naming their class in `TRANSLATION_BACKENDS`
+(an import string: this module never imports the backends, which import it).
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import torch
 
 from cl2cm.errors import UserError
+from cl2cm.registry import resolve
 
 # Length policy: a translation may have at most ceil(RATIO * source tokens) + EXTRA tokens (and never more
 # than the model's maximum). Tying the budget to each source stops a runaway decode of one sentence from
@@ -76,34 +77,23 @@ def model_identity(model: str) -> dict[str, Any]:
     return ident
 
 
-BackendFactory = Callable[[str, BackendOptions], Backend]
+# `--backend` name -> "module:Class"; the class is called as Class(model, BackendOptions).
+TRANSLATION_BACKENDS: dict[str, str] = {
+    "hf": "cl2cm.translate.hf:HFBackend",
+    "ct2": "cl2cm.translate.ct2:CT2Backend",
+    "lexicon": "cl2cm.translate.lexicon:LexiconBackend",
+}
 
 
-def _hf(model: str, opts: BackendOptions) -> Backend:
-    from cl2cm.translate.hf import HFBackend
-
-    return HFBackend(model, opts)
-
-
-def _ct2(model: str, opts: BackendOptions) -> Backend:
-    from cl2cm.translate.ct2 import CT2Backend
-
-    return CT2Backend(model, opts)
-
-
-def _lexicon(model: str, opts: BackendOptions) -> Backend:
-    from cl2cm.translate.lexicon import LexiconBackend
-
-    return LexiconBackend(model, opts)
-
-
-BACKENDS: dict[str, BackendFactory] = {"hf": _hf, "ct2": _ct2, "lexicon": _lexicon}
+def register_backend(name: str, target: str) -> None:
+    """Add a translation backend ("module:Class") under `--backend name`."""
+    TRANSLATION_BACKENDS[name] = target
 
 
 def load_backend(name: str, model: str, opts: BackendOptions) -> Backend:
-    if name not in BACKENDS:
-        raise UserError(f"--backend {name!r}: expected one of {', '.join(BACKENDS)}")
-    return BACKENDS[name](model, opts)
+    if name not in TRANSLATION_BACKENDS:
+        raise UserError(f"--backend {name!r}: expected one of {', '.join(TRANSLATION_BACKENDS)}")
+    return resolve(TRANSLATION_BACKENDS[name])(model, opts)
 
 
 # ------------------------------------------------------------------------------------------ language codes

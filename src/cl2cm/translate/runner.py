@@ -37,9 +37,9 @@ from cl2cm.errors import UserError
 from cl2cm.progress import Progress, reporter
 from cl2cm.runtime import resolve_device, seed_everything
 from cl2cm.translate.base import (
-    BACKENDS,
     LENGTH_EXTRA,
     LENGTH_RATIO,
+    TRANSLATION_BACKENDS,
     Backend,
     BackendOptions,
     load_backend,
@@ -150,8 +150,8 @@ def _validate(cfg: TranslateConfig) -> None:
     for t in cfg.targets:
         if not t or "/" in t or t.startswith(".") or t == cfg.source_lang:
             raise UserError(f"--to {t!r}: not a target language code (source is {cfg.source_lang!r})")
-    if cfg.backend not in BACKENDS:
-        raise UserError(f"--backend {cfg.backend!r}: expected one of {', '.join(BACKENDS)}")
+    if cfg.backend not in TRANSLATION_BACKENDS:
+        raise UserError(f"--backend {cfg.backend!r}: expected one of {', '.join(TRANSLATION_BACKENDS)}")
     for flag, value in (("--beams", cfg.beams), ("--max-tokens", cfg.max_tokens), ("--max-batch", cfg.max_batch),
                         ("--chunk-size", cfg.chunk_size)):
         if value < 1:

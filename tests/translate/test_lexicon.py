@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from cl2cm.demo.lexicon import ENTRIES, LexiconTranslator, stable_seed, write_lexicon
+from cl2cm.demo.lexicon import ENTRIES, write_lexicon
 from cl2cm.errors import UserError
+from cl2cm.translate.lexicon import LexiconTranslator, stable_seed
 
 SIZES = ["small", "big", "large", "little"]
 COLOURS = ["red", "green", "blue", "yellow", "purple", "orange"]
