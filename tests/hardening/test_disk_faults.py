@@ -198,3 +198,44 @@ def test_safetensors_disk_full_is_an_oserror_and_leaves_no_temp(tmp_path: Path, 
         store.save_safetensors(tmp_path / "x.safetensors", {"a": torch.zeros(3)})
     assert exc.value.errno == errno.ENOSPC and exc.value.filename == str(tmp_path / "x.safetensors")
     assert sorted(os.listdir(tmp_path)) == ["x.safetensors"] and (tmp_path / "x.safetensors").read_bytes() == b"old"
+
+
+def test_a_disk_full_before_the_run_starts(world: World, tmp_path: Path) -> None:
+    """No room even for the lock's owner line: one line naming OUT, exit 1, and no lock file left behind
+    (a leftover lock once refused the immediate rerun); once space is freed the same command completes."""
+    with tmpfs(tmp_path / "mnt", "64k") as mnt:
+        out = mnt / "out"
+        out.mkdir()
+        with open(mnt / "filler", "wb", buffering=0) as fh, contextlib.suppress(OSError):  # fill every page
+            while True:
+                fh.write(b"\0" * 4096)
+        argv = world.argv("translate", out) + OVERWRITE["translate"]
+        res = cl2cm(argv)
+        assert res.returncode == 1 and res.stderr.count("\n") == 1, res.stderr
+        assert res.stderr.startswith(f"cl2cm: error: {out}: No space left on device"), res.stderr
+        assert sorted(p.name for p in out.iterdir()) == []  # no lock, nothing half-written
+        (mnt / "filler").unlink()
+        remount(mnt, "size=16m")
+        _rerun_completes("translate", world, out, argv)
+        assert not (out / ".cl2cm.lock").exists()
+
+
+def test_output_lock_never_outlives_a_failed_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The owner line cannot be written: an OSError naming the directory, the lock released and removed."""
+    import builtins
+
+    import cl2cm.artifacts.lock as lock_module
+
+    def full(path: object, *args: object, **kwargs: object) -> object:
+        if str(path).endswith(lock_module.LOCK_NAME):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return builtins.open(path, *args, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(lock_module, "open", full, raising=False)
+    with pytest.raises(OSError) as exc, lock_module.output_lock(tmp_path / "out"):
+        pass
+    assert exc.value.errno == errno.ENOSPC and exc.value.filename == str(tmp_path / "out")
+    assert os.listdir(tmp_path / "out") == []
+    monkeypatch.undo()
+    with lock_module.output_lock(tmp_path / "out"):  # an immediate rerun is not refused
+        pass

@@ -144,7 +144,8 @@ def test_resume_on_a_store_from_another_model_is_refused(world: dict[str, Path],
 
 
 def test_two_process_ddp_run(world: dict[str, Path], tmp_path: Path) -> None:
-    env = {**os.environ, "PYTHONPATH": str(HERE), "OMP_NUM_THREADS": "1"}
+    path = os.pathsep.join(p for p in (str(HERE), os.environ.get("PYTHONPATH", "")) if p)  # keep the code under test
+    env = {**os.environ, "PYTHONPATH": path, "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
            str(HERE / "distill_ddp.py"), str(world["root"]), str(world["teacher"]), str(tmp_path / "ddp")]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180)

@@ -85,7 +85,8 @@ def test_bad_settings_are_user_errors(tmp_path: Path) -> None:
 
 
 def test_ddp_two_processes_match_one_process_on_the_global_batch(tmp_path: Path) -> None:
-    env = {**os.environ, "PYTHONPATH": str(HERE), "OMP_NUM_THREADS": "1"}
+    path = os.pathsep.join(p for p in (str(HERE), os.environ.get("PYTHONPATH", "")) if p)  # keep the code under test
+    env = {**os.environ, "PYTHONPATH": path, "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
            str(HERE / "ddp_toy.py"), str(tmp_path / "ddp"), "3"]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)

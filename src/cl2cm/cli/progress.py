@@ -1,7 +1,8 @@
 """The command line's progress bars: a rich adapter of the library's `cl2cm.progress.Progress` protocol.
 
 One look for every stage (description, bar, count, rate in the task's unit, elapsed, remaining, a status
-line), drawn on stderr so stdout keeps only the summary tables. `--quiet` hands the library nothing.
+line), drawn on stderr (a terminal only) so stdout keeps only the summary tables. `--quiet` hands the
+library nothing.
 """
 
 from __future__ import annotations
@@ -62,10 +63,12 @@ class RichProgress:
     """`Progress` drawn by rich; use as a context manager around the library call."""
 
     def __init__(self, *, transient: bool = False) -> None:
+        # Bars redraw in place on a terminal; on a pipe or a log file they would only add lines after the fact.
+        console = Console(stderr=True)
         self.bars = _RichBars(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                               _RateColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
-                              TextColumn("{task.fields[info]}"), console=Console(stderr=True),
-                              transient=transient)
+                              TextColumn("{task.fields[info]}"), console=console, transient=transient,
+                              disable=not console.is_terminal)
         self.started = False
 
     def task(self, description: str, total: int | None = None, *, unit: str = "items",
