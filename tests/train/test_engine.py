@@ -54,7 +54,8 @@ def test_resume_with_other_settings_is_refused(tmp_path: Path) -> None:
 
 
 def test_checkpoint_is_plain_safetensors_and_best_is_kept(tmp_path: Path) -> None:
-    res = fit(ToyTask(), TrainConfig(**CFG), tmp_path)
+    task = ToyTask()
+    res = fit(task, TrainConfig(**CFG), tmp_path)
     tensors, meta = read_checkpoint(tmp_path / "checkpoints" / "last.safetensors")
     assert any(k.startswith("optim.") and k.endswith("exp_avg") for k in tensors)
     assert "rng.torch" in tensors and meta["state"]["step"] == 24
@@ -64,6 +65,8 @@ def test_checkpoint_is_plain_safetensors_and_best_is_kept(tmp_path: Path) -> Non
         torch.testing.assert_close(best[k], final[k])
     assert res.best_metric == max(json.loads(x).get("acc", 0) for x in
                                   (tmp_path / "metrics.jsonl").read_text().splitlines())
+    # The engine hands the best epoch's validation metrics to the task (which writes them to its manifest).
+    assert task.saved_best == {"acc": res.best_metric} == meta["state"]["best_val"]
 
 
 def test_learning_rate_schedules() -> None:

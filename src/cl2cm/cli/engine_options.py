@@ -1,8 +1,8 @@
 """The training-engine flags, defined once for every command that trains (`train-teacher`, `distill`).
 
-Each alias is an `Annotated` Typer option; a command lists them as parameters with the engine's own
-defaults (`TrainConfig.<field>`) and hands them to `train_config`, so both stages accept the same flags
-with the same meaning and defaults.
+Each alias is an `Annotated` Typer option whose help is the `TrainConfig` field's own (its metadata); a
+command lists them as parameters with the engine's defaults (`TrainConfig.<field>`) and hands them to
+`train_config`, so both stages accept the same flags with the same meaning, help and defaults.
 """
 
 from __future__ import annotations
@@ -14,21 +14,26 @@ import typer
 from rich.table import Table
 
 from cl2cm.cli.app import AT_LEAST_1, NON_NEGATIVE, POSITIVE, Range, console
-from cl2cm.train.engine import AMP_CHOICES, SCHEDULES, FitResult, TrainConfig
+from cl2cm.train.engine import FitResult, TrainConfig, help_of
 
-EpochsOpt = Annotated[int, typer.Option("--epochs", callback=AT_LEAST_1, help="Maximum epochs.")]
-BatchSizeOpt = Annotated[int, typer.Option("--batch-size", callback=Range(2), help="Global batch (all processes).")]
-LrOpt = Annotated[float, typer.Option("--lr", callback=POSITIVE, help="Peak learning rate (AdamW).")]
-WeightDecayOpt = Annotated[float, typer.Option("--weight-decay", callback=NON_NEGATIVE, help="AdamW weight decay.")]
-WarmupOpt = Annotated[float, typer.Option("--warmup", callback=NON_NEGATIVE, help="Warm-up: fraction of steps (<1) or steps.")]
-ScheduleOpt = Annotated[str, typer.Option("--schedule", help=f"{' | '.join(SCHEDULES)}.")]
-GradClipOpt = Annotated[float, typer.Option("--grad-clip", callback=NON_NEGATIVE, help="Max gradient norm (0 = off).")]
-AccumOpt = Annotated[int, typer.Option("--accum", callback=AT_LEAST_1, help="Gradient accumulation steps.")]
-AmpOpt = Annotated[str, typer.Option("--amp", help=f"{' | '.join(AMP_CHOICES)}.")]
-PatienceOpt = Annotated[int, typer.Option("--patience", callback=AT_LEAST_1, help="Early stop after N epochs without improvement.")]
-MaxStepsOpt = Annotated[int | None, typer.Option("--max-steps", callback=AT_LEAST_1, help="Stop after N optimizer steps.")]
-LogEveryOpt = Annotated[int, typer.Option("--log-every", callback=AT_LEAST_1, help="Log the train loss every N steps.")]
-WorkersOpt = Annotated[int, typer.Option("--workers", callback=NON_NEGATIVE, help="DataLoader worker processes.")]
+
+def _help(name: str) -> str:
+    return help_of(TrainConfig, name)
+
+
+EpochsOpt = Annotated[int, typer.Option("--epochs", callback=AT_LEAST_1, help=_help("epochs"))]
+BatchSizeOpt = Annotated[int, typer.Option("--batch-size", callback=Range(2), help=_help("batch_size"))]
+LrOpt = Annotated[float, typer.Option("--lr", callback=POSITIVE, help=_help("lr"))]
+WeightDecayOpt = Annotated[float, typer.Option("--weight-decay", callback=NON_NEGATIVE, help=_help("weight_decay"))]
+WarmupOpt = Annotated[float, typer.Option("--warmup", callback=NON_NEGATIVE, help=_help("warmup"))]
+ScheduleOpt = Annotated[str, typer.Option("--schedule", help=_help("schedule"))]
+GradClipOpt = Annotated[float, typer.Option("--grad-clip", callback=NON_NEGATIVE, help=_help("grad_clip"))]
+AccumOpt = Annotated[int, typer.Option("--accum", callback=AT_LEAST_1, help=_help("accum"))]
+AmpOpt = Annotated[str, typer.Option("--amp", help=_help("amp"))]
+PatienceOpt = Annotated[int, typer.Option("--patience", callback=AT_LEAST_1, help=_help("patience"))]
+MaxStepsOpt = Annotated[int | None, typer.Option("--max-steps", callback=AT_LEAST_1, help=_help("max_steps"))]
+LogEveryOpt = Annotated[int, typer.Option("--log-every", callback=AT_LEAST_1, help=_help("log_every"))]
+WorkersOpt = Annotated[int, typer.Option("--workers", callback=NON_NEGATIVE, help=_help("num_workers"))]
 ResumeOpt = Annotated[bool, typer.Option("--resume", help="Continue from OUT/checkpoints/last.safetensors.")]
 MaxPairsOpt = Annotated[int | None, typer.Option("--max-pairs", callback=AT_LEAST_1, help="Use only the first N pairs.")]
 FormatOpt = Annotated[str | None, typer.Option("--format", help="Caption format of all inputs (default: from "

@@ -30,11 +30,11 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from cl2cm.artifacts.captions import Caption, pair_by_id, read_captions
+from cl2cm.artifacts.captions import Caption, read_captions
 from cl2cm.artifacts.io import atomic_write_json, sha256_text
 from cl2cm.artifacts.lock import output_lock
 from cl2cm.artifacts.manifest import Manifest, checksum_inputs, read_manifest, remove_manifest
-from cl2cm.artifacts.store import EmbeddingStore, load_safetensors, load_store, save_safetensors
+from cl2cm.artifacts.store import EmbeddingStore, load_store
 from cl2cm.errors import UserError
 from cl2cm.losses import InfoNCE, same_group_mask
 from cl2cm.losses.transfer import RelationalTransferLoss
@@ -42,9 +42,18 @@ from cl2cm.models.student import VISUAL_HEADS, Student, StudentConfig, student_t
 from cl2cm.models.teacher import CrossLingualTeacher
 from cl2cm.progress import Progress
 from cl2cm.runtime import resolve_device, seed_everything
+from cl2cm.train.data import (
+    IndexDataset,
+    Pairs,
+    cache_key,
+    cached,
+    group_ids,
+    read_pairs,
+    tokenize_corpus,
+    trim,
+)
 from cl2cm.train.dist import all_gather_nograd, all_gather_with_grad, is_main_process
 from cl2cm.train.engine import CKPT_DIR, FitResult, TrainConfig, TrainTask, fit
-from cl2cm.train.teacher import IndexDataset, _trim, group_ids, tokenize_corpus
 
 SAMPLING = ("caption", "image")
 RUN_FILE = "distill.json"  # in checkpoints/: what the run was started on (visual model, input, shape)
@@ -139,17 +148,6 @@ def teacher_embeddings(teacher: CrossLingualTeacher, pairs: list[tuple[Caption, 
     return tgt.half(), src.half()
 
 
-def _cached(path: Path | None, build: Any, write: bool) -> dict[str, torch.Tensor]:
-    if path is not None and path.exists():
-        with contextlib.suppress(UserError):
-            return load_safetensors(path)
-    tensors = build()
-    if path is not None and write:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        save_safetensors(path, tensors)
-    return tensors
-
-
 # ---------------------------------------------------------------------------------------------- task
 class DistillModule(nn.Module):
     """The student plus the loss's own state; the only module the engine optimises and checkpoints."""
@@ -185,7 +183,6 @@ class DistillTask(TrainTask):
         self.val = val
         self.manifest = manifest or Manifest(kind="student")
         self.val_batch_size = val_batch_size
-        self.best_val: dict[str, float] | None = None
         if options.sampling == "image":  # CSR lists of the pairs of each image
             order = torch.argsort(data.groups, stable=True)
             counts = torch.bincount(data.groups)
@@ -217,13 +214,13 @@ class DistillTask(TrainTask):
     def collate(self, items: list[int]) -> dict[str, torch.Tensor]:
         d = self.data
         idx = self._pairs_of(items)
-        tgt_ids, tgt_mask = _trim(d.tgt_ids[idx], d.tgt_len[idx])
+        tgt_ids, tgt_mask = trim(d.tgt_ids[idx], d.tgt_len[idx])
         rows = d.rows[idx]
         batch = {"tgt_ids": tgt_ids, "tgt_mask": tgt_mask, "visual": d.visual[rows].float(), "groups": d.groups[idx]}
         if d.visual_mask is not None:
             batch["visual_mask"] = d.visual_mask[rows]
         if d.src_ids is not None and d.src_len is not None:
-            batch["src_ids"], batch["src_mask"] = _trim(d.src_ids[idx], d.src_len[idx])
+            batch["src_ids"], batch["src_mask"] = trim(d.src_ids[idx], d.src_len[idx])
         if d.teacher_tgt is not None and d.teacher_src is not None:
             batch["teacher_tgt"], batch["teacher_src"] = d.teacher_tgt[idx], d.teacher_src[idx]
         return batch
@@ -258,14 +255,11 @@ class DistillTask(TrainTask):
     def validate(self, module: nn.Module) -> dict[str, float]:
         if not self.val:
             return {}
-        metrics = validate_student(module.student, *self.val, batch_size=self.val_batch_size)  # type: ignore[union-attr]
-        if self.best_val is None or metrics["val_sumr"] > self.best_val["val_sumr"]:
-            self.best_val = metrics
-        return metrics
+        return validate_student(module.student, *self.val, batch_size=self.val_batch_size)  # type: ignore[union-attr]
 
-    def save(self, module: nn.Module, out_dir: Path) -> None:
-        if self.best_val is not None:
-            self.manifest.extra["val"] = self.best_val
+    def save(self, module: nn.Module, out_dir: Path, best: dict[str, float] | None = None) -> None:
+        if best is not None:
+            self.manifest.extra["val"] = best
         module.student.save(out_dir, self.manifest)  # type: ignore[union-attr]
 
 
@@ -331,13 +325,6 @@ def _check_signature(have: dict[str, Any], want: dict[str, Any], flag: str, path
                         f"{want['shape']}", path=path)
 
 
-def _read_pairs(src: str | Path, tgt: str | Path, fmt: str | None) -> list[tuple[Caption, Caption]]:
-    pairs = pair_by_id(read_captions(src, fmt), read_captions(tgt, fmt), src_name="--src", tgt_name="--tgt")
-    if len(pairs) < 2:
-        raise UserError("--tgt: fewer than 2 caption pairs", path=tgt)
-    return pairs
-
-
 @dataclass
 class DistillConfig:
     """Everything `distill` takes besides its inputs and output directory."""
@@ -350,25 +337,76 @@ class DistillConfig:
     resume: bool = False  # continue from OUT/checkpoints/last.safetensors
 
 
+@dataclass
+class _Inputs:
+    """Everything read and checked before any work: the visual rows, the pairs, validation, the head."""
+
+    store: EmbeddingStore
+    x: torch.Tensor
+    x_mask: torch.Tensor | None
+    signature: dict[str, Any]
+    pairs: Pairs
+    rows: torch.Tensor
+    val: tuple[list[Caption], EmbeddingStore] | None
+    head: str
+    seq_len: int
+
+    @property
+    def images(self) -> int:
+        return int(len(set(self.rows.tolist())))
+
+
 def distill(teacher_dir: str | Path, features: str | Path, src: str | Path, tgt: str | Path, out_dir: str | Path,
             config: DistillConfig | None = None, *, val_features: str | Path | None = None,
             val_captions: str | Path | None = None, progress: Progress | None = None) -> DistillResult:
     """Read the corpora and stores, precompute the frozen teacher, train the student, write its directory."""
     config = config or DistillConfig()
-    options, train, fmt, max_pairs, max_val = config.options, config.train, config.fmt, config.max_pairs, config.max_val
-    resume = config.resume
+    options, train = config.options, config.train
     options.check()
     train.validate_values()
     if (val_features is None) != (val_captions is None):
         raise UserError("--val-features and --val-captions go together (validation images and their human "
                         "target-language captions)")
-    if max_pairs is not None and max_pairs < 2:
-        raise UserError(f"--max-pairs {max_pairs}: must be at least 2")
+    if config.max_pairs is not None and config.max_pairs < 2:
+        raise UserError(f"--max-pairs {config.max_pairs}: must be at least 2")
     out_dir = Path(out_dir)
+    inp = _read_inputs(teacher_dir, features, src, tgt, out_dir, config, val_features, val_captions)
+    is_main = is_main_process()
+    with output_lock(out_dir) if is_main else contextlib.nullcontext():
+        seed_everything(train.seed)
+        teacher = CrossLingualTeacher.from_dir(teacher_dir, resolve_device(train.device))
+        teacher.requires_grad_(False).eval()  # frozen: no gradient, no optimizer state, no dropout
+        student = _build_student(teacher, teacher_dir, options, inp)
+        data = _prepare_data(out_dir / CKPT_DIR, teacher, teacher_dir, student, options, inp, write=is_main)
+        del teacher  # only its embeddings are needed from here on
+        if is_main:
+            atomic_write_json(out_dir / CKPT_DIR / RUN_FILE, inp.signature)
+        inputs: dict[str, str | Path] = {"--teacher": teacher_dir, "--features": features, "--src": src, "--tgt": tgt}
+        if val_features is not None and val_captions is not None:
+            inputs.update({"--val-features": val_features, "--val-captions": val_captions})
+        manifest = Manifest(kind="student", rows=len(inp.pairs), inputs=checksum_inputs(inputs),
+                            extra={"train": asdict(train), "options": asdict(options), "head": inp.head,
+                                   "transfer": options.uses_teacher, "images": inp.images,
+                                   "val_captions": len(inp.val[0]) if inp.val else 0,
+                                   "trained_layers": student.text.trained_layers_text})
+        task = DistillTask(student, data, options, val=inp.val, manifest=manifest)
+        if is_main and not config.resume:
+            remove_manifest(out_dir)  # only once every input and option has been checked
+        result = fit(task, train, out_dir, resume=config.resume, progress=progress)
+    n_train = sum(p.numel() for p in task.net.parameters() if p.requires_grad)
+    return DistillResult(out_dir=out_dir, pairs=len(inp.pairs), images=inp.images,
+                         val_captions=len(inp.val[0]) if inp.val else 0, fit=result, transfer=options.uses_teacher,
+                         head=inp.head, visual_input=options.visual_input, trainable_params=n_train,
+                         trained_layers=student.text.trained_layers_text)
+
+
+def _read_inputs(teacher_dir: str | Path, features: str | Path, src: str | Path, tgt: str | Path, out_dir: Path,
+                 config: DistillConfig, val_features: str | Path | None, val_captions: str | Path | None) -> _Inputs:
+    """Every input read and cross-checked (teacher kind, store model and shape, ids), before any work."""
+    options = config.options
     run_path = out_dir / CKPT_DIR / RUN_FILE
-    # ----------------------------------------------------------------- inputs, checked before any work
     read_manifest(teacher_dir, kind="teacher")
-    before = json.loads(run_path.read_text(encoding="utf-8")) if resume and run_path.exists() else None
+    before = json.loads(run_path.read_text(encoding="utf-8")) if config.resume and run_path.exists() else None
     store = load_store(features, kind="features", flag="--features",
                        expect_model=(before["model"] or None) if before else None,
                        expect_dim=before["shape"][-1] if before else None)
@@ -376,7 +414,7 @@ def distill(teacher_dir: str | Path, features: str | Path, src: str | Path, tgt:
     signature = _visual_signature(store, options.visual_input, x)
     if before is not None:  # a resumed run must read the very visual rows its checkpoint was trained on
         _check_signature(signature, before, "--features", features)
-    pairs = _read_pairs(src, tgt, fmt)[:max_pairs]
+    pairs = read_pairs(src, tgt, config.fmt)[:config.max_pairs]
     rows = store_rows(pairs, store, captions_flag="--tgt", store_flag="--features")
     val = None
     if val_features is not None and val_captions is not None:
@@ -386,65 +424,48 @@ def distill(teacher_dir: str | Path, features: str | Path, src: str | Path, tgt:
         vx, _ = visual_rows(vstore, options.visual_input, flag="--val-features")
         _check_signature(_visual_signature(vstore, options.visual_input, vx), signature, "--val-features",
                          val_features)
-        vcaps = read_captions(val_captions, fmt)[:max_val]
+        vcaps = read_captions(val_captions, config.fmt)[:config.max_val]
         store_rows([(c, c) for c in vcaps], vstore, captions_flag="--val-captions", store_flag="--val-features")
         val = (vcaps, vstore)
     head, seq_len = _resolve_head(options, x)
+    return _Inputs(store, x, x_mask, signature, pairs, rows, val, head, seq_len)
 
-    is_main = is_main_process()
-    lock = output_lock(out_dir) if is_main else contextlib.nullcontext()
-    with lock:
-        seed_everything(train.seed)
-        device = resolve_device(train.device)
-        teacher = CrossLingualTeacher.from_dir(teacher_dir, device)
-        teacher.requires_grad_(False).eval()  # frozen: no gradient, no optimizer state, no dropout
-        text_cfg = student_text_config(teacher.config.text, dim=options.dim, train_layers=options.train_layers)
-        config = StudentConfig(text=text_cfg, head=head, visual_input=options.visual_input,
-                               visual_dim=int(x.shape[-1]), visual_len=seq_len, hidden=options.hidden,
-                               dropout=options.dropout, visual_model=signature["model"],
-                               visual_encoder=visual_encoder(store))
-        if options.feat_weight > 0 and options.uses_teacher and text_cfg.dim != teacher.dim:
-            raise UserError(f"--feat-weight needs --dim {teacher.dim} (the teacher's dimension), got {text_cfg.dim}")
-        student = Student.from_teacher(teacher, teacher_dir, config, init_text=options.init_text)
 
-        ckpt = out_dir / CKPT_DIR
-        key = sha256_text("\x1e".join(f"{s.text}\x1f{t.text}" for s, t in pairs) + repr(
-            (text_cfg.encoder, text_cfg.max_length, student.tokenizer.vocab_size, options.en_weight > 0)))[:16]
+def _build_student(teacher: CrossLingualTeacher, teacher_dir: str | Path, options: DistillOptions,
+                   inp: _Inputs) -> Student:
+    """A fresh student for the store's visual rows, its text side configured after the teacher's."""
+    text_cfg = student_text_config(teacher.config.text, dim=options.dim, train_layers=options.train_layers)
+    config = StudentConfig(text=text_cfg, head=inp.head, visual_input=options.visual_input,
+                           visual_dim=int(inp.x.shape[-1]), visual_len=inp.seq_len, hidden=options.hidden,
+                           dropout=options.dropout, visual_model=inp.signature["model"],
+                           visual_encoder=visual_encoder(inp.store))
+    if options.feat_weight > 0 and options.uses_teacher and text_cfg.dim != teacher.dim:
+        raise UserError(f"--feat-weight needs --dim {teacher.dim} (the teacher's dimension), got {text_cfg.dim}")
+    return Student.from_teacher(teacher, teacher_dir, config, init_text=options.init_text)
 
-        def _tokens() -> dict[str, torch.Tensor]:
-            ids, lens = tokenize_corpus(student.text, [t.text for _, t in pairs])
-            out = {"tgt_ids": ids, "tgt_len": lens}
-            if options.en_weight > 0:
-                out["src_ids"], out["src_len"] = tokenize_corpus(student.text, [s.text for s, _ in pairs])
-            return out
 
-        tokens = _cached(ckpt / f"tokens-{key}.safetensors", _tokens, is_main)
-        teacher_emb: dict[str, torch.Tensor] = {}
-        if options.uses_teacher:
-            tkey = sha256_text(key + str(checksum_inputs({"t": teacher_dir})["t"]))[:16]
-            teacher_emb = _cached(ckpt / f"teacher-{tkey}.safetensors",
-                                  lambda t=teacher: dict(zip(("teacher_tgt", "teacher_src"),
-                                                             teacher_embeddings(t, pairs), strict=True)), is_main)
-        del teacher  # only its embeddings are needed from here on
-        data = DistillData(rows=rows, groups=group_ids([t.image for _, t in pairs]), visual=x, visual_mask=x_mask,
-                           **tokens, **teacher_emb)
-        if is_main:
-            atomic_write_json(run_path, signature)
+def _prepare_data(ckpt: Path, teacher: CrossLingualTeacher, teacher_dir: str | Path, student: Student,
+                  options: DistillOptions, inp: _Inputs, *, write: bool) -> DistillData:
+    """Tokens (student tokenizer) and the frozen teacher's embeddings, once; both cached for a resume."""
+    pairs = inp.pairs
+    text_cfg = student.config.text
+    key = cache_key(pairs, text_cfg.encoder, text_cfg.max_length, student.tokenizer.vocab_size,
+                    options.en_weight > 0)
 
-        inputs: dict[str, str | Path] = {"--teacher": teacher_dir, "--features": features, "--src": src, "--tgt": tgt}
-        if val_features is not None and val_captions is not None:
-            inputs.update({"--val-features": val_features, "--val-captions": val_captions})
-        manifest = Manifest(kind="student", rows=len(pairs), inputs=checksum_inputs(inputs),
-                            extra={"train": asdict(train), "options": asdict(options), "head": head,
-                                   "transfer": options.uses_teacher, "images": int(len(set(rows.tolist()))),
-                                   "val_captions": len(val[0]) if val else 0,
-                                   "trained_layers": student.text.trained_layers_text})
-        task = DistillTask(student, data, options, val=val, manifest=manifest)
-        if is_main and not resume:
-            remove_manifest(out_dir)  # only once every input and option has been checked
-        result = fit(task, train, out_dir, resume=resume, progress=progress)
-    n_train = sum(p.numel() for p in task.net.parameters() if p.requires_grad)
-    return DistillResult(out_dir=out_dir, pairs=len(pairs), images=int(len(set(rows.tolist()))),
-                         val_captions=len(val[0]) if val else 0, fit=result, transfer=options.uses_teacher,
-                         head=head, visual_input=options.visual_input, trainable_params=n_train,
-                         trained_layers=student.text.trained_layers_text)
+    def tokens() -> dict[str, torch.Tensor]:
+        ids, lens = tokenize_corpus(student.text, [t.text for _, t in pairs])
+        out = {"tgt_ids": ids, "tgt_len": lens}
+        if options.en_weight > 0:
+            out["src_ids"], out["src_len"] = tokenize_corpus(student.text, [s.text for s, _ in pairs])
+        return out
+
+    def embeddings() -> dict[str, torch.Tensor]:
+        return dict(zip(("teacher_tgt", "teacher_src"), teacher_embeddings(teacher, pairs), strict=True))
+
+    token_tensors = cached(ckpt / f"tokens-{key}.safetensors", tokens, write=write)
+    teacher_emb: dict[str, torch.Tensor] = {}
+    if options.uses_teacher:
+        tkey = sha256_text(key + str(checksum_inputs({"t": teacher_dir})["t"]))[:16]
+        teacher_emb = cached(ckpt / f"teacher-{tkey}.safetensors", embeddings, write=write)
+    return DistillData(rows=inp.rows, groups=group_ids([t.image for _, t in pairs]), visual=inp.x,
+                       visual_mask=inp.x_mask, **token_tensors, **teacher_emb)

@@ -51,27 +51,44 @@ AMP_CHOICES = ("auto", "bf16", "fp16", "off")
 _RESUME_KEYS = ("batch_size", "accum", "lr", "weight_decay", "warmup", "schedule", "seed")
 
 
+def option(default: Any, help: str, *, flag: str | None = None, library_only: bool = False) -> Any:
+    """A config field with its help text (said once: the CLI reads it) and its CLI flag, or marked
+    library-only (settable from Python, no flag)."""
+    if (flag is None) == (not library_only):
+        raise ValueError("a config field has a flag or is library-only")
+    return field(default=default, metadata={"help": help, "flag": flag, "library_only": library_only})
+
+
+def help_of(config: type, name: str) -> str:
+    """The help text of a config field (for the CLI's option)."""
+    return config.__dataclass_fields__[name].metadata["help"]
+
+
 @dataclass
 class TrainConfig:
-    """Optimisation settings; every field is a CLI flag of train-teacher and distill."""
+    """Optimisation settings of `train-teacher` and `distill`: each field's help and flag in its metadata
+    (`cl2cm.cli.engine_options` builds the flags from it); library-only fields have no flag."""
 
-    epochs: int = 10
-    batch_size: int = 128  # global batch (all ranks together) [NRCCR: 128]
-    lr: float = 1e-4  # [NRCCR: 1e-4]
-    weight_decay: float = 0.01  # [ours; NRCCR uses Adam without decay]
-    warmup: float = 0.05  # fraction of all optimizer steps (< 1) or a number of steps (>= 1) [ours]
-    schedule: str = "cosine"  # cosine | nrccr | constant
-    min_lr_ratio: float = 0.0  # floor of the cosine, as a fraction of lr
-    grad_clip: float = 2.0  # max gradient norm, 0 = off [NRCCR: 2]
-    accum: int = 1  # gradient accumulation steps
-    amp: str = "auto"  # auto | bf16 | fp16 | off (auto: bf16/fp16 on CUDA, off on CPU)
-    seed: int = 0
-    device: str = "auto"
-    patience: int = 10  # epochs without improvement before stopping [NRCCR: 10]
-    max_steps: int | None = None  # stop after this many optimizer steps (smoke runs, tests)
-    log_every: int = 50
-    num_workers: int = 0
-    profile: bool = False  # synchronise CUDA around forward/backward to time them (benchmarks)
+    epochs: int = option(10, "Maximum epochs.", flag="--epochs")
+    batch_size: int = option(128, "Global batch (all processes). [NRCCR: 128]", flag="--batch-size")
+    lr: float = option(1e-4, "Peak learning rate (AdamW). [NRCCR: 1e-4]", flag="--lr")
+    weight_decay: float = option(0.01, "AdamW weight decay (not on biases/norms). [ours; NRCCR: Adam, no decay]",
+                                 flag="--weight-decay")
+    warmup: float = option(0.05, "Warm-up: fraction of all optimizer steps (< 1) or a number of steps (>= 1).",
+                           flag="--warmup")
+    schedule: str = option("cosine", f"{' | '.join(SCHEDULES)}.", flag="--schedule")
+    min_lr_ratio: float = option(0.0, "Floor of the cosine, as a fraction of lr.", library_only=True)
+    grad_clip: float = option(2.0, "Max gradient norm (0 = off). [NRCCR: 2]", flag="--grad-clip")
+    accum: int = option(1, "Gradient accumulation steps.", flag="--accum")
+    amp: str = option("auto", f"{' | '.join(AMP_CHOICES)} (auto: bf16/fp16 on CUDA, off on CPU).", flag="--amp")
+    seed: int = option(0, "Random seed: the same seed gives the same artifact.", flag="--seed")
+    device: str = option("auto", "auto | cpu | cuda (auto: CUDA when present).", flag="--device")
+    patience: int = option(10, "Early stop after N epochs without improvement. [NRCCR: 10]", flag="--patience")
+    max_steps: int | None = option(None, "Stop after N optimizer steps (smoke runs, tests).", flag="--max-steps")
+    log_every: int = option(50, "Log the train loss every N steps.", flag="--log-every")
+    num_workers: int = option(0, "DataLoader worker processes.", flag="--workers")
+    profile: bool = option(False, "Synchronise CUDA around forward/backward to time them (benchmarks).",
+                           library_only=True)
 
     def validate_values(self) -> None:
         checks = [
@@ -118,8 +135,9 @@ class TrainTask(ABC):
         return {}
 
     @abstractmethod
-    def save(self, module: nn.Module, out_dir: Path) -> None:
-        """Write the final model directory (rank 0 only, with the best weights loaded)."""
+    def save(self, module: nn.Module, out_dir: Path, best: dict[str, float] | None = None) -> None:
+        """Write the final model directory (rank 0 only, with the best weights loaded); `best` is the best
+        epoch's validation metrics (None without validation)."""
 
     def fingerprint(self) -> dict[str, Any]:
         """What the run trains on (inputs, model options), JSON-able; a resume with another one is refused."""
@@ -318,112 +336,143 @@ def fit(task: TrainTask, config: TrainConfig, out_dir: str | Path, *, resume: bo
         progress: Progress | None = None) -> FitResult:
     """Train `task.module()` under `config`; write checkpoints, metrics and (via the task) the model dir."""
     config.validate_values()
-    out_dir = Path(out_dir)
-    device = resolve_device(config.device)
-    info = D.init_from_env(device.type)
-    if info.enabled and device.type == "cuda":
-        device = torch.device("cuda", info.local_rank)
-        torch.cuda.set_device(device)
-    if config.batch_size % (info.world_size * config.accum):
-        raise UserError(f"--batch-size {config.batch_size}: must be divisible by the number of processes "
-                        f"({info.world_size}) × --accum ({config.accum})")
-    amp_dtype = resolve_amp(config.amp, device)
-    ckpt_dir = out_dir / CKPT_DIR
-    if info.is_main:
-        ckpt_dir.mkdir(parents=True, exist_ok=True)
+    run = _Fit(task, config, Path(out_dir))  # setup: devices, processes, optimizer, data
+    run.resume_or_start(resume)
+    run.open_reporting(progress)
+    while not run.finished():
+        t_epoch = run.train_epoch()
+        run.end_epoch(t_epoch)
+    return run.finalize()
 
-    module = task.module().to(device)
-    opt = torch.optim.AdamW(param_groups(module, config.weight_decay), lr=config.lr)
-    scaler = torch.amp.GradScaler("cuda") if amp_dtype == torch.float16 else None
-    model: nn.Module = module
-    if info.enabled:
-        from torch.nn.parallel import DistributedDataParallel
 
-        model = DistributedDataParallel(module, device_ids=[device.index] if device.type == "cuda" else None)
+class _Fit:
+    """One `fit` call, step by step: setup, resume (or a fresh start), epochs, end of epoch, finalize."""
 
-    dataset = task.train_dataset()
-    micro = config.batch_size // (info.world_size * config.accum)
-    sampler = DistributedSampler(dataset, num_replicas=info.world_size, rank=info.rank, shuffle=True,
-                                 seed=config.seed, drop_last=True)
-    loader = DataLoader(dataset, batch_size=micro, sampler=sampler, collate_fn=task.collate, drop_last=True,
-                        num_workers=config.num_workers, pin_memory=device.type == "cuda")
-    steps_per_epoch = len(loader) // config.accum
-    if steps_per_epoch == 0:
-        raise UserError(f"--batch-size {config.batch_size}: larger than the training set ({len(dataset)} items)")
-    total_steps = config.epochs * steps_per_epoch
-    if config.max_steps is not None:
-        total_steps = min(total_steps, config.max_steps)
-
-    state: dict[str, Any] = {"epoch": 0, "step": 0, "best": None, "best_epoch": None, "bad_epochs": 0,
-                             "lr_scale": 1.0, "since_decay": 0}
-    last_path = ckpt_dir / LAST
-    resumed_from = None
-    if resume and last_path.exists():
-        tensors, meta = read_checkpoint(last_path)
-        old = meta["config"]
-        for key in _RESUME_KEYS:
-            if old.get(key) != getattr(config, key):
-                flag = "--" + key.replace("_", "-")
-                raise UserError(f"{flag} {getattr(config, key)!r} differs from the checkpoint's {old.get(key)!r}; "
-                                "resume with the same settings or start a new --out", path=last_path)
-        if meta.get("task", {}) != json.loads(json.dumps(task.fingerprint())):
-            raise UserError("the checkpoint was trained on other inputs or model options; resume with the same "
-                            "ones or start a new --out", path=last_path)
-        from cl2cm.models.io import load_weights
-
-        load_weights(module, model_weights(tensors), last_path)
-        _optimizer_from_flat(opt, tensors, meta["optimizer"])
-        if scaler is not None and meta.get("scaler"):
-            scaler.load_state_dict(meta["scaler"])
-        _set_rng_state(tensors, meta["rng"])
-        state.update(meta["state"])
-        resumed_from = state["epoch"]
-    else:
-        seed_everything(config.seed)  # the data order and dropout of a fresh run depend only on the seed
+    # ------------------------------------------------------------------------------------------- setup
+    def __init__(self, task: TrainTask, config: TrainConfig, out_dir: Path) -> None:
+        self.task, self.config, self.out_dir = task, config, out_dir
+        device = resolve_device(config.device)
+        self.info = info = D.init_from_env(device.type)
+        if info.enabled and device.type == "cuda":
+            device = torch.device("cuda", info.local_rank)
+            torch.cuda.set_device(device)
+        self.device = device
+        if config.batch_size % (info.world_size * config.accum):
+            raise UserError(f"--batch-size {config.batch_size}: must be divisible by the number of processes "
+                            f"({info.world_size}) × --accum ({config.accum})")
+        self.amp_dtype = resolve_amp(config.amp, device)
+        self.ckpt_dir = out_dir / CKPT_DIR
         if info.is_main:
-            for stale in (last_path, ckpt_dir / BEST):
-                stale.unlink(missing_ok=True)
+            self.ckpt_dir.mkdir(parents=True, exist_ok=True)
 
-    metrics = _Metrics(out_dir, info.is_main, keep_before_epoch=state["epoch"] if resumed_from is not None else 0)
-    bar = reporter(progress if info.is_main else None).task("train", total=total_steps, completed=state["step"],
-                                                           unit="steps")
-    done = state["epoch"] >= config.epochs or (config.max_steps is not None and state["step"] >= config.max_steps)
-    stopped_early = False
-    last_loss: float | None = None
-    last_val: dict[str, float] = {}
-    t_total = t_compute = 0.0
-    n_samples = 0
-    autocast = (torch.autocast(device_type=device.type, dtype=amp_dtype) if amp_dtype is not None
-                else contextlib.nullcontext())
-    trainable = [p for g in opt.param_groups for p in g["params"]]
+        self.module = task.module().to(device)
+        self.opt = torch.optim.AdamW(param_groups(self.module, config.weight_decay), lr=config.lr)
+        self.scaler = torch.amp.GradScaler("cuda") if self.amp_dtype == torch.float16 else None
+        self.model: nn.Module = self.module
+        if info.enabled:
+            from torch.nn.parallel import DistributedDataParallel
 
-    def _sync() -> None:
-        if config.profile and device.type == "cuda":
-            torch.cuda.synchronize(device)
+            self.model = DistributedDataParallel(self.module,
+                                                 device_ids=[device.index] if device.type == "cuda" else None)
 
-    while not done:
+        dataset = task.train_dataset()
+        micro = config.batch_size // (info.world_size * config.accum)
+        self.sampler = DistributedSampler(dataset, num_replicas=info.world_size, rank=info.rank, shuffle=True,
+                                          seed=config.seed, drop_last=True)
+        self.loader = DataLoader(dataset, batch_size=micro, sampler=self.sampler, collate_fn=task.collate,
+                                 drop_last=True, num_workers=config.num_workers, pin_memory=device.type == "cuda")
+        self.steps_per_epoch = len(self.loader) // config.accum
+        if self.steps_per_epoch == 0:
+            raise UserError(f"--batch-size {config.batch_size}: larger than the training set ({len(dataset)} items)")
+        self.total_steps = config.epochs * self.steps_per_epoch
+        if config.max_steps is not None:
+            self.total_steps = min(self.total_steps, config.max_steps)
+        # best_val: the validation metrics of the best epoch, handed to the task when it writes the model
+        self.state: dict[str, Any] = {"epoch": 0, "step": 0, "best": None, "best_epoch": None, "bad_epochs": 0,
+                                      "lr_scale": 1.0, "since_decay": 0, "best_val": None}
+        self.resumed_from: int | None = None
+        self.stopped_early = False
+        self.last_loss: float | None = None
+        self.last_val: dict[str, float] = {}
+        self.t_total = self.t_compute = 0.0
+        self.n_samples = 0
+        self.trainable = [p for g in self.opt.param_groups for p in g["params"]]
+
+    # ------------------------------------------------------------------------------------------- resume
+    def resume_or_start(self, resume: bool) -> None:
+        """Continue from `last.safetensors` (same settings and inputs only), or start fresh from the seed."""
+        config, task = self.config, self.task
+        last_path = self.ckpt_dir / LAST
+        if resume and last_path.exists():
+            tensors, meta = read_checkpoint(last_path)
+            old = meta["config"]
+            for key in _RESUME_KEYS:
+                if old.get(key) != getattr(config, key):
+                    flag = "--" + key.replace("_", "-")
+                    raise UserError(f"{flag} {getattr(config, key)!r} differs from the checkpoint's "
+                                    f"{old.get(key)!r}; resume with the same settings or start a new --out",
+                                    path=last_path)
+            if meta.get("task", {}) != json.loads(json.dumps(task.fingerprint())):
+                raise UserError("the checkpoint was trained on other inputs or model options; resume with the "
+                                "same ones or start a new --out", path=last_path)
+            from cl2cm.models.io import load_weights
+
+            load_weights(self.module, model_weights(tensors), last_path)
+            _optimizer_from_flat(self.opt, tensors, meta["optimizer"])
+            if self.scaler is not None and meta.get("scaler"):
+                self.scaler.load_state_dict(meta["scaler"])
+            _set_rng_state(tensors, meta["rng"])
+            self.state.update(meta["state"])
+            self.resumed_from = self.state["epoch"]
+        else:
+            seed_everything(config.seed)  # the data order and dropout of a fresh run depend only on the seed
+            if self.info.is_main:
+                for stale in (last_path, self.ckpt_dir / BEST):
+                    stale.unlink(missing_ok=True)
+
+    def open_reporting(self, progress: Progress | None) -> None:
+        """metrics.jsonl (rank 0; a resumed run keeps the records of the epochs it continues after)."""
+        keep = self.state["epoch"] if self.resumed_from is not None else 0
+        self.metrics = _Metrics(self.out_dir, self.info.is_main, keep_before_epoch=keep)
+        self.bar = reporter(progress if self.info.is_main else None).task(
+            "train", total=self.total_steps, completed=self.state["step"], unit="steps")
+        self.autocast = (torch.autocast(device_type=self.device.type, dtype=self.amp_dtype)
+                         if self.amp_dtype is not None else contextlib.nullcontext())
+
+    def finished(self) -> bool:
+        c, st = self.config, self.state
+        return (self.stopped_early or st["epoch"] >= c.epochs
+                or (c.max_steps is not None and st["step"] >= c.max_steps))
+
+    # ------------------------------------------------------------------------------------------- one epoch
+    def _sync(self) -> None:
+        if self.config.profile and self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+
+    def train_epoch(self) -> float:
+        """One pass over the loader (or up to --max-steps); returns the epoch's wall time start."""
+        config, state, info, task, model = self.config, self.state, self.info, self.task, self.model
         epoch = state["epoch"]
-        sampler.set_epoch(epoch)
+        self.sampler.set_epoch(epoch)
         model.train()
         running: dict[str, float] = {}
         n_running = 0
         t_epoch = time.perf_counter()
         samples_epoch = 0
-        opt.zero_grad(set_to_none=True)
-        for micro_i, batch in enumerate(loader, 1):
-            if micro_i > steps_per_epoch * config.accum:  # a trailing partial accumulation is dropped
+        self.opt.zero_grad(set_to_none=True)
+        for micro_i, batch in enumerate(self.loader, 1):
+            if micro_i > self.steps_per_epoch * config.accum:  # a trailing partial accumulation is dropped
                 break
-            batch = to_device(batch, device)
-            _sync()
+            batch = to_device(batch, self.device)
+            self._sync()
             t0 = time.perf_counter()
-            sync_ctx = (model.no_sync() if info.enabled and micro_i % config.accum
-                        else contextlib.nullcontext())
+            sync_ctx = (model.no_sync() if info.enabled and micro_i % config.accum else contextlib.nullcontext())
             with sync_ctx:
-                with autocast:
+                with self.autocast:
                     terms = task.loss(model, batch)
                 loss = terms["loss"] / config.accum
-                if scaler is not None:
-                    scaler.scale(loss).backward()
+                if self.scaler is not None:
+                    self.scaler.scale(loss).backward()
                 else:
                     loss.backward()
             for k, v in terms.items():
@@ -431,43 +480,52 @@ def fit(task: TrainTask, config: TrainConfig, out_dir: str | Path, *, resume: bo
             n_running += 1
             samples_epoch += task.batch_size_of(batch) * info.world_size
             if micro_i % config.accum == 0:
-                if scaler is not None:
-                    scaler.unscale_(opt)
-                if config.grad_clip > 0:
-                    torch.nn.utils.clip_grad_norm_(trainable, config.grad_clip)
-                factor = lr_factor(config, state["step"], total_steps, state["lr_scale"])
-                for g in opt.param_groups:
-                    g["lr"] = config.lr * factor
-                if scaler is not None:
-                    scaler.step(opt)
-                    scaler.update()
-                else:
-                    opt.step()
-                opt.zero_grad(set_to_none=True)
-                state["step"] += 1
-            _sync()
-            t_compute += time.perf_counter() - t0
+                self._optimizer_step()
+            self._sync()
+            self.t_compute += time.perf_counter() - t0
             if micro_i % config.accum == 0:
                 step = state["step"]
-                if step % config.log_every == 0 or step == total_steps:
+                if step % config.log_every == 0 or step == self.total_steps:
                     avg = {k: float(D.mean_over_ranks(torch.tensor(v / n_running))) for k, v in running.items()}
-                    now = time.perf_counter()
-                    rate = samples_epoch / max(now - t_epoch, 1e-9)
-                    metrics.log({"split": "train", "epoch": epoch, "step": step, **avg,
-                                 "lr": opt.param_groups[0]["lr"], "samples_per_s": rate})
-                    last_loss = avg["loss"]
+                    rate = samples_epoch / max(time.perf_counter() - t_epoch, 1e-9)
+                    self.metrics.log({"split": "train", "epoch": epoch, "step": step, **avg,
+                                      "lr": self.opt.param_groups[0]["lr"], "samples_per_s": rate})
+                    self.last_loss = avg["loss"]
                     running, n_running = {}, 0
-                    bar.update(info=f"epoch {epoch + 1}/{config.epochs}  loss {avg['loss']:.4f}  "
-                                    f"{rate:,.0f} samples/s")
-                bar.update(completed=step)
+                    self.bar.update(info=f"epoch {epoch + 1}/{config.epochs}  loss {avg['loss']:.4f}  "
+                                         f"{rate:,.0f} samples/s")
+                self.bar.update(completed=step)
                 if config.max_steps is not None and state["step"] >= config.max_steps:
                     break
-        t_total += time.perf_counter() - t_epoch
-        n_samples += samples_epoch
+        self.t_total += time.perf_counter() - t_epoch
+        self.n_samples += samples_epoch
         if n_running:  # loss of the tail since the last log
-            last_loss = sum(v for k, v in running.items() if k == "loss") / n_running
+            self.last_loss = sum(v for k, v in running.items() if k == "loss") / n_running
+        return t_epoch
 
-        # ------------------------------------------------------------------ end of epoch
+    def _optimizer_step(self) -> None:
+        """Unscale, clip, set the scheduled lr, step, zero the gradients."""
+        config, state, opt, scaler = self.config, self.state, self.opt, self.scaler
+        if scaler is not None:
+            scaler.unscale_(opt)
+        if config.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.trainable, config.grad_clip)
+        factor = lr_factor(config, state["step"], self.total_steps, state["lr_scale"])
+        for g in opt.param_groups:
+            g["lr"] = config.lr * factor
+        if scaler is not None:
+            scaler.step(opt)
+            scaler.update()
+        else:
+            opt.step()
+        opt.zero_grad(set_to_none=True)
+        state["step"] += 1
+
+    # ------------------------------------------------------------------------------------------- end of epoch
+    def end_epoch(self, t_epoch: float) -> None:
+        """Validate (rank 0), track the best epoch, the NRCCR schedule, log, checkpoint, early stopping."""
+        config, state, info, task, module = self.config, self.state, self.info, self.task, self.module
+        epoch = state["epoch"]
         val: dict[str, float] = {}
         if info.is_main:
             module.eval()
@@ -475,7 +533,7 @@ def fit(task: TrainTask, config: TrainConfig, out_dir: str | Path, *, resume: bo
                 val = task.validate(module)
             module.train()
         val = D.broadcast_object(val)  # type: ignore[assignment]
-        last_val = val
+        self.last_val = val
         state["epoch"] = epoch + 1
         improved = True
         if task.metric and task.metric in val:
@@ -483,6 +541,7 @@ def fit(task: TrainTask, config: TrainConfig, out_dir: str | Path, *, resume: bo
             improved = state["best"] is None or score > state["best"]
             if improved:
                 state["best"], state["best_epoch"], state["bad_epochs"] = score, epoch + 1, 0
+                state["best_val"] = dict(val)
             else:
                 state["bad_epochs"] += 1
         elif task.metric:
@@ -493,37 +552,39 @@ def fit(task: TrainTask, config: TrainConfig, out_dir: str | Path, *, resume: bo
             if not improved and state["since_decay"] >= 3:
                 state["lr_scale"] *= 0.5
                 state["since_decay"] = 0
-        metrics.log({"split": "val", "epoch": epoch, "step": state["step"], **val,
-                     "train_loss": last_loss, "improved": improved,
-                     "epoch_time_s": time.perf_counter() - t_epoch})
+        self.metrics.log({"split": "val", "epoch": epoch, "step": state["step"], **val,
+                          "train_loss": self.last_loss, "improved": improved,
+                          "epoch_time_s": time.perf_counter() - t_epoch})
         if info.is_main:
             if improved and task.metric:
                 from cl2cm.models.io import state_dict_for_save
 
-                save_safetensors(ckpt_dir / BEST, state_dict_for_save(module),
+                save_safetensors(self.ckpt_dir / BEST, state_dict_for_save(module),
                                  metadata={"epoch": str(epoch + 1), "metric": str(state["best"])})
-            save_checkpoint(last_path, module, opt, scaler, dict(state), config, task.fingerprint())
+            save_checkpoint(self.ckpt_dir / LAST, module, self.opt, self.scaler, dict(state), config,
+                            task.fingerprint())
         D.barrier()
         if task.metric and state["bad_epochs"] >= config.patience:
-            stopped_early = True
-        done = (stopped_early or state["epoch"] >= config.epochs
-                or (config.max_steps is not None and state["step"] >= config.max_steps))
+            self.stopped_early = True
 
-    bar.close()
+    # ------------------------------------------------------------------------------------------- finalize
+    def finalize(self) -> FitResult:
+        """The best weights into the module, the task writes the model directory (rank 0) with the best
+        epoch's validation metrics."""
+        self.bar.close()
+        state, task, module = self.state, self.task, self.module
+        if self.info.is_main:
+            best_path = self.ckpt_dir / BEST
+            if task.metric and best_path.exists():
+                from cl2cm.models.io import load_weights
 
-    # ---------------------------------------------------------------------- final model directory
-    if info.is_main:
-        best_path = ckpt_dir / BEST
-        if task.metric and best_path.exists():
-            from cl2cm.models.io import load_weights
-
-            load_weights(module, load_safetensors(best_path, device=str(device)), best_path)
-        module.eval()
-        task.save(module, out_dir)
-    metrics.close()
-    D.barrier()
-    return FitResult(out_dir=out_dir, epochs=state["epoch"], steps=state["step"], best_metric=state["best"],
-                     best_epoch=state["best_epoch"], last_loss=last_loss, last_val=last_val,
-                     stopped_early=stopped_early, resumed_from=resumed_from,
-                     samples_per_s=n_samples / t_total if t_total else 0.0, time_total_s=t_total,
-                     time_compute_s=t_compute)
+                load_weights(module, load_safetensors(best_path, device=str(self.device)), best_path)
+            module.eval()
+            task.save(module, self.out_dir, best=state.get("best_val"))
+        self.metrics.close()
+        D.barrier()
+        return FitResult(out_dir=self.out_dir, epochs=state["epoch"], steps=state["step"], best_metric=state["best"],
+                         best_epoch=state["best_epoch"], last_loss=self.last_loss, last_val=self.last_val,
+                         stopped_early=self.stopped_early, resumed_from=self.resumed_from,
+                         samples_per_s=self.n_samples / self.t_total if self.t_total else 0.0,
+                         time_total_s=self.t_total, time_compute_s=self.t_compute)

@@ -20,19 +20,27 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from cl2cm.artifacts.captions import Caption, pair_by_id, read_captions
-from cl2cm.artifacts.io import sha256_text
+from cl2cm.artifacts.captions import Caption
 from cl2cm.artifacts.lock import output_lock
 from cl2cm.artifacts.manifest import Manifest, checksum_inputs, remove_manifest
-from cl2cm.artifacts.store import load_safetensors, save_safetensors
 from cl2cm.errors import UserError
 from cl2cm.losses import InfoNCE, TripletLoss, WordAlignmentLoss, same_group_mask
 from cl2cm.models.teacher import CrossLingualTeacher, TeacherConfig
-from cl2cm.models.text import TextEncoder, TextEncoderConfig
+from cl2cm.models.text import TextEncoderConfig
 from cl2cm.progress import Progress
 from cl2cm.runtime import seed_everything
+from cl2cm.train.data import (
+    IndexDataset,
+    Pairs,
+    cache_key,
+    cached,
+    group_ids,
+    read_pairs,
+    tokenize_corpus,
+    trim,
+)
 from cl2cm.train.dist import all_gather_nograd, all_gather_with_grad, is_main_process
-from cl2cm.train.engine import FitResult, TrainConfig, TrainTask, fit
+from cl2cm.train.engine import CKPT_DIR, FitResult, TrainConfig, TrainTask, fit
 
 
 @dataclass
@@ -78,46 +86,6 @@ class PairTokens:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
 
-def tokenize_corpus(encoder: TextEncoder, texts: list[str], batch: int = 4096) -> tuple[torch.Tensor, torch.Tensor]:
-    """All texts → [N, max_length] ids (pad id filled) and lengths; done once per run, not per batch."""
-    pad = encoder.tokenizer.pad_token_id or 0
-    ids = torch.full((len(texts), encoder.config.max_length), pad, dtype=torch.int32)
-    lens = torch.zeros(len(texts), dtype=torch.int32)
-    for start in range(0, len(texts), batch):
-        enc = encoder.tokenizer(texts[start:start + batch], truncation=True, max_length=encoder.config.max_length,
-                                padding=False, return_attention_mask=False, return_token_type_ids=False)
-        for j, row in enumerate(enc["input_ids"]):
-            ids[start + j, :len(row)] = torch.tensor(row, dtype=torch.int32)
-            lens[start + j] = len(row)
-    return ids, lens
-
-
-class IndexDataset(Dataset):
-    """Items are row indices; the collate gathers the pre-tokenised rows (no Python work per item)."""
-
-    def __init__(self, n: int) -> None:
-        self.n = n
-
-    def __len__(self) -> int:
-        return self.n
-
-    def __getitem__(self, i: int) -> int:
-        return i
-
-
-def _trim(ids: torch.Tensor, lens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    width = int(lens.max())
-    ids = ids[:, :width].long()
-    mask = (torch.arange(width)[None, :] < lens[:, None]).long()
-    return ids, mask
-
-
-def group_ids(images: list[str]) -> torch.Tensor:
-    """Image ids → dense integers (same image = same integer) for the positive mask."""
-    index: dict[str, int] = {}
-    return torch.tensor([index.setdefault(im, len(index)) for im in images], dtype=torch.long)
-
-
 # ---------------------------------------------------------------------------------------------- task
 class TeacherTrainModule(nn.Module):
     """The teacher plus the loss's own parameters (a learnable temperature), optimised together."""
@@ -146,7 +114,6 @@ class TeacherTask(TrainTask):
         self.val = val
         self.manifest = manifest or Manifest(kind="teacher")
         self.val_batch_size = val_batch_size
-        self.best_val: dict[str, float] | None = None
         if not val:
             self.metric = None
 
@@ -163,8 +130,8 @@ class TeacherTask(TrainTask):
     def collate(self, items: list[int]) -> dict[str, torch.Tensor]:
         idx = torch.tensor(items, dtype=torch.long)
         t = self.tokens
-        src_ids, src_mask = _trim(t.src_ids[idx], t.src_len[idx])
-        tgt_ids, tgt_mask = _trim(t.tgt_ids[idx], t.tgt_len[idx])
+        src_ids, src_mask = trim(t.src_ids[idx], t.src_len[idx])
+        tgt_ids, tgt_mask = trim(t.tgt_ids[idx], t.tgt_len[idx])
         return {"src_ids": src_ids, "src_mask": src_mask, "tgt_ids": tgt_ids, "tgt_mask": tgt_mask,
                 "groups": t.groups[idx]}
 
@@ -193,14 +160,11 @@ class TeacherTask(TrainTask):
         if not self.val:
             return {}
         teacher: CrossLingualTeacher = module.teacher  # type: ignore[assignment]
-        metrics = validate_teacher(teacher, self.val, self.val_batch_size)
-        if self.best_val is None or metrics["val_rsum"] > self.best_val["val_rsum"]:
-            self.best_val = metrics
-        return metrics
+        return validate_teacher(teacher, self.val, self.val_batch_size)
 
-    def save(self, module: nn.Module, out_dir: Path) -> None:
-        if self.best_val is not None:
-            self.manifest.extra["val"] = self.best_val
+    def save(self, module: nn.Module, out_dir: Path, best: dict[str, float] | None = None) -> None:
+        if best is not None:
+            self.manifest.extra["val"] = best
         module.teacher.save(out_dir, self.manifest)  # type: ignore[union-attr]
 
 
@@ -232,30 +196,16 @@ class TeacherResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _read_pairs(src: str | Path, tgt: str | Path, src_flag: str, tgt_flag: str, fmt: str | None
-                ) -> list[tuple[Caption, Caption]]:
-    pairs = pair_by_id(read_captions(src, fmt), read_captions(tgt, fmt), src_name=src_flag, tgt_name=tgt_flag)
-    if not pairs:
-        raise UserError(f"{tgt_flag}: no caption pairs", path=tgt)
-    return pairs
+def _pair_tokens(cache: Path, teacher: CrossLingualTeacher, pairs: Pairs, write: bool) -> PairTokens:
+    """Both sides tokenised once (cached in OUT/checkpoints for a resume)."""
+    key = cache_key(pairs, teacher.config.text.encoder, teacher.config.text.max_length, teacher.tokenizer.vocab_size)
 
+    def build() -> dict[str, torch.Tensor]:
+        src_ids, src_len = tokenize_corpus(teacher.src, [s.text for s, _ in pairs])
+        tgt_ids, tgt_len = tokenize_corpus(teacher.tgt, [t.text for _, t in pairs])
+        return PairTokens(src_ids, src_len, tgt_ids, tgt_len, group_ids([t.image for _, t in pairs])).to_tensors()
 
-def _cached_tokens(cache: Path | None, teacher: CrossLingualTeacher, pairs: list[tuple[Caption, Caption]],
-                   write: bool) -> PairTokens:
-    key = sha256_text("\x1e".join(f"{s.text}\x1f{t.text}\x1f{t.image}" for s, t in pairs) + "\x1e"
-                      + repr((teacher.config.text.encoder, teacher.config.text.max_length,
-                              teacher.tokenizer.vocab_size)))[:16]
-    path = cache / f"tokens-{key}.safetensors" if cache is not None else None
-    if path is not None and path.exists():
-        with contextlib.suppress(UserError):
-            return PairTokens(**load_safetensors(path))
-    src_ids, src_len = tokenize_corpus(teacher.src, [s.text for s, _ in pairs])
-    tgt_ids, tgt_len = tokenize_corpus(teacher.tgt, [t.text for _, t in pairs])
-    tokens = PairTokens(src_ids, src_len, tgt_ids, tgt_len, group_ids([t.image for _, t in pairs]))
-    if path is not None and write:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        save_safetensors(path, tokens.to_tensors())
-    return tokens
+    return PairTokens(**cached(cache / f"tokens-{key}.safetensors", build, write=write))
 
 
 @dataclass
@@ -282,15 +232,16 @@ def train_teacher(src: str | Path, tgt: str | Path, out_dir: str | Path, config:
         raise UserError("--val-src and --val-tgt go together (English and human target captions of one split)")
     if max_pairs is not None and max_pairs < 2:
         raise UserError(f"--max-pairs {max_pairs}: must be at least 2")
-    pairs = _read_pairs(src, tgt, "--src", "--tgt", fmt)[:max_pairs]
-    val = _read_pairs(val_src, val_tgt, "--val-src", "--val-tgt", fmt)[:max_val] if val_src and val_tgt else None
+    pairs = read_pairs(src, tgt, fmt)[:max_pairs]
+    val = (read_pairs(val_src, val_tgt, fmt, src_flag="--val-src", tgt_flag="--val-tgt", minimum=1)[:max_val]
+           if val_src and val_tgt else None)
     out_dir = Path(out_dir)
     is_main = is_main_process()
     lock = output_lock(out_dir) if is_main else contextlib.nullcontext()
     with lock:
         seed_everything(train.seed)
         teacher = CrossLingualTeacher(TeacherConfig(text=options.text, shared=options.shared))
-        tokens = _cached_tokens(out_dir / "checkpoints", teacher, pairs, write=is_main)
+        tokens = _pair_tokens(out_dir / CKPT_DIR, teacher, pairs, write=is_main)
         inputs: dict[str, str | Path] = {"--src": src, "--tgt": tgt}
         if val_src and val_tgt:
             inputs.update({"--val-src": val_src, "--val-tgt": val_tgt})

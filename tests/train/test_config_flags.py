@@ -1,0 +1,41 @@
+"""Every TrainConfig field is a flag of both training commands, or marked library-only; help is said once."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import click
+import pytest
+import typer.main
+
+from cl2cm.cli import app
+from cl2cm.train.engine import TrainConfig, help_of, option
+
+
+def _options(command: str) -> dict[str, click.Parameter]:
+    group = typer.main.get_command(app)
+    cmd = group.commands[command]  # type: ignore[attr-defined]
+    return {name: p for p in cmd.params if p.param_type_name == "option" for name in p.opts}
+
+
+@pytest.mark.parametrize("command", ["train-teacher", "distill"])
+def test_each_train_config_field_has_a_flag_or_is_library_only(command: str) -> None:
+    options = _options(command)
+    for f in dataclasses.fields(TrainConfig):
+        meta = f.metadata
+        assert meta.get("help"), f.name
+        if meta["library_only"]:
+            assert meta["flag"] is None, f.name
+            continue
+        assert meta["flag"] in options, f"{f.name}: {meta['flag']} is not a flag of {command}"
+        opt = options[meta["flag"]]
+        if meta["flag"] not in ("--seed", "--device"):  # the commands' shared options keep their own help
+            assert opt.help == help_of(TrainConfig, f.name), f.name
+        assert opt.default == f.default, f"{f.name}: the flag's default differs from the config's"
+
+
+def test_a_field_is_either_a_flag_or_library_only() -> None:
+    with pytest.raises(ValueError):
+        option(1, "x")
+    with pytest.raises(ValueError):
+        option(1, "x", flag="--x", library_only=True)
