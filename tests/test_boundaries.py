@@ -48,3 +48,10 @@ def test_registries_do_not_import_what_they_list() -> None:
     assert not {n for n in base if n.startswith("cl2cm.translate.")}
     io = _imports(PACKAGE / "models" / "io.py")
     assert not {n for n in io if n in ("cl2cm.models.teacher", "cl2cm.models.student")}
+
+
+def test_no_source_file_points_outside_the_repository() -> None:
+    """A reader of the code has the repository only: what they need is in docs/, not in ../shared."""
+    cites = [p.relative_to(PACKAGE).as_posix() for p in sorted(PACKAGE.rglob("*.py"))
+             if "../shared" in p.read_text(encoding="utf-8") or "shared/design" in p.read_text(encoding="utf-8")]
+    assert cites == []

@@ -82,8 +82,10 @@ def test_masked_kl_ignores_masked_entries() -> None:
     assert distribution_kl(a, b, mask=mask).item() == pytest.approx(distribution_kl(a, b_diag, mask=mask).item())
 
 
-def test_bad_settings_are_user_errors() -> None:
-    with pytest.raises(UserError, match="kt-temperature"):
+def test_bad_settings_are_programming_errors() -> None:
+    """The loss is library code: it names no CLI flag (DistillOptions.check turns flags into user errors)."""
+    with pytest.raises(ValueError, match="temperatures must be > 0") as exc:
         RelationalTransferLoss(temperature=0.0)
-    with pytest.raises(UserError, match="feat-weight"):
+    assert not isinstance(exc.value, UserError) and "--" not in str(exc.value)
+    with pytest.raises(ValueError, match="feature term needs"):
         RelationalTransferLoss(feature_weight=1.0)(_unit(2, 4), _unit(2, 4), _unit(2, 6), _unit(2, 6))

@@ -55,7 +55,7 @@ def extract_features_cmd(
 
     Example:
 
-        cl2cm extract-features ../shared/data/multi30k/train.txt --root flickr30k-images \\
+        cl2cm extract-features multi30k/train.txt --root flickr30k-images \\
             --model ViT-B-32 --pretrained openai --out runs/feats/train --workers 8
 
     Writes OUT/features.safetensors (`features` [N,D] float16, L2-normalised), ids.txt, skipped.jsonl and

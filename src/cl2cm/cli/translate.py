@@ -57,7 +57,7 @@ def translate_cmd(
 
     Example:
 
-        cl2cm translate ../shared/data/multi30k/train.en --to de --to fr
+        cl2cm translate multi30k/train.en --to de --to fr
         --model facebook/nllb-200-distilled-600M --out runs/mt
 
     Writes OUT/<lang>.jsonl (id, image, lang, text = translation, source =

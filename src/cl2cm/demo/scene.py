@@ -1,6 +1,6 @@
 """The demo world's scene model: what can be in a picture, and a seeded sampler of scenes.
 
-The attribute sets follow the calibration in ../shared/design/demo-world.md: 1–3 objects, 6 colours,
+The attribute sets follow the calibration in docs/demo.md (what a frozen random encoder keeps): 1–3 objects, 6 colours,
 4 shapes, 2 sizes, 5 positions, plain or lightly textured backgrounds. Objects of one scene take distinct
 positions but may share colours or shapes, so no single attribute identifies a scene.
 """

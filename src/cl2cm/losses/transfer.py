@@ -20,7 +20,7 @@ Two optional terms, off by default:
   NRCCR uses SmoothL1 between them). Needs equal dimensions.
 * intra-modal relation  L_rel = (1/B) Σ_i KL( softmax_{k≠i}(t̂_i·t̂_k/τ_T) ‖ softmax_{k≠i}(t_i·t_k/τ_S) ).
 
-``L = L_kt + w_feat L_feat + w_rel L_rel``; the task multiplies it by its own weight (``--kt-weight``).
+``L = L_kt + w_feat L_feat + w_rel L_rel``; the task multiplies it by its own weight (`DistillOptions.kt_weight`).
 The loss is exactly zero when the student's similarity matrix equals the teacher's.
 """
 
@@ -31,8 +31,6 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
-
-from cl2cm.errors import UserError
 
 
 def distribution_kl(student_logits: torch.Tensor, teacher_logits: torch.Tensor, *, dim: int = -1,
@@ -70,11 +68,12 @@ class RelationalTransferLoss(nn.Module):
                  relation_weight: float = 0.0) -> None:
         super().__init__()
         if temperature <= 0 or (student_temperature is not None and student_temperature <= 0):
-            raise UserError("--kt-temperature must be > 0")
+            raise ValueError(f"temperatures must be > 0, got {temperature} / {student_temperature}")
         if not (rows or columns):
-            raise UserError("the transfer loss needs rows, columns or both")
+            raise ValueError("the transfer loss needs rows, columns or both")
         if feature_weight < 0 or relation_weight < 0:
-            raise UserError("--feat-weight and --rel-weight must be >= 0")
+            raise ValueError(f"feature_weight and relation_weight must be >= 0, got {feature_weight}, "
+                             f"{relation_weight}")
         self.tau_t = float(temperature)
         self.tau_s = float(student_temperature if student_temperature is not None else temperature)
         self.rows, self.columns = rows, columns
@@ -101,8 +100,8 @@ class RelationalTransferLoss(nn.Module):
         feature = relation = zero
         if self.feature_weight > 0:
             if student_text.shape[-1] != teacher_text.shape[-1]:
-                raise UserError(f"--feat-weight needs the student's dimension ({student_text.shape[-1]}) to equal "
-                                f"the teacher's ({teacher_text.shape[-1]})")
+                raise ValueError(f"the feature term needs the student's dimension ({student_text.shape[-1]}) to "
+                                 f"equal the teacher's ({teacher_text.shape[-1]})")
             feature = (1.0 - (student_text.float() * teacher_text.float()).sum(-1)).mean()
         if self.relation_weight > 0 and student_text.shape[0] > 1:
             off = ~torch.eye(student_text.shape[0], dtype=torch.bool, device=student_text.device)

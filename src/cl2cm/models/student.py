@@ -8,7 +8,8 @@ on the visual side. Which stored tensor the head reads is part of its config (`v
 * ``features`` [N, D] → heads ``linear`` or ``mlp``;
 * ``tokens``  [N, T, W] (patch tokens) → head ``flat`` (all tokens concatenated → MLP) or ``tokens`` (a
   small transformer + multi-query attention pooling, with a mask). A frozen *random* encoder keeps spatial
-  information only in its patch tokens (see ../shared/design/demo-world.md); both heads keep "where".
+  information only in its patch tokens (docs/demo.md, "What a frozen random encoder keeps"); both heads keep
+  "where".
   On the demo world ``flat`` learned much faster (val SumR 239 vs 90 after 5 epochs, docs/method.md);
 * ``features`` [N, K, D] with ``mask`` [N, K] (video frames) → head ``temporal``: the same sequence
   encoder with masked mean pooling over time (NRCCR's video branch shape).
@@ -102,7 +103,7 @@ class SequenceHead(nn.Module):
 
 class FlatHead(nn.Module):
     """All T tokens concatenated → MLP: keeps every patch in its place (the calibration's best reader of a
-    random encoder's tokens, ../shared/design/demo-world.md); needs a fixed T, so not for masked video."""
+    random encoder's tokens, docs/demo.md); needs a fixed T, so not for masked video."""
 
     def __init__(self, in_dim: int, dim: int, hidden: int = 512, dropout: float = 0.1, max_len: int = 1) -> None:
         super().__init__()
