@@ -274,9 +274,9 @@ def section_extract(ctx: Ctx) -> dict[str, Any]:
     model = sz.vit if sz.vit != "tiny" else str(tiny_open_clip_config(ctx.tmp / "tiny-vit.json"))
     imgs = ctx.tmp / "jpegs"
     _, write_s = timed(lambda: write_jpegs(imgs, sz.images, sz.image_size, sz.workers), torch.device("cpu"))
-    cfg = ExtractConfig(source=imgs, out=ctx.tmp / "feats", model=model, pretrained="none",
-                        batch_size=sz.vit_batch, workers=sz.workers, device=dev.type, quiet=True)
-    run = extract_features(cfg)
+    cfg = ExtractConfig(model=model, pretrained="none", batch_size=sz.vit_batch, workers=sz.workers,
+                        device=dev.type)
+    run = extract_features(imgs, ctx.tmp / "feats", cfg)
     assert run.rows == sz.images, f"{run.rows} rows for {sz.images} images"
     enc = load_encoder(model, "none", device=dev)
     x = torch.randint(0, 256, (sz.vit_batch, 3, enc.image_size, enc.image_size), dtype=torch.uint8)
@@ -338,14 +338,14 @@ def _train_config(ctx: Ctx) -> Any:
 
 def _teacher(ctx: Ctx) -> tuple[Path, Any, float]:
     from cl2cm.models.text import TextEncoderConfig
-    from cl2cm.train.teacher import TeacherOptions, train_teacher
+    from cl2cm.train.teacher import TeacherOptions, TrainTeacherConfig, train_teacher
 
     en, de = _text_pairs(ctx)
     text = TextEncoderConfig(encoder=str(_bert(ctx)), max_length=ctx.sizes.max_length,
                              train_layers=ctx.sizes.train_layers)
     out = ctx.tmp / "teacher"
-    res, wall = timed(lambda: train_teacher(en, de, out, options=TeacherOptions(text=text), train=_train_config(ctx),
-                                            quiet=True), ctx.device)
+    config = TrainTeacherConfig(options=TeacherOptions(text=text), train=_train_config(ctx))
+    res, wall = timed(lambda: train_teacher(en, de, out, config), ctx.device)
     return out, res, wall
 
 
@@ -362,7 +362,7 @@ def section_distill(ctx: Ctx) -> dict[str, Any]:
     """Pairs/s of distill: the teacher's text tower + a head over 50×768 patch tokens (ViT-B/32's shape)."""
     from cl2cm.artifacts.manifest import Manifest
     from cl2cm.artifacts.store import save_store
-    from cl2cm.train.distill import DistillOptions, distill
+    from cl2cm.train.distill import DistillConfig, DistillOptions, distill
 
     teacher = ctx.tmp / "teacher"
     if not (teacher / "manifest.json").exists():
@@ -377,8 +377,8 @@ def section_distill(ctx: Ctx) -> dict[str, Any]:
                Manifest(kind="features", rows=n_img, model={"name": "ViT-B-32", "pretrained": "none"}),
                extra={"tokens": tokens})
     out = ctx.tmp / "student"
-    res, wall = timed(lambda: distill(teacher, store, en, de, out, options=DistillOptions(visual_input="tokens"),
-                                      train=_train_config(ctx), quiet=True), ctx.device)
+    config = DistillConfig(options=DistillOptions(visual_input="tokens"), train=_train_config(ctx))
+    res, wall = timed(lambda: distill(teacher, store, en, de, out, config), ctx.device)
     return {"visual_tokens": [50, 768], "batch": ctx.sizes.batch, "head": res.head, **_fit_row(res.fit, wall)}
 
 
