@@ -203,6 +203,9 @@ def test_cli_caption_of_an_image_missing_from_the_store_is_one_line(world: dict[
                                               (["--visual-input", "pixels"], "--visual-input"),
                                               (["--kt-temperature", "0"], "--kt-temperature"),
                                               (["--kt-teacher-temperature", "-1"], "--kt-teacher-temperature"),
+                                              (["--init-text", "bogus"], "--init-text"),
+                                              (["--head", "mlp", "--visual-input", "tokens"], "--head mlp reads pooled"),
+                                              (["--head", "tokens"], "--head tokens reads [N, T, W]"),
                                               (["--val-features", "x"], "--val-captions")])
 def test_cli_bad_flags_are_one_line_naming_the_flag(world: dict[str, Path], tmp_path: Path, flags: list[str],
                                                     named: str, cli: Callable[[list[str]], tuple[int, str, str]]) -> None:

@@ -141,7 +141,7 @@ VISUAL_HEADS: dict[str, tuple[Callable[..., nn.Module], bool]] = {
 def build_visual_head(name: str, in_dim: int, dim: int, *, hidden: int = 256, dropout: float = 0.1,
                       max_len: int = 256) -> nn.Module:
     if name not in VISUAL_HEADS:
-        raise UserError(f"--head {name!r}: expected one of {', '.join(VISUAL_HEADS)}")
+        raise ValueError(f"unknown visual head {name!r}: expected one of {', '.join(VISUAL_HEADS)}")
     builder, _ = VISUAL_HEADS[name]
     return builder(in_dim, dim, hidden, dropout, max_len)
 
@@ -177,12 +177,12 @@ class StudentConfig:
 def visual_rows(store: Any, visual_input: str, *, flag: str = "--features") -> tuple[torch.Tensor, torch.Tensor | None]:
     """The tensor (and mask) of a feature store that a student with `visual_input` reads."""
     if visual_input not in VISUAL_INPUTS:
-        raise UserError(f"--visual-input {visual_input!r}: expected one of {', '.join(VISUAL_INPUTS)}")
+        raise ValueError(f"visual_input {visual_input!r}: expected one of {', '.join(VISUAL_INPUTS)}")
     if visual_input == "features":
         return store.features, store.mask
     if "tokens" not in store.extra:
-        raise UserError(f"{flag}: the store has no 'tokens' tensor (extract features with --tokens, "
-                        "or use --visual-input features)")
+        raise UserError(f"{flag}: the store has no 'tokens' tensor (extract the features with patch tokens, "
+                        "or read the pooled features)")
     # Kept in the stored dtype (fp16): a token store is T times a pooled one; batches are cast on use.
     return store.extra["tokens"], store.extra.get("tokens_mask")
 
@@ -193,17 +193,16 @@ class Student(nn.Module):
     def __init__(self, config: StudentConfig, *, hf_config: dict[str, Any] | None = None,
                  tokenizer_dir: str | Path | None = None) -> None:
         super().__init__()
+        # A config that contradicts itself is a programming error here: `distill` checks the user's options
+        # against the store first (and `from_dir` reports a bad config.json as the user's file).
         if config.visual_input not in VISUAL_INPUTS:
-            raise UserError(f"--visual-input {config.visual_input!r}: expected one of {', '.join(VISUAL_INPUTS)}")
+            raise ValueError(f"visual_input {config.visual_input!r}: expected one of {', '.join(VISUAL_INPUTS)}")
         if config.head not in VISUAL_HEADS:
-            raise UserError(f"--head {config.head!r}: expected one of {', '.join(VISUAL_HEADS)}")
+            raise ValueError(f"head {config.head!r}: expected one of {', '.join(VISUAL_HEADS)}")
         sequence = VISUAL_HEADS[config.head][1]
-        if sequence and config.visual_len < 1:
-            raise UserError(f"--head {config.head} reads [N, T, W] rows (patch tokens or frames); the store "
-                            "gives pooled [N, D] features (use --visual-input tokens, or --head mlp)")
-        if not sequence and config.visual_len > 0:
-            raise UserError(f"--head {config.head} reads pooled [N, D] rows; for [N, T, W] rows use --head "
-                            "flat or tokens (patch tokens), or --head temporal (frames)")
+        if sequence != (config.visual_len > 0):
+            raise ValueError(f"head {config.head!r} reads {'[N, T, W]' if sequence else 'pooled [N, D]'} rows, "
+                             f"but visual_len is {config.visual_len}")
         self.config = config
         self.text = TextEncoder(config.text, hf_config=hf_config, tokenizer_dir=tokenizer_dir)
         self.visual = build_visual_head(config.head, config.visual_dim, config.text.dim, hidden=config.hidden,
@@ -297,7 +296,7 @@ class Student(nn.Module):
         the dimensions agree), so the student starts in the space the teacher already aligned.
         """
         if init_text not in INIT_TEXT:
-            raise UserError(f"--init-text {init_text!r}: expected one of {', '.join(INIT_TEXT)}")
+            raise ValueError(f"init_text {init_text!r}: expected one of {', '.join(INIT_TEXT)}")
         return INIT_TEXT[init_text](teacher, teacher_dir, config)
 
     # -------------------------------------------------------------- model directory
@@ -314,7 +313,11 @@ class Student(nn.Module):
     @classmethod
     def from_dir(cls, directory: str | Path, device: str | torch.device = "cpu") -> Student:
         config, weights, _ = read_model_dir(directory, kind="student")
-        model = cls(StudentConfig.from_dict(config), hf_config=config["backbone"], tokenizer_dir=directory)
+        try:
+            student_config = StudentConfig.from_dict(config)
+            model = cls(student_config, hf_config=config["backbone"], tokenizer_dir=directory)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise UserError(f"config.json does not describe a student ({exc})", path=directory) from exc
         load_weights(model, weights, directory)
         return model.to(device).eval()
 

@@ -38,7 +38,15 @@ from cl2cm.artifacts.store import EmbeddingStore, load_store
 from cl2cm.errors import UserError
 from cl2cm.losses import InfoNCE, same_group_mask
 from cl2cm.losses.transfer import RelationalTransferLoss
-from cl2cm.models.student import VISUAL_HEADS, Student, StudentConfig, student_text_config, visual_rows
+from cl2cm.models.student import (
+    INIT_TEXT,
+    VISUAL_HEADS,
+    VISUAL_INPUTS,
+    Student,
+    StudentConfig,
+    student_text_config,
+    visual_rows,
+)
 from cl2cm.models.teacher import CrossLingualTeacher
 from cl2cm.progress import Progress
 from cl2cm.runtime import resolve_device, seed_everything
@@ -103,6 +111,10 @@ class DistillOptions:
             raise UserError(f"--kt-teacher-temperature {self.kt_teacher_temperature}: must be positive")
         if self.head != "auto" and self.head not in VISUAL_HEADS:
             raise UserError(f"--head {self.head!r}: expected auto or one of {', '.join(VISUAL_HEADS)}")
+        if self.visual_input not in VISUAL_INPUTS:
+            raise UserError(f"--visual-input {self.visual_input!r}: expected one of {', '.join(VISUAL_INPUTS)}")
+        if self.init_text not in INIT_TEXT:
+            raise UserError(f"--init-text {self.init_text!r}: expected one of {', '.join(INIT_TEXT)}")
         if self.sampling not in SAMPLING:
             raise UserError(f"--sampling {self.sampling!r}: expected one of {', '.join(SAMPLING)}")
         if self.dim is not None and self.dim < 1:
@@ -299,6 +311,13 @@ def _resolve_head(options: DistillOptions, x: torch.Tensor) -> tuple[str, int]:
     head = options.head
     if head == "auto":
         head = ("flat" if options.visual_input == "tokens" else "temporal") if seq else "mlp"
+    reads_sequence = VISUAL_HEADS[head][1]
+    if reads_sequence and not seq:
+        raise UserError(f"--head {head} reads [N, T, W] rows (patch tokens or frames); the store gives pooled "
+                        "[N, D] features (use --visual-input tokens, or --head mlp)")
+    if seq and not reads_sequence:
+        raise UserError(f"--head {head} reads pooled [N, D] rows; for [N, T, W] rows use --head flat or tokens "
+                        "(patch tokens), or --head temporal (frames)")
     return head, int(x.shape[1]) if seq else 0
 
 
