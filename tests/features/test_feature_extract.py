@@ -170,6 +170,27 @@ def test_safetensors_checkpoint_and_pickle_refusal(images: Path, tiny_clip_confi
     extract_features(*cfg(lst, tmp_path / "s", tiny_clip_config, root=images, seed=7))
     assert torch.equal(load_store(tmp_path / "f").features, load_store(tmp_path / "s").features)
     assert load_store(tmp_path / "f").manifest.model["pretrained"] == "ckpt.safetensors"
+    # The store records how to build its encoder again (Student.encode_images): the checkpoint's path and
+    # the config file's text; the rebuilt encoder has the recorded identity and gives the stored rows.
+    from cl2cm.features.encoders import rebuild_encoder
+    from cl2cm.features.extract import encode_image_files
+
+    store = load_store(tmp_path / "f")
+    source = store.manifest.extra["encoder"]
+    assert source["pretrained"] == str((tmp_path / "ckpt.safetensors").resolve()) and source["model_config"]
+    encoder = rebuild_encoder(store.manifest.model, source)
+    assert encoder.info == store.manifest.model
+    pooled, _ = encode_image_files(encoder, [images / "a/0.jpg", images / "b/2.jpg"], max_pixels=1_000_000)
+    assert torch.equal(pooled, store.features.half())
+    moved = tmp_path / "moved.safetensors"
+    (tmp_path / "ckpt.safetensors").rename(moved)
+    with pytest.raises(UserError, match="checkpoint file not found"):
+        rebuild_encoder(store.manifest.model, source)
+    assert rebuild_encoder(store.manifest.model, source, pretrained=str(moved)).info["checkpoint_sha256"] == \
+        store.manifest.model["checkpoint_sha256"]
+    with pytest.raises(UserError, match="differs from the recorded one in checkpoint_sha256"):
+        save_safetensors(moved, {k: v + 1 for k, v in model.state_dict().items()})
+        rebuild_encoder(store.manifest.model, source, pretrained=str(moved))
     (tmp_path / "ckpt.pt").write_bytes(b"x")
     with pytest.raises(UserError, match="--allow-pickle"):
         extract_features(*cfg(lst, tmp_path / "p", tiny_clip_config, root=images, pretrained=str(tmp_path / "ckpt.pt")))

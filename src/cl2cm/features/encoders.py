@@ -203,8 +203,10 @@ def rebuild_encoder(info: dict[str, Any], source: dict[str, Any], *, device: tor
             Path(model).write_text(text, encoding="utf-8")
         encoder = load_encoder(model, pretrained, backend=backend, device=device, tokens=tokens,
                                seed=int(info.get("seed", 0)), allow_pickle=False)
-    if encoder.info != info:
-        diff = sorted(k for k in set(info) | set(encoder.info) if info.get(k) != encoder.info.get(k))
+    # A checkpoint is identified by its sha256; its file name (the `pretrained` label) may differ after a move.
+    ignore = {"pretrained"} if "checkpoint_sha256" in info else set()
+    diff = sorted(k for k in (set(info) | set(encoder.info)) - ignore if info.get(k) != encoder.info.get(k))
+    if diff:
         raise UserError(f"the rebuilt visual encoder differs from the recorded one in {', '.join(diff)} "
                         f"(recorded {info}); pass the model= / pretrained= the features were made with")
     return encoder
