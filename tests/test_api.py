@@ -44,7 +44,7 @@ def test_import_is_light_and_exports_the_api() -> None:
     with pytest.raises(AttributeError):
         cl2cm.no_such_thing  # noqa: B018
     importlib.import_module("cl2cm.translate.runner")  # binds the subpackage `cl2cm.translate`: still callable
-    assert callable(cl2cm.translate)
+    assert callable(cl2cm.translate) and cl2cm.translate.runner.translate_corpus  # and still the package
 
 
 def test_stage_functions_share_one_calling_convention() -> None:

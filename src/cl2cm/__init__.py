@@ -42,6 +42,8 @@ __all__ = ["__version__", *_EXPORTS]
 def __getattr__(name: str) -> Any:
     if name not in _EXPORTS:
         raise AttributeError(f"module 'cl2cm' has no attribute {name!r}")
+    if name == "translate":  # also a subpackage: keep `cl2cm.translate` the package, which calls api.translate
+        return importlib.import_module("cl2cm.translate")
     value = getattr(importlib.import_module(_EXPORTS[name]), name)
     globals()[name] = value  # resolved once
     return value
