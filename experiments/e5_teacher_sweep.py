@@ -59,7 +59,7 @@ def run_one(setting: str, seed: int, args: argparse.Namespace) -> dict[str, Any]
     from cl2cm.models import load_model
     from cl2cm.models.text import TextEncoderConfig
     from cl2cm.train import TrainConfig
-    from cl2cm.train.teacher import TeacherOptions, train_teacher, validate_teacher
+    from cl2cm.train.teacher import TeacherOptions, TrainTeacherConfig, train_teacher, validate_teacher
 
     opt_over, text_over, train_over = SETTINGS[setting]
     text = TextEncoderConfig(encoder=str(args.encoder), max_length=args.max_length, **text_over)
@@ -69,8 +69,8 @@ def run_one(setting: str, seed: int, args: argparse.Namespace) -> dict[str, Any]
     out = args.work / f"{setting.replace(' ', '_')}-s{seed}"
     shutil.rmtree(out, ignore_errors=True)
     t0 = time.perf_counter()
-    res = train_teacher(DATA / "train.en", DATA / "train.de", out, options=options, train=train,
-                        max_pairs=args.pairs, quiet=True)
+    res = train_teacher(DATA / "train.en", DATA / "train.de", out,
+                        TrainTeacherConfig(options=options, train=train, max_pairs=args.pairs))
     t_train = time.perf_counter() - t0
     test = pair_by_id(read_captions(DATA / "test_2016_flickr.en"), read_captions(DATA / "test_2016_flickr.de"))
     with torch.no_grad():
