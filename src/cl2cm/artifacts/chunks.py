@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError, safe_open
 
 from cl2cm.artifacts.io import atomic_open, atomic_write_json, read_lines
 from cl2cm.artifacts.lock import output_lock
@@ -85,6 +86,19 @@ class ChunkedRun:
 
     def read_tensors(self, index: int) -> dict[str, torch.Tensor]:
         return load_safetensors(self._path(index, "safetensors"))
+
+    def tensors_path(self, index: int) -> Path:
+        return self._path(index, "safetensors")
+
+    def read_tensor(self, index: int, name: str) -> torch.Tensor:
+        """One named tensor of a chunk; the others stay on disk (a merge reads big tensors one at a time)."""
+        path = self._path(index, "safetensors")
+        try:
+            with safe_open(str(path), framework="pt") as fh:
+                return fh.get_tensor(name)
+        except (SafetensorError, OSError, KeyError, ValueError, RuntimeError) as exc:
+            raise UserError(f"corrupt or incomplete chunk ({str(exc).splitlines()[0] if str(exc) else exc!r}); "
+                            "rerun with --overwrite", path=path) from exc
 
     def cleanup(self) -> None:
         """Remove the parts once the merged artifact is committed."""

@@ -26,7 +26,7 @@ from cl2cm.artifacts.io import (
     sha256_text,
 )
 from cl2cm.artifacts.manifest import MANIFEST_NAME, Manifest, read_manifest, remove_manifest
-from cl2cm.artifacts.store import save_store
+from cl2cm.artifacts.store import save_store_from_parts
 from cl2cm.errors import UserError
 from cl2cm.features import DEFAULT_MAX_PIXELS
 from cl2cm.features.datasets import ImageDataset, Item, collate, detect_input_kind, list_images, list_videos
@@ -277,16 +277,10 @@ def _merge(source: Path, out: Path, cfg: ExtractConfig, encoder: VisualEncoder, 
            plan: ChunkPlan, skips: ChunkedRun, result: ExtractResult) -> None:
     """Concatenate the chunks in listing order into the store; skipped.jsonl, then the manifest, last."""
     ranges, run = plan.ranges, plan.run
-    parts: dict[str, list[torch.Tensor]] = {}
-    skipped: list[dict] = []
-    for c in range(len(ranges)):
-        for name, tensor in run.read_tensors(c).items():
-            parts.setdefault(name, []).append(tensor)
-        skipped += skips.read_rows(c)
-    merged = {name: torch.cat(ts) for name, ts in parts.items()}
-    index = merged.pop("index").tolist()
-    features = merged.pop("features")
-    mask = merged.pop("mask", None)
+    # Only the row indices are read here; the feature tensors are streamed chunk by chunk into the store
+    # (save_store_from_parts), so the merge's memory does not grow with the number of images.
+    index = torch.cat([run.read_tensor(c, "index") for c in range(len(ranges))]).tolist()
+    skipped: list[dict] = [row for c in range(len(ranges)) for row in skips.read_rows(c)]
     if not index:  # a store of nothing is never what the user meant (typically a wrong --root)
         first = skipped[0] if skipped else {"id": "?", "reason": "?"}
         raise UserError(f"no usable image: all {len(items)} listed items were skipped (first: {first['id']}: "
@@ -306,10 +300,9 @@ def _merge(source: Path, out: Path, cfg: ExtractConfig, encoder: VisualEncoder, 
         "preprocessing": encoder.preprocessing, "count": len(index), "skipped": len(skipped),
         "listed": len(items), "max_pixels": cfg.max_pixels, "key": run.key, "encoder": encoder.source,
     })
-    save_store(out, features, [items[i].id for i in index], manifest, mask=mask, extra=merged)
+    names = ["features", *(["mask"] if cfg.frames is not None else []), *(["tokens"] if cfg.tokens else [])]
+    result.shapes = save_store_from_parts(out, [run.tensors_path(c) for c in range(len(ranges))], names,
+                                          [items[i].id for i in index], manifest)
     run.cleanup()
     skips.cleanup()
     result.rows, result.store_skipped = len(index), len(skipped)
-    result.shapes = {"features": list(features.shape), **{k: list(v.shape) for k, v in merged.items()}}
-    if mask is not None:
-        result.shapes["mask"] = list(mask.shape)

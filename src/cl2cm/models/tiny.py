@@ -73,6 +73,56 @@ def build_tiny_bert(
     return out
 
 
+def build_tiny_xlmr(
+    out_dir: str | Path,
+    texts: Iterable[str],
+    *,
+    vocab_size: int = 2000,
+    hidden: int = 64,
+    layers: int = 2,
+    heads: int = 2,
+    intermediate: int = 128,
+    max_length: int = 64,
+    total_vocab: int = 0,
+    seed: int = 0,
+) -> Path:
+    """Train a sentencepiece-style Unigram vocabulary on `texts` and save a random XLM-RoBERTa beside it.
+
+    The tokenizer is XLM-R's kind (Unigram pieces, ``▁`` word starts, ``<s> … </s>``, pad id 1), so the
+    paths that depend on it (position-id offset, special-token masks) run as with `xlm-roberta-base`.
+    `total_vocab` pads the vocabulary with unused pieces up to a real size (xlm-roberta-base: 250,002).
+    """
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    from transformers import XLMRobertaConfig, XLMRobertaModel, XLMRobertaTokenizerFast
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    specials = ["<s>", "<pad>", "</s>", "<unk>"]
+    trainer = trainers.UnigramTrainer(vocab_size=vocab_size, special_tokens=specials, unk_token="<unk>",
+                                      show_progress=False)
+    tok = Tokenizer(models.Unigram())
+    tok.pre_tokenizer = pre_tokenizers.Metaspace()
+    tok.train_from_iterator(list(texts), trainer)
+    pieces = [(p, s) for p, s in json.loads(tok.to_str())["model"]["vocab"]]
+    pieces += [(f"<unused{i}>", -100.0) for i in range(max(0, total_vocab - 1 - len(pieces)))]  # + <mask>
+    tok = Tokenizer(models.Unigram(pieces, unk_id=specials.index("<unk>")))
+    tok.pre_tokenizer = pre_tokenizers.Metaspace()
+    tok.decoder = decoders.Metaspace()
+    tok.post_processor = processors.TemplateProcessing(single="<s> $A </s>", pair="<s> $A </s> </s> $B </s>",
+                                                       special_tokens=[("<s>", 0), ("</s>", 2)])
+    fast = XLMRobertaTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", sep_token="</s>",
+                                   cls_token="<s>", unk_token="<unk>", pad_token="<pad>", mask_token="<mask>",
+                                   model_max_length=max_length)
+    fast.save_pretrained(str(out))
+    config = XLMRobertaConfig(vocab_size=len(fast), hidden_size=hidden, num_hidden_layers=layers,
+                              num_attention_heads=heads, intermediate_size=intermediate,
+                              max_position_embeddings=max(max_length, 64) + 2, type_vocab_size=1,
+                              pad_token_id=1, bos_token_id=0, eos_token_id=2)
+    torch.manual_seed(seed)
+    XLMRobertaModel(config).save_pretrained(str(out), safe_serialization=True)
+    return out
+
+
 def tiny_open_clip_config(
     path: str | Path,
     *,
