@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.distributed as dist
 from safetensors import SafetensorError, safe_open
 
 from cl2cm.artifacts.io import atomic_open, atomic_write_json, read_lines
@@ -150,25 +151,48 @@ class ChunkJob:
     holds the output lock (a sharded run takes it now; when another shard holds it, that one merges).
     """
 
-    def __init__(self, out: str | Path, shard: tuple[int, int] = (0, 1)) -> None:
+    def __init__(self, out: str | Path, shard: tuple[int, int] = (0, 1), *, collective: bool = False) -> None:
         self.out = Path(out)
         self.shard = shard
+        # torchrun (`train.dist.stage_ranks`): shard = (RANK, WORLD_SIZE) of an initialised group; rank 0 owns
+        # OUT and opens the plans first, the ranks meet at a barrier before the merge, rank 0 merges.
+        self.collective = collective and shard[1] > 1
         self.plans: list[ChunkPlan] = []
         self._stack = ExitStack()
+        self._released = False
 
     @property
     def sharded(self) -> bool:
         return self.shard[1] > 1
 
+    @property
+    def is_main(self) -> bool:
+        return self.shard[0] == 0
+
     def __enter__(self) -> ChunkJob:
         with ExitStack() as stack:
-            stack.enter_context(output_lock(self.out if not self.sharded else self._shard_dir))
+            if self.collective:
+                if self.is_main:
+                    stack.enter_context(output_lock(self.out))
+            else:
+                stack.enter_context(output_lock(self.out if not self.sharded else self._shard_dir))
             self._stack = stack.pop_all()
+        if self.collective and not self.is_main:
+            dist.barrier()  # wait until rank 0 has opened (--overwrite: reset) every plan
         return self
 
+    def planned(self) -> None:
+        """Under torchrun: rank 0 has opened its plans, the other ranks may open theirs (no-op otherwise)."""
+        if self.collective and self.is_main and not self._released:
+            self._released = True
+            dist.barrier()
+
     def __exit__(self, *exc: object) -> None:
-        self._stack.close()
-        if self.sharded:  # the shard's lock directory, and the parts directory once nothing else is left
+        try:
+            self.planned()  # rank 0 returning early (already complete, an error) must not strand the others
+        finally:
+            self._stack.close()
+        if self.sharded and not self.collective:  # the shard's lock dir, and the parts dir once nothing is left
             for d in (self._shard_dir, self._shard_dir.parent):
                 if d.is_dir() and not any(d.iterdir()):
                     d.rmdir()
@@ -192,7 +216,12 @@ class ChunkJob:
         return sum(len(p.missing) for p in self.plans)
 
     def claim_merge(self) -> bool:
-        """True when every chunk is committed and this process holds the output lock to merge."""
+        """True when every chunk is committed and this process holds the output lock to merge. Under
+        torchrun every rank waits here for the others; rank 0 merges."""
+        if self.collective:
+            self.planned()
+            dist.barrier()
+            return self.is_main and not self.missing()
         if self.missing():
             return False
         if self.sharded:

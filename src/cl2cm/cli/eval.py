@@ -86,7 +86,7 @@ def eval_cmd(
                      save_embeddings=save_embeddings)
     with progress_for(quiet, transient=True) as progress:
         result = run_eval(cfg, progress=progress)
-    if quiet:
+    if quiet or result.rank != 0:  # under torchrun one table, from rank 0
         return
     m = result.metrics
     table = Table(title=f"eval ({result.source}): {m['queries']:,} queries × {m['gallery']:,} items, "

@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from cl2cm.artifacts.chunks import ChunkedRun, ChunkJob, ChunkPlan, parse_shard
+from cl2cm.artifacts.chunks import ChunkedRun, ChunkJob, ChunkPlan
 from cl2cm.artifacts.io import (
     atomic_open,
     remove_stale_temps,
@@ -34,6 +34,7 @@ from cl2cm.features.encoders import VisualEncoder, load_encoder
 from cl2cm.features.loader import make_loader
 from cl2cm.progress import Progress, reporter
 from cl2cm.runtime import resolve_device, seed_everything
+from cl2cm.train.dist import stage_ranks
 
 PARTS_NAME = "features"
 SKIPS_NAME = "features-skipped"
@@ -115,14 +116,15 @@ def extract_features(source: str | Path, out: str | Path, cfg: ExtractConfig | N
     t0 = time.perf_counter()
     cfg = cfg or ExtractConfig()
     _validate(cfg)
-    shard = parse_shard(cfg.shard)
+    launch = stage_ranks(cfg.shard)  # --shard i/n, or torchrun's RANK of WORLD_SIZE
+    shard = launch.shard
     source, out = Path(source), Path(out)
     items = _list(source, cfg)
-    device = resolve_device(cfg.device)
+    device = launch.device(resolve_device(cfg.device))
     seed_everything(cfg.seed)
     if out.exists() and not out.is_dir():
         raise UserError("exists and is not a directory", path=out)
-    with removed_if_left_empty(out), ChunkJob(out, shard) as job:
+    with removed_if_left_empty(out), ChunkJob(out, shard, collective=launch.collective) as job:
         encoder = load_encoder(cfg.model, cfg.pretrained, device=device, tokens=cfg.tokens, seed=cfg.seed,
                                allow_pickle=cfg.allow_pickle)
         listing = sha256_text("\n".join(f"{it.id}\t{'|'.join(map(str, it.paths))}" for it in items))
@@ -134,7 +136,7 @@ def extract_features(source: str | Path, out: str | Path, cfg: ExtractConfig | N
             if finished is None:
                 raise UserError("already holds a finished store of another model, input or options; pass "
                                 "--overwrite to replace it", path=out)
-            if not job.sharded:
+            if not job.sharded or (job.collective and job.is_main):
                 remove_stale_temps(out)  # we hold the lock: any temp file here is a killed run's leftover
             return ExtractResult(out=out, items=len(items), rows=finished.rows, merged=True, dim=encoder.dim,
                                  status="already complete", seconds=time.perf_counter() - t0,
@@ -142,6 +144,7 @@ def extract_features(source: str | Path, out: str | Path, cfg: ExtractConfig | N
                                  shapes={"features": list(finished.extra.get("shape", []))})
         plan = job.plan(PARTS_NAME, key, len(items), cfg.chunk_size, overwrite=cfg.overwrite)
         skips = ChunkedRun(out, SKIPS_NAME, key, overwrite=cfg.overwrite)
+        job.planned()  # torchrun: the other ranks open the parts rank 0 has (re)set
         result = ExtractResult(out=out, items=len(items), chunks_total=len(plan.ranges),
                                chunks_reused=len(plan.ranges[shard[0]::shard[1]]) - len(plan.todo), dim=encoder.dim)
         if plan.todo:

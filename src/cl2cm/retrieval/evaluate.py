@@ -36,6 +36,7 @@ from cl2cm.errors import UserError
 from cl2cm.progress import Progress, reporter
 from cl2cm.retrieval.metrics import DEFAULT_KS, Ranks, compute_ranks, gallery_index, retrieval_metrics
 from cl2cm.runtime import resolve_device
+from cl2cm.train.dist import stage_ranks
 
 
 @dataclass
@@ -84,6 +85,7 @@ class EvalResult:
     source: str
     embedded: Embedded
     written: dict[str, Path] = field(default_factory=dict)
+    rank: int = 0  # under torchrun: every rank has the metrics, rank 0 writes the outputs
 
 
 # ---------------------------------------------------------------------------------------------- sources
@@ -239,7 +241,8 @@ def _named(emb: Embedded, *keys: str) -> str:
 def evaluate_config(cfg: EvalConfig, *, model: Any = None, progress: Progress | None = None) -> EvalResult:
     """Embed (per the chosen source) and rank exactly; writes nothing. `model`: one already loaded."""
     source = choose_source(cfg)
-    device = resolve_device(cfg.device)
+    launch = stage_ranks(None)  # torchrun: each rank scores a share of the query blocks, counts are summed
+    device = launch.device(resolve_device(cfg.device))
     task = reporter(progress).task("encoding", unit="queries")
     emb = SOURCES[source][1](cfg, device, model)
     task.update(description="ranking", total=emb.query.shape[0], completed=0)
@@ -247,9 +250,10 @@ def evaluate_config(cfg: EvalConfig, *, model: Any = None, progress: Progress | 
                         gallery_name=f"the gallery ({_named(emb, 'gallery_emb', 'gallery_captions', 'features')})")
     ranks = compute_ranks(emb.query, emb.gallery, idx, chunk=cfg.chunk, device=device, half=cfg.half,
                           ties=cfg.ties, query_mt_emb=emb.query_mt, fuse_weight=cfg.fuse_weight,
-                          progress=task.advance)
+                          progress=task.advance, distributed=launch.collective)
     task.close()
-    return EvalResult(metrics=retrieval_metrics(ranks, cfg.ks), ranks=ranks, source=source, embedded=emb)
+    return EvalResult(metrics=retrieval_metrics(ranks, cfg.ks), ranks=ranks, source=source, embedded=emb,
+                      rank=launch.rank)
 
 
 def evaluate(model: Any = None, *, captions: str | Path | None = None, features: str | Path | None = None,
@@ -284,6 +288,8 @@ def run_eval(cfg: EvalConfig, *, progress: Progress | None = None) -> EvalResult
 
         require_matplotlib()  # fail before the expensive part, not after it
     result = evaluate_config(cfg, progress=progress)
+    if result.rank != 0:  # under torchrun every rank has the metrics; rank 0 writes the outputs
+        return result
     emb, ranks, metrics = result.embedded, result.ranks, result.metrics
     if cfg.out is not None:
         atomic_write_json(cfg.out, metrics)

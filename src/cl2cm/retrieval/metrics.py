@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.distributed as dist
 
 from cl2cm.errors import UserError
 
@@ -182,13 +183,16 @@ def compute_ranks(
     query_mt_emb: torch.Tensor | None = None,
     fuse_weight: float = 1.0,
     progress: Callable[[int], Any] | None = None,
+    distributed: bool = False,
 ) -> Ranks:
     """Exact t2v and v2t ranks of captions `query_emb` [Q, D] against visual items `gallery_emb` [G, D].
 
     `query_gallery_idx[q]` is the gallery row of caption q's item. `chunk` query rows are scored per block
     (default: a fixed memory budget). `query_mt_emb` + `fuse_weight` w turn on NRCCR's query fusion:
     score = w·minmax(native) + (1−w)·minmax(MT), min-max per query row over the gallery. `progress(n)` is
-    called with the number of query rows finished after each block.
+    called with the number of query rows finished after each block. `distributed` (torchrun): this process
+    scores only every WORLD_SIZE-th block and the exact counts are summed over the ranks, so every rank
+    returns the ranks one process would.
     """
     beats = _validate_options(ties, chunk)
     idx_all = torch.as_tensor(query_gallery_idx, dtype=torch.long).cpu()
@@ -214,8 +218,18 @@ def compute_ranks(
     for lo in range(0, n_q, sub):
         rows = by_item[lo:lo + sub]
         pos[rows] = scorer.positive(rows, idx_dev[rows])
-    blocks = ((lo, scorer.block(slice(lo, min(lo + step, n_q)))) for lo in range(0, n_q, step))
-    return _count(blocks, pos, idx_all, n_g, step, dev, beats, ties, with_ap, progress)
+    rank, world = (dist.get_rank(), dist.get_world_size()) if distributed and dist.is_initialized() else (0, 1)
+    starts = list(range(0, n_q, step))[rank::world]
+    blocks = ((lo, scorer.block(slice(lo, min(lo + step, n_q)))) for lo in starts)
+    return _count(blocks, pos, idx_all, n_g, step, dev, beats, ties, with_ap, progress,
+                  _sum_over_ranks if world > 1 else None)
+
+
+def _sum_over_ranks(x: torch.Tensor) -> torch.Tensor:
+    """Sum a count tensor over the ranks (through CPU: the stage group is gloo)."""
+    y = x.cpu().clone()
+    dist.all_reduce(y, op=dist.ReduceOp.SUM)
+    return y.to(x.device)
 
 
 def ranks_from_scores(
@@ -253,8 +267,11 @@ def _count(
     ties: str,
     with_ap: bool,
     progress: Callable[[int], Any] | None,
+    reduce: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> Ranks:
-    """The counting core: per-item sorted thresholds, then every block feeds t2v rows and v2t columns."""
+    """The counting core: per-item sorted thresholds, then every block feeds t2v rows and v2t columns.
+
+    The counts are sums over blocks, so blocks may be split over processes and `reduce` sums them."""
     n_q = idx_all.shape[0]
     idx_dev = idx_all.to(dev)
     per_item = torch.bincount(idx_all, minlength=n_g)
@@ -280,7 +297,7 @@ def _count(
     tile = step if dev.type == "cuda" else max(1, min(step, _CPU_TILE_ELEMS // n_g))
     hit = torch.empty((tile, n_g), dtype=count_dtype, device=dev)
     col = torch.empty((n_thr, n_g), dtype=count_dtype, device=dev)
-    t2v_beaten = torch.empty(n_q, dtype=torch.long, device=dev)
+    t2v_beaten = torch.zeros(n_q, dtype=torch.long, device=dev)  # rows of other ranks' blocks stay 0
     v2t_beaten = torch.zeros((n_thr, n_g), dtype=torch.long, device=dev)
     for lo, s in blocks:
         hi = lo + s.shape[0]
@@ -300,6 +317,8 @@ def _count(
         v2t_beaten += col.long()
         if progress is not None:
             progress(hi - lo)
+    if reduce is not None:
+        t2v_beaten, v2t_beaten = reduce(t2v_beaten), reduce(v2t_beaten)
     v2t_beaten = v2t_beaten.t()
 
     t2v = (t2v_beaten + 1).cpu()

@@ -8,11 +8,16 @@ the gradient of the global-batch loss of a single process.
 
 from __future__ import annotations
 
+import atexit
+import datetime
 import os
 from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
+
+from cl2cm.artifacts.chunks import parse_shard
+from cl2cm.errors import UserError
 
 
 @dataclass
@@ -47,14 +52,15 @@ def get_world_size() -> int:
     return dist.get_world_size() if is_dist() else 1
 
 
-def init_from_env(device_type: str) -> DistInfo:
+def init_from_env(device_type: str, *, backend: str | None = None,
+                  timeout: datetime.timedelta | None = None) -> DistInfo:
     """Join the process group torchrun describes (WORLD_SIZE/RANK/LOCAL_RANK); a no-op for one process."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1 and not is_dist():
         return DistInfo()
     if not is_dist():
-        backend = "nccl" if device_type == "cuda" else "gloo"
-        dist.init_process_group(backend=backend)
+        backend = backend or ("nccl" if device_type == "cuda" else "gloo")
+        dist.init_process_group(backend=backend, **({"timeout": timeout} if timeout else {}))
     return DistInfo(rank=dist.get_rank(), world_size=dist.get_world_size(),
                     local_rank=int(os.environ.get("LOCAL_RANK", "0")))
 
@@ -110,3 +116,64 @@ def broadcast_object(obj: object, src: int = 0) -> object:
 def barrier() -> None:
     if is_dist():
         dist.barrier()
+
+
+# ---------------------------------------------------------------------------------------------- stages
+# translate / extract-features / eval under torchrun: no gradients, only a barrier (file stages) or a sum of
+# exact counts (eval) between ranks, so they always use a gloo group (CPU tensors, any node), with a timeout
+# long enough for the slowest rank's share of a large corpus.
+STAGE_TIMEOUT = datetime.timedelta(hours=24)
+
+
+def launched_by_torchrun() -> bool:
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
+@dataclass
+class StageRanks:
+    """Which share of a stage's work this process does, and how the processes meet.
+
+    `collective` (torchrun): shard RANK of WORLD_SIZE in a gloo group; `artifacts.chunks.ChunkJob` then lets
+    rank 0 open the outputs first, meets the ranks at a barrier and has rank 0 merge; eval sums its counts
+    over the group. Otherwise `--shard i/n` (processes a scheduler started, e.g. a Slurm array): no group,
+    and whichever shard finds every chunk done merges.
+    """
+
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+    collective: bool = False
+
+    @property
+    def shard(self) -> tuple[int, int]:
+        return self.rank, self.world
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    def device(self, device: torch.device) -> torch.device:
+        """Each rank of a node on its own GPU (cuda:LOCAL_RANK) under torchrun."""
+        if self.collective and device.type == "cuda" and device.index is None:
+            return torch.device("cuda", self.local_rank)
+        return device
+
+
+def stage_ranks(shard: str | None) -> StageRanks:
+    """`--shard i/n`, or under torchrun RANK/WORLD_SIZE (joining a gloo group); both at once is an error."""
+    if not launched_by_torchrun():
+        i, n = parse_shard(shard)
+        return StageRanks(rank=i, world=n)
+    if shard:
+        raise UserError(f"--shard {shard}: under torchrun each process already takes shard RANK of WORLD_SIZE; "
+                        "drop --shard (it is for processes a scheduler starts itself)")
+    if not is_dist():
+        init_from_env("cpu", backend="gloo", timeout=STAGE_TIMEOUT)
+        atexit.register(_leave)
+    return StageRanks(rank=dist.get_rank(), world=dist.get_world_size(),
+                      local_rank=int(os.environ.get("LOCAL_RANK", "0")), collective=True)
+
+
+def _leave() -> None:
+    if is_dist():
+        dist.destroy_process_group()

@@ -9,6 +9,8 @@ of the `hf` backend; only the decoder differs. A directory that already holds a 
 from __future__ import annotations
 
 import hashlib
+import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -64,12 +66,20 @@ class CT2Backend:
         out = Path(self.opts.work_dir or ".") / "ct2-model" / tag
         if (out / "model.bin").exists():
             return out
-        tmp = out.with_name(tag + ".tmp")
+        # Per process: shards and torchrun ranks may convert at the same moment; the first rename wins and
+        # the others use its result.
+        tmp = out.with_name(f"{tag}.tmp-{os.getpid()}")
         try:
             ct2.converters.TransformersConverter(model).convert(str(tmp), force=True)
         except (ValueError, NotImplementedError, OSError) as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
             raise UserError(f"--model {model!r}: CTranslate2 cannot convert it ({exc})") from exc
-        tmp.replace(out)
+        try:
+            tmp.replace(out)
+        except OSError:
+            if not (out / "model.bin").exists():
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)
         return out
 
     def identity(self) -> dict[str, Any]:

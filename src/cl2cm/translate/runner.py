@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from cl2cm.artifacts.captions import Caption, read_captions, write_captions
-from cl2cm.artifacts.chunks import ChunkJob, ChunkPlan, parse_shard
+from cl2cm.artifacts.chunks import ChunkJob, ChunkPlan
 from cl2cm.artifacts.io import remove_stale_temps
 from cl2cm.artifacts.lock import output_lock
 from cl2cm.artifacts.manifest import (
@@ -36,6 +36,7 @@ from cl2cm.artifacts.manifest import (
 from cl2cm.errors import UserError
 from cl2cm.progress import Progress, reporter
 from cl2cm.runtime import resolve_device, seed_everything
+from cl2cm.train.dist import stage_ranks
 from cl2cm.translate.base import (
     LENGTH_EXTRA,
     LENGTH_RATIO,
@@ -243,8 +244,9 @@ def translate_corpus(captions: str | Path, out_dir: str | Path, cfg: TranslateCo
     """The `cl2cm translate` stage: captions → `OUT/<lang>.jsonl` per target + `OUT/manifest.json`."""
     t0 = time.perf_counter()
     _validate(cfg)
-    shard = parse_shard(cfg.shard)
-    device = resolve_device(cfg.device)
+    launch = stage_ranks(cfg.shard)  # --shard i/n, or torchrun's RANK of WORLD_SIZE
+    shard = launch.shard
+    device = launch.device(resolve_device(cfg.device))
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise UserError("exists and is not a directory", path=out)
@@ -261,10 +263,11 @@ def translate_corpus(captions: str | Path, out_dir: str | Path, cfg: TranslateCo
 
     # Load and check everything that can fail on user input before touching the output directory.
     backend, back = _load_backends(cfg, device, out)
-    if old is not None:
+    if old is not None and launch.is_main:  # torchrun: rank 0, before the other ranks open the parts
         _uncommit(out, old)
-    with ChunkJob(out, shard) as job:
+    with ChunkJob(out, shard, collective=launch.collective) as job:
         langs = [_plan_language(job, backend, cfg, key, tgt, records, distinct) for tgt in cfg.targets]
+        job.planned()
         bar = reporter(progress)
         for lang in langs:
             _translate_chunks(lang, backend, back, cfg, distinct, bar)
