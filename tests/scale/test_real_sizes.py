@@ -127,16 +127,21 @@ def test_real_size_vit_extract_tokens(model: str, tokens: int, tmp_path: Path) -
     assert rss < 3.0, f"extract-features {model}: peak RSS {rss:.2f} GiB"
 
 
-def test_real_size_marian_translate_200(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("backend", "n"), [("ct2", 200), ("hf", 40)])
+def test_real_size_marian_translate(backend: str, n: int, tmp_path: Path) -> None:
+    """200 captions through ct2; the hf path on 40 (random weights decode every sentence to its length budget,
+    and greedy HF generate at this size runs ~1 sentence/s on 2 busy cores: 200 would take minutes)."""
     from cl2cm.artifacts.captions import Caption, read_captions, write_captions
     from cl2cm.translate.tiny import build_tiny_marian
 
-    texts = captions(200, 5)
+    if backend == "ct2":
+        pytest.importorskip("ctranslate2")
+    texts = captions(n, 5)
     model = build_tiny_marian(tmp_path / "marian", captions(3000, 6), vocab_size=2000, d_model=512, layers=6,
                               heads=8, ffn=2048, max_length=512, total_vocab=58_101, init_std=0.5)
     src = tmp_path / "en.jsonl"
     write_captions(src, [Caption(f"i{i}#0", f"i{i}", "en", t) for i, t in enumerate(texts)])
     wall, rss = run_cli(["translate", str(src), "--to", "de", "--model", str(model), "--out", str(tmp_path / "mt"),
-                         "--device", "cpu"], "translate opus-mt-size hf, 200 captions")
-    assert len(read_captions(tmp_path / "mt" / "de.jsonl")) == 200
+                         "--backend", backend, "--device", "cpu"], f"translate opus-mt-size {backend}, {n} captions")
+    assert len(read_captions(tmp_path / "mt" / "de.jsonl")) == n
     assert rss < 3.0, f"translate: peak RSS {rss:.2f} GiB"

@@ -1,0 +1,87 @@
+"""Memory bounds, written down in docs/performance.md and held here (slow: real sizes, own processes).
+
+* eval: exact ranks of 200k queries × 200k gallery on CPU hold one 64 MB score block (+ O(Q + G)), never the
+  160 GB score matrix: peak extra memory < 256 MB.
+* extract-features: peak RSS does not grow with the number of images (chunks are committed as they fill, the
+  merge streams them into the store).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[2]
+ENV = {**os.environ, "PYTHONPATH": str(REPO / "src"), "OMP_NUM_THREADS": "1"}
+
+EVAL_CHILD = """
+import os, resource, sys, torch
+from cl2cm.retrieval.metrics import compute_ranks
+torch.set_num_threads(1)
+n, dim, blocks = 200_000, 32, int(sys.argv[1])
+gen = torch.Generator().manual_seed(0)
+g = torch.nn.functional.normalize(torch.randn(n, dim, generator=gen), dim=-1)
+q = torch.nn.functional.normalize(g + 0.5 * torch.randn(n, dim, generator=gen), dim=-1)
+base = int(open('/proc/self/statm').read().split()[1]) * os.sysconf('SC_PAGE_SIZE')
+seen = []
+class Enough(Exception):
+    pass
+def progress(rows):
+    seen.append(rows)
+    if len(seen) >= blocks:
+        raise Enough
+try:
+    compute_ranks(q, g, torch.arange(n), progress=progress)
+except Enough:
+    pass
+print(len(seen), (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base) / 2**20)
+"""
+
+
+def test_eval_200k_by_200k_holds_one_block() -> None:
+    """Every allocation of the rank engine happens before or in the first blocks (pre-pass, thresholds,
+    per-query arrays, the block, its 0/1 tile): 6 blocks of 200k × 200k give the steady-state peak. The full
+    run (docs/performance.md) measured the same bound."""
+    out = subprocess.run([sys.executable, "-c", EVAL_CHILD, "6"], env=ENV, capture_output=True, text=True,
+                         check=True, timeout=600)
+    blocks, extra_mb = out.stdout.split()
+    assert int(blocks) == 6
+    assert float(extra_mb) < 256, f"eval 200k x 200k: {float(extra_mb):.0f} MB extra"
+
+
+def _extract_peak_rss(tmp_path: Path, n: int, config: Path) -> float:
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from bench_features import make_jpegs
+
+    imgs = tmp_path / f"imgs-{n}"
+    imgs.mkdir()
+    make_jpegs(imgs, n, (160, 120), n)
+    proc = subprocess.Popen([sys.executable, "-m", "cl2cm", "extract-features", str(imgs), "--out",
+                             str(tmp_path / f"feats-{n}"), "--model", str(config), "--pretrained", "none", "--tokens",
+                             "--batch-size", "4", "--chunk-size", "64", "--workers", "0", "--device", "cpu"],
+                            env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    err = proc.stderr.read() if proc.stderr else ""
+    _, status, usage = os.wait4(proc.pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, err[-3000:]
+    return usage.ru_maxrss / 1024
+
+
+def test_extract_features_memory_does_not_grow_with_images(tmp_path: Path) -> None:
+    """Tokens of 1025 × 64 fp16 (131 KB) per image from a cheap 1-layer ViT, batches of 4 (small attention
+    maps): 1,024 images make a store 120 MB larger than 64 images do; the process's peak must not follow (a
+    merge holding the chunks and their concatenation grew it by about twice that)."""
+    from cl2cm.models.tiny import tiny_open_clip_config
+
+    config = tiny_open_clip_config(tmp_path / "long-vit.json", image_size=256, patch_size=8, width=64, layers=1)
+    small = _extract_peak_rss(tmp_path, 64, config)
+    large = _extract_peak_rss(tmp_path, 1024, config)
+    store_growth = (1024 - 64) * 1025 * 64 * 2 / 2**20
+    print(f"\nSCALE extract-features peak RSS: 64 images {small:.0f} MB, 1,024 images {large:.0f} MB "
+          f"(store {store_growth:.0f} MB larger)")
+    assert large - small < 0.3 * store_growth, f"peak RSS grew {large - small:.0f} MB with the images"
