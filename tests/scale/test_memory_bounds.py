@@ -21,14 +21,17 @@ REPO = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "PYTHONPATH": str(REPO / "src"), "OMP_NUM_THREADS": "1"}
 
 EVAL_CHILD = """
-import os, resource, sys, torch
+import sys, torch
 from cl2cm.retrieval.metrics import compute_ranks
 torch.set_num_threads(1)
 n, dim, blocks = 200_000, 32, int(sys.argv[1])
 gen = torch.Generator().manual_seed(0)
 g = torch.nn.functional.normalize(torch.randn(n, dim, generator=gen), dim=-1)
 q = torch.nn.functional.normalize(g + 0.5 * torch.randn(n, dim, generator=gen), dim=-1)
-base = int(open('/proc/self/statm').read().split()[1]) * os.sysconf('SC_PAGE_SIZE')
+def kb(key):
+    return next(int(x.split()[1]) for x in open('/proc/self/status') if x.startswith(key))
+open('/proc/self/clear_refs', 'w').write('5')  # VmHWM := now: the peak of the ranking alone
+base = kb('VmRSS')
 seen = []
 class Enough(Exception):
     pass
@@ -40,7 +43,7 @@ try:
     compute_ranks(q, g, torch.arange(n), progress=progress)
 except Enough:
     pass
-print(len(seen), (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base) / 2**20)
+print(len(seen), (kb('VmHWM') - base) / 1024)
 """
 
 
