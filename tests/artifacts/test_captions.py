@@ -135,3 +135,26 @@ def test_written_jsonl_is_one_object_per_line(tmp_path: Path) -> None:
     write_captions(tmp_path / "o.jsonl", [Caption("a#0", "a", "zh", "一只狗\u2028跑")])
     lines = (tmp_path / "o.jsonl").read_text(encoding="utf-8").split("\n")
     assert len(lines) == 2 and json.loads(lines[0])["text"] == "一只狗\u2028跑"
+
+
+def test_corpus_language_from_records_then_suffix(tmp_path: Path) -> None:
+    from cl2cm.artifacts.captions import corpus_language
+
+    de = [Caption("a#0", "a", "de", "ein Hund")]
+    assert corpus_language(de, tmp_path / "whatever.jsonl") == "de"  # the records' own code wins
+    und = [Caption("a#0", "a", "und", "狗")]
+    assert corpus_language(und, tmp_path / "val.zh_hans") == "zh_hans"
+    assert corpus_language(und, tmp_path / "test.fr.tsv") == "fr"
+    assert corpus_language(und, tmp_path / "cs.jsonl") == "cs"  # translate's OUT/<lang>.jsonl
+    mixed = [Caption("a#0", "a", "de", "x"), Caption("b#0", "b", "fr", "y")]
+    assert corpus_language(mixed, tmp_path / "test_2016_flickr.cs") == "cs"
+    with pytest.raises(UserError, match="--captions: cannot tell the file's language.*de, fr"):
+        corpus_language(mixed, tmp_path / "mixed.jsonl")
+
+
+def test_unique_languages_names_both_files() -> None:
+    from cl2cm.artifacts.captions import unique_languages
+
+    unique_languages(["de", "fr"], ["a.de", "b.fr"], "--tgt")
+    with pytest.raises(UserError, match="--tgt: a.de and c.de are both language 'de'"):
+        unique_languages(["de", "fr", "de"], ["a.de", "b.fr", "c.de"], "--tgt")

@@ -243,3 +243,16 @@ def test_row_tiles_inside_blocks_match_reference(monkeypatch, tile_elems: int, c
     query64, gallery64, idx64 = world(30, 5, 8, seed=2)
     assert_matches(compute_ranks(query64, gallery64, idx64, chunk=chunk, ties=ties),
                    reference((query64 @ gallery64.T).numpy(), idx64.numpy(), ties))
+
+
+def test_mean_over_languages_is_unweighted() -> None:
+    from cl2cm.retrieval.metrics import mean_over_languages
+
+    def section(r1: float, queries: int) -> dict:
+        d = {"R@1": r1, "R@5": 2 * r1, "R@10": 3 * r1, "MedR": r1, "MeanR": r1, "mAP": r1 / 100}
+        return {"t2v": dict(d), "v2t": dict(d), "SumR": 12 * r1, "queries": queries, "gallery": 7}
+
+    m = mean_over_languages({"de": section(10.0, 100), "fr": section(30.0, 5)})
+    assert m["t2v"]["R@1"] == 20.0 and m["v2t"]["R@10"] == 60.0 and m["t2v"]["mAP"] == 0.2
+    assert m["SumR"] == 240.0  # (120 + 360) / 2: five French queries count as much as 100 German ones
+    assert m["queries"] == 105 and m["gallery"] == 7 and m["languages"] == ["de", "fr"]

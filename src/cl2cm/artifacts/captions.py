@@ -293,6 +293,43 @@ def write_captions(path: str | Path, records: Iterable[Caption | dict[str, Any]]
     return n
 
 
+_SUFFIXES = (".jsonl.gz", ".jsonl", ".json", ".caption.txt", ".tsv", ".csv", ".parquet", ".txt")
+
+
+def corpus_language(records: list[Caption], path: str | Path, *, flag: str = "--captions") -> str:
+    """The language code of a one-language caption file: its records' `lang`, else the file name's suffix.
+
+    Records that agree on one code (not ``und``, the TSV reader's "unknown") give it; otherwise the last
+    dotted part of the name before any format extension (``test_2016_flickr.de``, ``val.zh_hans.jsonl``).
+    Anything else is a user error: several languages are told apart by these codes.
+    """
+    langs = {r.lang for r in records} - {"und"}
+    if len(langs) == 1 and len({r.lang for r in records}) == 1:
+        return langs.pop()
+    name = Path(path).name
+    for ext in _SUFFIXES:
+        if name.lower().endswith(ext) and name.lower() != ext:
+            name = name[: -len(ext)]
+            break
+    if re.fullmatch(_LANG, name):  # translate's OUT/<lang>.jsonl
+        return name
+    m = _TASK1.match(name)
+    if m:
+        return m["lang"]
+    found = ", ".join(sorted({r.lang for r in records}))
+    raise UserError(f"{flag}: cannot tell the file's language (records say {found}; no .<lang> suffix in the "
+                    "name); name it like test.de or give every record the same 'lang'", path=path)
+
+
+def unique_languages(codes: list[str], paths: list[str | Path], flag: str) -> None:
+    """Several files of one flag must be distinct languages: their sections and sampling are per code."""
+    seen: dict[str, str | Path] = {}
+    for code, path in zip(codes, paths, strict=True):
+        if code in seen:
+            raise UserError(f"{flag}: {seen[code]} and {path} are both language {code!r} (one file per language)")
+        seen[code] = path
+
+
 def pair_by_id(src: list[Caption], tgt: list[Caption], *, src_name: str = "--src",
                tgt_name: str = "--tgt") -> list[tuple[Caption, Caption]]:
     """Pair two corpora by caption id (in `tgt` order); ids present in only one side are an error."""

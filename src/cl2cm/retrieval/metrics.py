@@ -367,6 +367,25 @@ def retrieval_metrics(ranks: Ranks, ks: Sequence[int] = DEFAULT_KS) -> dict[str,
     return {"t2v": t2v, "v2t": v2t, "SumR": float(sumr), "queries": ranks.queries, "gallery": ranks.gallery}
 
 
+def mean_over_languages(sections: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The ``"mean"`` section of a several-language eval: every metric averaged over the languages.
+
+    Unweighted: each language counts once, whatever its number of queries (a small language is not
+    outweighed). ``queries`` is the total, ``gallery`` the shared gallery's size, ``languages`` the codes.
+    """
+    if not sections:
+        raise ValueError("no language sections to average")
+    first = next(iter(sections.values()))
+    n = len(sections)
+    mean: dict[str, Any] = {d: {k: sum(s[d][k] for s in sections.values()) / n for k in first[d]}
+                            for d in ("t2v", "v2t")}
+    mean["SumR"] = sum(s["SumR"] for s in sections.values()) / n
+    mean["queries"] = sum(s["queries"] for s in sections.values())
+    mean["gallery"] = first["gallery"]
+    mean["languages"] = list(sections)
+    return mean
+
+
 def recall_curve(ranks: torch.Tensor, max_k: int) -> np.ndarray:
     """R@K in percent for K = 1..max_k (one pass over the ranks; for plots)."""
     hist = np.bincount(np.minimum(ranks.numpy(), max_k + 1), minlength=max_k + 2)[1:max_k + 1]
