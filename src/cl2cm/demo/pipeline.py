@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import shlex
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,7 +40,7 @@ class DemoConfig:
     train: int = DEFAULT_SIZES["train"]
     val: int = DEFAULT_SIZES["val"]
     test: int = DEFAULT_SIZES["test"]
-    lang: str = "de"
+    lang: str | Sequence[str] = "de"  # several: one teacher and one student for all of them
     noise: float = 0.15
     dim: int = 128
     teacher_epochs: int = 5
@@ -52,11 +52,18 @@ class DemoConfig:
     threads: int = 1  # tiny models: thread synchronisation costs more than a second core buys
     encoder: str = "tiny"  # key of DEMO_ENCODERS: the text backbone of teacher and student
 
+    @property
+    def langs(self) -> list[str]:
+        return [self.lang] if isinstance(self.lang, str) else list(self.lang)
+
     def check(self) -> None:
         if self.encoder not in DEMO_ENCODERS:
             raise UserError(f"--encoder {self.encoder!r}: expected one of {', '.join(DEMO_ENCODERS)}")
-        if self.lang not in ("de", "fr"):
-            raise UserError(f"--lang {self.lang!r}: the demo world has gold captions in de and fr")
+        for lang in self.langs:
+            if lang not in ("de", "fr"):
+                raise UserError(f"--lang {lang!r}: the demo world has gold captions in de and fr")
+        if len(set(self.langs)) != len(self.langs) or not self.langs:
+            raise UserError(f"--lang {' '.join(self.langs)}: give each language once")
         for flag, value in (("--teacher-epochs", self.teacher_epochs), ("--student-epochs", self.student_epochs)):
             if value < 1:
                 raise UserError(f"{flag} {value}: must be at least 1")
@@ -110,16 +117,23 @@ DEMO_ENCODERS: dict[str, DemoEncoder] = {
 }
 
 
+def repeat(flag: str, values: list[str]) -> list[str]:
+    """`--flag a --flag b`: a repeatable option once per value."""
+    return [x for v in values for x in (flag, v)]
+
+
 def plan(cfg: DemoConfig) -> list[Step]:
-    """The demo's commands, in order, with the paths they write."""
+    """The demo's commands, in order, with the paths they write (several --lang: every language in one
+    teacher and one student, evaluated per language)."""
     o = cfg.out
+    langs = cfg.langs
     w = o / "world"
     common = ["--device", cfg.device, "--seed", str(cfg.seed)] + (["--quiet"] if cfg.quiet else [])
     steps = [
         Step("generate world", ["demo", "--generate", str(w), "--train", str(cfg.train), "--val", str(cfg.val),
                                 "--test", str(cfg.test), *common], w / MANIFEST_NAME),
-        Step(f"translate en→{cfg.lang} (lexicon, noise {cfg.noise})",
-             ["translate", str(w / "train.en.jsonl"), "--to", cfg.lang, "--backend", "lexicon",
+        Step(f"translate en→{'+'.join(langs)} (lexicon, noise {cfg.noise})",
+             ["translate", str(w / "train.en.jsonl"), *repeat("--to", langs), "--backend", "lexicon",
               "--model", str(w / "lexicon.json"), "--noise", str(cfg.noise), "--out", str(o / "mt"), *common],
              o / "mt" / MANIFEST_NAME),
     ]
@@ -130,8 +144,8 @@ def plan(cfg: DemoConfig) -> list[Step]:
              "--model", str(w / "tiny-vit.json"), "--pretrained", "none", "--tokens", "--workers", "0",
              "--out", str(o / "features" / split), *common],
             o / "features" / split / MANIFEST_NAME))
-    val_tgt = str(w / f"val.{cfg.lang}.jsonl")
-    mt = str(o / "mt" / f"{cfg.lang}.jsonl")
+    val_tgt = [str(w / f"val.{lang}.jsonl") for lang in langs]
+    mt = [str(o / "mt" / f"{lang}.jsonl") for lang in langs]
     backbone = DEMO_ENCODERS[cfg.encoder]
     encoder = backbone.path(cfg)
     if backbone.convert is not None:
@@ -141,28 +155,30 @@ def plan(cfg: DemoConfig) -> list[Step]:
     train_flags = backbone.train_flags(cfg)
     steps.append(Step(
         "train-teacher",
-        ["train-teacher", "--src", str(w / "train.en.jsonl"), "--tgt", mt, "--val-src", str(w / "val.en.jsonl"),
-         "--val-tgt", val_tgt, "--encoder", str(encoder), "--dim", str(cfg.dim),
-         "--epochs", str(cfg.teacher_epochs), *train_flags, "--out", str(o / "teacher"), *common],
+        ["train-teacher", "--src", str(w / "train.en.jsonl"), *repeat("--tgt", mt), "--val-src",
+         str(w / "val.en.jsonl"), *repeat("--val-tgt", val_tgt), "--encoder", str(encoder),
+         "--dim", str(cfg.dim), "--epochs", str(cfg.teacher_epochs), *train_flags, "--out", str(o / "teacher"),
+         *common],
         o / "teacher" / MANIFEST_NAME, resumable_training=True))
     for name, extra in (("student", []), ("student_no_transfer", ["--no-transfer"])):
         steps.append(Step(
             f"distill{' ' + extra[0] if extra else ''}",
             ["distill", "--teacher", str(o / "teacher"), "--features", str(o / "features" / "train"),
-             "--src", str(w / "train.en.jsonl"), "--tgt", mt, "--val-features", str(o / "features" / "val"),
-             "--val-captions", val_tgt, "--visual-input", "tokens", "--epochs", str(cfg.student_epochs),
-             *train_flags, *extra, "--out", str(o / name.replace("_", "-")), *common],
+             "--src", str(w / "train.en.jsonl"), *repeat("--tgt", mt), "--val-features",
+             str(o / "features" / "val"), *repeat("--val-captions", val_tgt), "--visual-input", "tokens",
+             "--epochs", str(cfg.student_epochs), *train_flags, *extra, "--out", str(o / name.replace("_", "-")),
+             *common],
             o / name.replace("_", "-") / MANIFEST_NAME, resumable_training=True))
-    test_tgt = str(w / f"test.{cfg.lang}.jsonl")
+    test_tgt = repeat("--captions", [str(w / f"test.{lang}.jsonl") for lang in langs])
     steps.append(Step(
         "eval teacher (target→English)",
-        ["eval", "--model", str(o / "teacher"), "--captions", test_tgt, "--gallery-captions",
+        ["eval", "--model", str(o / "teacher"), *test_tgt, "--gallery-captions",
          str(w / "test.en.jsonl"), "--out", str(o / "eval" / "teacher.json"), *common],
         o / "eval" / "teacher.json"))
     for name in ("student_no_transfer", "student"):
         steps.append(Step(
             f"eval {name.replace('_', ' ')}",
-            ["eval", "--model", str(o / name.replace("_", "-")), "--captions", test_tgt, "--features",
+            ["eval", "--model", str(o / name.replace("_", "-")), *test_tgt, "--features",
              str(o / "features" / "test"), "--out", str(o / "eval" / f"{name}.json"), *common],
             o / "eval" / f"{name}.json"))
     return steps
@@ -188,6 +204,7 @@ _RESULT_FIELDS = ("train", "val", "test", "lang", "noise", "dim", "teacher_epoch
 def _check_settings(cfg: DemoConfig) -> None:
     """Steps are skipped when their artifact exists, so a directory must only ever hold one demo setting."""
     want = {k: getattr(cfg, k) for k in _RESULT_FIELDS}
+    want["lang"] = cfg.langs[0] if len(cfg.langs) == 1 else cfg.langs  # a one-language run's file is unchanged
     path = cfg.out / SETTINGS_FILE
     if path.exists():
         have = {"encoder": "tiny", **json.loads(path.read_text(encoding="utf-8"))}  # older runs: tiny only
