@@ -15,6 +15,7 @@ User mistakes raise `cl2cm.UserError` with a one-line message naming the file or
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -52,10 +53,12 @@ def load_store(directory: PathLike, **expect: Any) -> EmbeddingStore:
     return _load_store(directory, **expect)
 
 
-def evaluate(model: Any = None, *, captions: PathLike | None = None, features: PathLike | None = None,
+def evaluate(model: Any = None, *, captions: PathLike | Sequence[PathLike] | None = None,
+             features: PathLike | None = None,
              gallery_captions: PathLike | None = None, query_emb: PathLike | None = None,
              gallery_emb: PathLike | None = None, config: EvalConfig | None = None) -> dict[str, Any]:
-    """The metrics dict `cl2cm eval --out` writes (t2v, v2t, SumR, queries, gallery).
+    """The metrics dict `cl2cm eval --out` writes (t2v, v2t, SumR, queries, gallery); several `captions`
+    files (one per language): ``{code: that dict, ..., "mean": the unweighted mean}``.
 
     `model`: a directory or a model from `load_model`. Student + `features` ranks images for each
     caption; teacher + `gallery_captions` ranks English captions; or give two stores (`query_emb`,
@@ -99,8 +102,9 @@ def extract_features(images: PathLike, out: PathLike, config: ExtractConfig | No
     return _extract(images, out, config or ExtractConfig(), progress=progress)
 
 
-def train_teacher(src: PathLike, tgt: PathLike, out: PathLike, config: TrainTeacherConfig | None = None, *,
-                  val_src: PathLike | None = None, val_tgt: PathLike | None = None,
+def train_teacher(src: PathLike, tgt: PathLike | Sequence[PathLike], out: PathLike,
+                  config: TrainTeacherConfig | None = None, *, val_src: PathLike | None = None,
+                  val_tgt: PathLike | Sequence[PathLike] | None = None,
                   progress: Progress | None = None) -> TeacherResult:
     """English ↔ translated caption pairs → a teacher model directory in `out`."""
     from cl2cm.train.teacher import train_teacher as _train
@@ -108,9 +112,9 @@ def train_teacher(src: PathLike, tgt: PathLike, out: PathLike, config: TrainTeac
     return _train(src, tgt, out, config, val_src=val_src, val_tgt=val_tgt, progress=progress)
 
 
-def distill(teacher: PathLike, features: PathLike, src: PathLike, tgt: PathLike, out: PathLike,
+def distill(teacher: PathLike, features: PathLike, src: PathLike, tgt: PathLike | Sequence[PathLike], out: PathLike,
             config: DistillConfig | None = None, *, val_features: PathLike | None = None,
-            val_captions: PathLike | None = None, progress: Progress | None = None) -> DistillResult:
+            val_captions: PathLike | Sequence[PathLike] | None = None, progress: Progress | None = None) -> DistillResult:
     """Teacher + training feature store + pseudo pairs → a student model directory in `out`."""
     from cl2cm.train.distill import distill as _distill
 

@@ -15,6 +15,7 @@ from cl2cm.cli.engine_options import (
     EpochsOpt,
     FormatOpt,
     GradClipOpt,
+    LanguageSamplingOpt,
     LogEveryOpt,
     LrOpt,
     MaxPairsOpt,
@@ -44,12 +45,16 @@ def distill_cmd(
     features: Annotated[Path, typer.Option("--features", help="Feature store of the training images "
                                            "(extract-features --out).")],
     src: Annotated[Path, typer.Option("--src", help="English training captions (any caption format).")],
-    tgt: Annotated[Path, typer.Option("--tgt", help="Their translations (the pseudo pairs), paired by id.")],
+    tgt: Annotated[list[Path], typer.Option("--tgt", help="Their translations (the pseudo pairs), paired by id; "
+                                            "repeat for several languages (one file each): one student for "
+                                            "all.")],
     out: OutOpt,
     val_features: Annotated[Path | None, typer.Option("--val-features", help="Feature store of the "
                                                       "validation images (same visual model).")] = None,
-    val_captions: Annotated[Path | None, typer.Option("--val-captions", help="Human target-language "
-                                                      "captions of the validation images.")] = None,
+    val_captions: Annotated[list[Path] | None, typer.Option("--val-captions", help="Human target-language "
+                                                            "captions of the validation images; repeat per "
+                                                            "language: the mean SumR selects the best "
+                                                            "epoch.")] = None,
     caption_format: FormatOpt = None,
     head: Annotated[str, typer.Option("--head", help=f"Visual head: auto | {' | '.join(VISUAL_HEADS)} (auto: "
                                       "mlp on pooled features, flat on patch tokens, temporal on frames)."
@@ -102,6 +107,7 @@ def distill_cmd(
     max_val: Annotated[int | None, typer.Option("--max-val", callback=AT_LEAST_1, help="Use only the first N val captions.")] = None,
     log_every: LogEveryOpt = _T.log_every,
     workers: WorkersOpt = _T.num_workers,
+    language_sampling: LanguageSamplingOpt = _T.language_sampling,
     resume: ResumeOpt = False,
     device: DeviceOpt = "auto",
     seed: SeedOpt = 0,
@@ -126,12 +132,13 @@ def distill_cmd(
                              sampling=sampling)
     train = train_config(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, warmup=warmup,
                          schedule=schedule, grad_clip=grad_clip, accum=accum, amp=amp, patience=patience,
-                         max_steps=max_steps, log_every=log_every, workers=workers, seed=seed, device=device)
+                         max_steps=max_steps, log_every=log_every, workers=workers, seed=seed, device=device,
+                         language_sampling=language_sampling)
     config = DistillConfig(options=options, train=train, fmt=caption_format, max_pairs=max_pairs, max_val=max_val,
                            resume=resume)
     with progress_for(quiet) as progress:
         res = distill(teacher, features, src, tgt, out, config, val_features=val_features,
-                      val_captions=val_captions, progress=progress)
+                      val_captions=val_captions or None, progress=progress)
     if quiet:
         return
     print_fit_summary(
@@ -140,5 +147,6 @@ def distill_cmd(
          ("visual input / head", f"{res.visual_input} / {res.head}"),
          ("knowledge transfer", "on" if res.transfer else "off (baseline)"),
          ("fine-tuned encoder layers", res.trained_layers),
+         *([("languages", " ".join(res.languages))] if len(res.languages) > 1 else []),
          ("trainable parameters", f"{res.trainable_params:,}")],
         res.fit, metric_name=f"val SumR ({res.val_captions:,} captions)", last_keys=("val_t2v_r1", "val_v2t_r1"))

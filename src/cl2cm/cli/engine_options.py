@@ -34,6 +34,7 @@ PatienceOpt = Annotated[int, typer.Option("--patience", callback=AT_LEAST_1, hel
 MaxStepsOpt = Annotated[int | None, typer.Option("--max-steps", callback=AT_LEAST_1, help=_help("max_steps"))]
 LogEveryOpt = Annotated[int, typer.Option("--log-every", callback=AT_LEAST_1, help=_help("log_every"))]
 WorkersOpt = Annotated[int, typer.Option("--workers", callback=NON_NEGATIVE, help=_help("num_workers"))]
+LanguageSamplingOpt = Annotated[str, typer.Option("--language-sampling", help=_help("language_sampling"))]
 ResumeOpt = Annotated[bool, typer.Option("--resume", help="Continue from OUT/checkpoints/last.safetensors.")]
 MaxPairsOpt = Annotated[int | None, typer.Option("--max-pairs", callback=AT_LEAST_1, help="Use only the first N pairs.")]
 FormatOpt = Annotated[str | None, typer.Option("--format", help="Caption format of all inputs (default: from "
@@ -43,11 +44,13 @@ OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Output model director
 
 def train_config(*, epochs: int, batch_size: int, lr: float, weight_decay: float, warmup: float, schedule: str,
                  grad_clip: float, accum: int, amp: str, patience: int, max_steps: int | None, log_every: int,
-                 workers: int, seed: int, device: str) -> TrainConfig:
+                 workers: int, seed: int, device: str, language_sampling: str = TrainConfig.language_sampling
+                 ) -> TrainConfig:
     """The engine config from the shared flags (names as the command parameters)."""
     return TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, warmup=warmup,
                        schedule=schedule, grad_clip=grad_clip, accum=accum, amp=amp, seed=seed, device=device,
-                       patience=patience, max_steps=max_steps, log_every=log_every, num_workers=workers)
+                       patience=patience, max_steps=max_steps, log_every=log_every, num_workers=workers,
+                       language_sampling=language_sampling)
 
 
 def print_fit_summary(title: str, head: list[tuple[str, str]], fit: FitResult, *, metric_name: str,

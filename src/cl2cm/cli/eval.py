@@ -11,7 +11,8 @@ from rich.table import Table
 from cl2cm.cli.app import AT_LEAST_1, DeviceOpt, QuietOpt, Range, SeedOpt, app, console
 from cl2cm.cli.progress import progress_for
 from cl2cm.errors import UserError
-from cl2cm.retrieval.evaluate import EvalConfig, run_eval
+from cl2cm.retrieval.evaluate import EvalConfig, run_eval, several_languages
+from cl2cm.retrieval.languages import LanguagesEvalResult
 from cl2cm.retrieval.metrics import TIE_RULES
 from cl2cm.runtime import seed_everything
 
@@ -34,17 +35,20 @@ def eval_cmd(
     gallery_emb: Annotated[Path | None, typer.Option("--gallery-emb", help="Gallery embedding store.")] = None,
     model: Annotated[Path | None, typer.Option("--model", help="Student dir (with --features) or teacher "
                                                "dir (with --gallery-captions).")] = None,
-    captions: Annotated[Path | None, typer.Option("--captions", help="Target-language test captions "
-                                                  "(the queries).")] = None,
+    captions: Annotated[list[Path] | None, typer.Option("--captions", help="Target-language test captions "
+                                                        "(the queries); repeat for several languages: one "
+                                                        "section per language code and their mean.")] = None,
     features: Annotated[Path | None, typer.Option("--features", help="Feature store of the test visual "
                                                   "items (the gallery).")] = None,
     gallery_captions: Annotated[Path | None, typer.Option("--gallery-captions", help="English captions: "
                                                           "target→English text retrieval (teacher).")] = None,
     caption_format: Annotated[str | None, typer.Option("--format", help="Caption format of --captions "
                                                        "(default: from the file name).")] = None,
-    fuse_translation: Annotated[Path | None, typer.Option("--fuse-translation", help="MT English version of "
-                                                          "each query (captions; with stores: an "
-                                                          "embedding store): NRCCR's query fusion.")] = None,
+    fuse_translation: Annotated[list[Path] | None, typer.Option("--fuse-translation", help="MT English version "
+                                                                "of each query (captions; with stores: an "
+                                                                "embedding store): NRCCR's query fusion. With "
+                                                                "several --captions: one each, same order, or "
+                                                                "LANG=FILE.")] = None,
     fuse_weight: Annotated[float, typer.Option("--fuse-weight", callback=Range(0, 1), help="w in w·native + (1−w)·MT, min-max "
                                                "normalised per query.")] = 0.5,
     k: Annotated[str, typer.Option("--k", help="Recall cut-offs (1,5,10 always included).")] = "1,5,10",
@@ -75,18 +79,23 @@ def eval_cmd(
 
         cl2cm eval --model runs/teacher --captions test_2016_flickr.de --gallery-captions test_2016_flickr.en
 
+        cl2cm eval --model runs/student --captions test.de --captions test.fr --features runs/feats/test --out m.json
+
     t2v ranks each caption's visual item among the gallery; v2t ranks each item's best caption among all
     captions. Ranks are exact (counted, not sorted) in blocks of --chunk query rows on CPU or CUDA.
     """
     seed_everything(seed)
-    cfg = EvalConfig(query_emb=query_emb, gallery_emb=gallery_emb, model=model, captions=captions,
+    cfg = EvalConfig(query_emb=query_emb, gallery_emb=gallery_emb, model=model, captions=_one_or_list(captions),
                      features=features, gallery_captions=gallery_captions, caption_format=caption_format,
-                     fuse_translation=fuse_translation, fuse_weight=fuse_weight, ks=parse_ks(k), chunk=chunk,
+                     fuse_translation=_one_or_list(fuse_translation), fuse_weight=fuse_weight, ks=parse_ks(k), chunk=chunk,
                      device=device, half=half, ties=ties, batch_size=batch_size, out=out, ranks=ranks, plot=plot,
                      save_embeddings=save_embeddings)
     with progress_for(quiet, transient=True) as progress:
         result = run_eval(cfg, progress=progress)
     if quiet or result.rank != 0:  # under torchrun one table, from rank 0
+        return
+    if several_languages(cfg):
+        console.print(languages_table(result))
         return
     m = result.metrics
     table = Table(title=f"eval ({result.source}): {m['queries']:,} queries × {m['gallery']:,} items, "
@@ -100,3 +109,33 @@ def eval_cmd(
                       f"{d['MeanR']:.1f}", f"{d['mAP']:.3f}")
     table.caption = f"SumR {m['SumR']:.1f}" + "".join(f" · {name} → {p}" for name, p in result.written.items())
     console.print(table)
+
+
+def _one_or_list(paths: list[Path] | None) -> Path | list[Path] | None:
+    """One file: today's single-language run (and JSON); several: the per-language run."""
+    if not paths:
+        return None
+    return paths[0] if len(paths) == 1 else paths
+
+
+def languages_table(result: LanguagesEvalResult) -> Table:
+    """One row per language and one for the mean: R@1/5/10 both ways, MedR, SumR."""
+    m = result.metrics
+    mean = m["mean"]
+    table = Table(title=f"eval ({result.source}): {len(mean['languages'])} languages, {mean['queries']:,} "
+                        f"queries × {mean['gallery']:,} items")
+    table.add_column("lang")
+    table.add_column("queries", justify="right")
+    for d in ("T→V", "V→T"):
+        for k in ("R@1", "R@5", "R@10"):
+            table.add_column(f"{d}\n{k}", justify="right")
+    table.add_column("T→V\nMedR", justify="right")
+    table.add_column("SumR", justify="right")
+    for code in [*mean["languages"], "mean"]:
+        row = m[code]
+        table.add_row(code, f"{row['queries']:,}", *(f"{row[d][k]:.1f}" for d in ("t2v", "v2t")
+                                                      for k in ("R@1", "R@5", "R@10")),
+                      f"{row['t2v']['MedR']:.1f}", f"{row['SumR']:.1f}")
+    table.caption = ("mean: unweighted over languages" +
+                     "".join(f" · {name} → {p}" for name, p in result.written.items()))
+    return table

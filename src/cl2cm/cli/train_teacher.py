@@ -25,6 +25,7 @@ from cl2cm.cli.engine_options import (
     EpochsOpt,
     FormatOpt,
     GradClipOpt,
+    LanguageSamplingOpt,
     LogEveryOpt,
     LrOpt,
     MaxPairsOpt,
@@ -48,11 +49,14 @@ from cl2cm.train.teacher import TeacherOptions, TrainTeacherConfig, train_teache
 @app.command("train-teacher")
 def train_teacher_cmd(
     src: Annotated[Path, typer.Option("--src", help="English training captions (any caption format).")],
-    tgt: Annotated[Path, typer.Option("--tgt", help="Their translations, paired with --src by caption id.")],
+    tgt: Annotated[list[Path], typer.Option("--tgt", help="Their translations, paired with --src by caption id; "
+                                            "repeat for several languages (one file each): one teacher for all "
+                                            "(see --language-sampling).")],
     out: OutOpt,
     val_src: Annotated[Path | None, typer.Option("--val-src", help="English validation captions.")] = None,
-    val_tgt: Annotated[Path | None, typer.Option("--val-tgt", help="Human target-language validation "
-                                                 "captions (queries of target→English retrieval).")] = None,
+    val_tgt: Annotated[list[Path] | None, typer.Option("--val-tgt", help="Human target-language validation "
+                                                       "captions (queries of target→English retrieval); repeat "
+                                                       "per language: the mean selects the best epoch.")] = None,
     caption_format: FormatOpt = None,
     encoder: Annotated[str, typer.Option("--encoder", help="HF encoder name or local directory "
                                          "(mBERT, XLM-R, ...).")] = DEFAULT_ENCODER,
@@ -96,6 +100,7 @@ def train_teacher_cmd(
     max_val: Annotated[int | None, typer.Option("--max-val", callback=AT_LEAST_1, help="Use only the first N val pairs.")] = None,
     log_every: LogEveryOpt = TrainConfig.log_every,
     workers: WorkersOpt = TrainConfig.num_workers,
+    language_sampling: LanguageSamplingOpt = TrainConfig.language_sampling,
     resume: ResumeOpt = False,
     device: DeviceOpt = "auto",
     seed: SeedOpt = 0,
@@ -106,6 +111,8 @@ def train_teacher_cmd(
     Example:
 
         cl2cm train-teacher --src train.en --tgt train.de --val-src val.en --val-tgt val.de --out runs/teacher-de
+
+        cl2cm train-teacher --src train.en --tgt train.de --tgt train.fr --val-src val.en --val-tgt val.de --val-tgt val.fr --out runs/teacher-defr
 
         cl2cm train-teacher --src train.en --tgt train.de --encoder xlm-roberta-base --pooling attention --ot-weight 0.2 --out runs/t
 
@@ -121,16 +128,18 @@ def train_teacher_cmd(
         ot_iters=ot_iters)
     train = train_config(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, warmup=warmup,
                          schedule=schedule, grad_clip=grad_clip, accum=accum, amp=amp, patience=patience,
-                         max_steps=max_steps, log_every=log_every, workers=workers, seed=seed, device=device)
+                         max_steps=max_steps, log_every=log_every, workers=workers, seed=seed, device=device,
+                         language_sampling=language_sampling)
     config = TrainTeacherConfig(options=options, train=train, fmt=caption_format, max_pairs=max_pairs,
                                 max_val=max_val, resume=resume)
     with progress_for(quiet) as progress:
-        res = train_teacher(src, tgt, out, config, val_src=val_src, val_tgt=val_tgt, progress=progress)
+        res = train_teacher(src, tgt, out, config, val_src=val_src, val_tgt=val_tgt or None, progress=progress)
     if quiet:
         return
     print_fit_summary(
         f"train-teacher → {res.out_dir}",
         [("pairs", f"{res.pairs:,}"), ("validation pairs", f"{res.val_pairs:,}"),
          ("fine-tuned encoder layers", res.trained_layers),
+         *([("languages", " ".join(res.languages))] if len(res.languages) > 1 else []),
          ("trainable / all parameters", f"{res.trainable_params:,} / {res.total_params:,}")],
         res.fit, metric_name="val R@1+5+10 (tgt→en)", last_keys=("val_r1", "val_r5", "val_r10"))

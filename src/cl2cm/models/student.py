@@ -162,6 +162,7 @@ class StudentConfig:
     # How to rebuild that model for `encode_images` (the store manifest's `encoder`, `normalized`,
     # `max_pixels`); empty for students trained on stores that do not record it.
     visual_encoder: dict[str, Any] = field(default_factory=dict)
+    languages: list[str] = field(default_factory=list)  # target languages it was trained on (--tgt codes)
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)

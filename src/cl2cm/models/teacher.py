@@ -23,9 +23,10 @@ from cl2cm.models.text import TextEncoder, TextEncoderConfig, TextOutput, encode
 class TeacherConfig:
     text: TextEncoderConfig = field(default_factory=TextEncoderConfig)
     shared: bool = True  # one encoder for both languages [ours; the paper's SE/TE sharing is unknown]
+    languages: list[str] = field(default_factory=list)  # target languages it was trained on (--tgt codes)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": "teacher", "shared": self.shared, "text": self.text.to_dict()}
+        return {"kind": "teacher", "shared": self.shared, "text": self.text.to_dict(), "languages": self.languages}
 
 
 class CrossLingualTeacher(nn.Module):
@@ -77,7 +78,8 @@ class CrossLingualTeacher(nn.Module):
     @classmethod
     def from_dir(cls, directory: str | Path, device: str | torch.device = "cpu") -> CrossLingualTeacher:
         config, weights, _ = read_model_dir(directory, kind="teacher")
-        tcfg = TeacherConfig(text=TextEncoderConfig.from_dict(config["text"]), shared=bool(config["shared"]))
+        tcfg = TeacherConfig(text=TextEncoderConfig.from_dict(config["text"]), shared=bool(config["shared"]),
+                             languages=list(config.get("languages", [])))
         model = cls(tcfg, hf_config=config["backbone"], tokenizer_dir=directory)
         load_weights(model, weights, directory)
         return model.to(device).eval()

@@ -20,7 +20,7 @@ MT queries (same ids as the query store).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,11 +46,11 @@ class EvalConfig:
     query_emb: Path | None = None
     gallery_emb: Path | None = None
     model: Path | None = None
-    captions: Path | None = None
+    captions: Path | Sequence[Path] | None = None  # several: one section per language (`retrieval.languages`)
     features: Path | None = None
     gallery_captions: Path | None = None
     caption_format: str | None = None
-    fuse_translation: Path | None = None
+    fuse_translation: Path | Sequence[Path] | None = None  # with several --captions: one each, or LANG=FILE
     fuse_weight: float = 0.5
     ks: Sequence[int] = DEFAULT_KS
     chunk: int | None = None
@@ -207,15 +207,19 @@ def choose_source(cfg: EvalConfig) -> str:
 
 
 # ---------------------------------------------------------------------------------------------- outputs
+def rank_records(emb: Embedded, ranks: Ranks) -> Iterator[dict[str, Any]]:
+    """One record per t2v query (caption id, its item, rank), then one per v2t item (best rank)."""
+    for qid, item, r in zip(emb.query_ids, emb.query_items, ranks.t2v.tolist(), strict=True):
+        yield {"direction": "t2v", "query": qid, "target": item, "rank": r}
+    for g, r, ap in zip(ranks.v2t_items.tolist(), ranks.v2t.tolist(), ranks.v2t_ap.tolist(), strict=True):
+        yield {"direction": "v2t", "query": emb.gallery_ids[g], "rank": r, "ap": ap}
+
+
 def write_ranks(path: Path, emb: Embedded, ranks: Ranks) -> None:
-    """JSONL: one line per t2v query (caption id, its item, rank), then one per v2t item (best rank)."""
+    """`--ranks`: the `rank_records`, one JSON line each."""
     with atomic_open(path, "w") as fh:
-        for qid, item, r in zip(emb.query_ids, emb.query_items, ranks.t2v.tolist(), strict=True):
-            fh.write(json.dumps({"direction": "t2v", "query": qid, "target": item, "rank": r},
-                                ensure_ascii=False) + "\n")
-        for g, r, ap in zip(ranks.v2t_items.tolist(), ranks.v2t.tolist(), ranks.v2t_ap.tolist(), strict=True):
-            fh.write(json.dumps({"direction": "v2t", "query": emb.gallery_ids[g], "rank": r, "ap": ap},
-                                ensure_ascii=False) + "\n")
+        for rec in rank_records(emb, ranks):
+            fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
 
 
 def save_embeddings(directory: Path, emb: Embedded, source: str) -> None:
@@ -256,14 +260,37 @@ def evaluate_config(cfg: EvalConfig, *, model: Any = None, progress: Progress | 
                       rank=launch.rank)
 
 
-def evaluate(model: Any = None, *, captions: str | Path | None = None, features: str | Path | None = None,
-             gallery_captions: str | Path | None = None, query_emb: str | Path | None = None,
-             gallery_emb: str | Path | None = None, config: EvalConfig | None = None) -> dict[str, Any]:
+def _paths(value: str | Path | Sequence[str | Path] | None) -> Path | list[Path] | None:
+    if value is None or isinstance(value, (str, Path)):
+        return None if value is None else Path(value)
+    return [Path(v) for v in value]
+
+
+def several_languages(cfg: EvalConfig) -> bool:
+    """Several --captions files: the per-language evaluation of `cl2cm.retrieval.languages`."""
+    return not isinstance(cfg.captions, (str, Path, type(None))) and len(cfg.captions) > 1
+
+
+def one_language(cfg: EvalConfig) -> EvalConfig:
+    """A config whose one-element caption/fusion lists are plain paths (today's single-language run)."""
+    from dataclasses import replace
+
+    def unwrap(value: Any) -> Any:
+        return value[0] if isinstance(value, (list, tuple)) and len(value) == 1 else value
+
+    return replace(cfg, captions=unwrap(cfg.captions), fuse_translation=unwrap(cfg.fuse_translation))
+
+
+def evaluate(model: Any = None, *, captions: str | Path | Sequence[str | Path] | None = None,
+             features: str | Path | None = None, gallery_captions: str | Path | None = None,
+             query_emb: str | Path | None = None, gallery_emb: str | Path | None = None,
+             config: EvalConfig | None = None) -> dict[str, Any]:
     """The metrics dict `eval --out` writes, from Python (`cl2cm.evaluate`).
 
     `model` is a model directory or a model from `cl2cm.load_model`; with `features` it is a student
     ranking images, with `gallery_captions` a teacher ranking English captions; or pass two embedding
     stores (`query_emb`, `gallery_emb`). `config` gives the other `eval` options (ks, ties, chunk, ...).
+    Several `captions` files (one per language) give ``{code: metrics, ..., "mean": ...}``.
     """
     from dataclasses import replace
 
@@ -271,14 +298,21 @@ def evaluate(model: Any = None, *, captions: str | Path | None = None, features:
     inputs = {"captions": captions, "features": features, "gallery_captions": gallery_captions,
               "query_emb": query_emb, "gallery_emb": gallery_emb}
     cfg = replace(config or EvalConfig(), model=Path(model) if loaded is None and model is not None else None,
-                  **{k: Path(v) if v is not None else None for k, v in inputs.items()})
+                  **{k: _paths(v) for k, v in inputs.items()})
     if loaded is not None:  # the source is chosen as if a directory were given; the loaded model is used
         cfg = replace(cfg, model=Path(getattr(loaded, "source_dir", None) or "<model in memory>"))
-    return evaluate_config(cfg, model=loaded).metrics
+    if several_languages(cfg):
+        from cl2cm.retrieval.languages import evaluate_languages
+
+        return evaluate_languages(cfg, model=loaded).metrics
+    return evaluate_config(one_language(cfg), model=loaded).metrics
 
 
-def run_eval(cfg: EvalConfig, *, progress: Progress | None = None) -> EvalResult:
-    """`cl2cm eval`: `evaluate_config`, then write --out/--ranks/--plot/--save-embeddings."""
+def run_eval(cfg: EvalConfig, *, progress: Progress | None = None) -> Any:
+    """`cl2cm eval`: `evaluate_config`, then write --out/--ranks/--plot/--save-embeddings.
+
+    Returns an `EvalResult`, or with several --captions a `languages.LanguagesEvalResult`.
+    """
     choose_source(cfg)  # a usage error first
     for flag, path in (("--out", cfg.out), ("--ranks", cfg.ranks), ("--plot", cfg.plot)):
         check_output_path(path, flag)  # before minutes of encoding, not after
@@ -287,7 +321,11 @@ def run_eval(cfg: EvalConfig, *, progress: Progress | None = None) -> EvalResult
         from cl2cm.retrieval.report import require_matplotlib
 
         require_matplotlib()  # fail before the expensive part, not after it
-    result = evaluate_config(cfg, progress=progress)
+    if several_languages(cfg):
+        from cl2cm.retrieval.languages import run_eval_languages
+
+        return run_eval_languages(cfg, progress=progress)
+    result = evaluate_config(one_language(cfg), progress=progress)
     if result.rank != 0:  # under torchrun every rank has the metrics; rank 0 writes the outputs
         return result
     emb, ranks, metrics = result.embedded, result.ranks, result.metrics

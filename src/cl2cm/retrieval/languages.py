@@ -23,7 +23,7 @@ from cl2cm.artifacts.captions import corpus_language, read_captions, unique_lang
 from cl2cm.artifacts.io import atomic_open, atomic_write_json
 from cl2cm.errors import UserError
 from cl2cm.progress import Progress
-from cl2cm.retrieval.evaluate import EvalConfig, EvalResult, evaluate_config, save_embeddings
+from cl2cm.retrieval.evaluate import EvalConfig, EvalResult, evaluate_config, rank_records, save_embeddings
 from cl2cm.retrieval.metrics import mean_over_languages
 
 
@@ -35,6 +35,7 @@ class LanguagesEvalResult:
     results: dict[str, EvalResult]
     source: str
     written: dict[str, Path] = field(default_factory=dict)
+    rank: int = 0  # under torchrun: every rank has the metrics, rank 0 writes the outputs
 
 
 def as_list(value: Path | Sequence[Path] | None) -> list[Path]:
@@ -84,22 +85,16 @@ def evaluate_languages(cfg: EvalConfig, *, model: Any = None, progress: Progress
         results[code] = evaluate_config(one, model=model, progress=progress)
     sections = {code: r.metrics for code, r in results.items()}
     metrics = {**sections, "mean": mean_over_languages(sections)}
-    return LanguagesEvalResult(metrics=metrics, results=results, source=next(iter(results.values())).source)
+    first = next(iter(results.values()))
+    return LanguagesEvalResult(metrics=metrics, results=results, source=first.source, rank=first.rank)
 
 
 def write_language_ranks(path: Path, results: dict[str, EvalResult]) -> None:
-    """`--ranks` of several languages in one JSONL: every line of each language's ranks plus its code."""
-    from cl2cm.retrieval.evaluate import write_ranks
-
+    """`--ranks` of several languages in one JSONL: each language's rank records with its code."""
     with atomic_open(path, "w") as fh:
         for code, r in results.items():
-            tmp = path.with_name(f".{path.name}.{code}.tmp")
-            try:
-                write_ranks(tmp, r.embedded, r.ranks)
-                for line in tmp.read_text(encoding="utf-8").splitlines():
-                    fh.write(json.dumps({"lang": code, **json.loads(line)}, ensure_ascii=False) + "\n")
-            finally:
-                tmp.unlink(missing_ok=True)
+            for rec in rank_records(r.embedded, r.ranks):
+                fh.write(json.dumps({"lang": code, **rec}, ensure_ascii=False) + "\n")
 
 
 def per_language_path(path: Path, code: str) -> Path:
@@ -109,6 +104,8 @@ def per_language_path(path: Path, code: str) -> Path:
 def run_eval_languages(cfg: EvalConfig, *, progress: Progress | None = None) -> LanguagesEvalResult:
     """`cl2cm eval` with several --captions: `evaluate_languages`, then the outputs asked for."""
     result = evaluate_languages(cfg, progress=progress)
+    if result.rank != 0:
+        return result
     if cfg.out is not None:
         atomic_write_json(cfg.out, result.metrics)
         result.written["metrics"] = cfg.out

@@ -1,4 +1,5 @@
-"""Training data shared by both stages: caption pairs, tokenising once, the token cache, index batches.
+"""Training data shared by both stages: caption pairs, tokenising once, the token cache, index batches,
+several target languages (pairs per language, language-balanced epochs, per-language validation).
 
 Both stages read (English, translation) pairs by caption id, tokenise every caption once before epoch 1
 into padded int32 matrices (cached in `OUT/checkpoints/` so a resume does not tokenise again), and train
@@ -8,14 +9,15 @@ on a dataset of row indices whose collate gathers and trims the pre-tokenised ro
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, Sampler
 
-from cl2cm.artifacts.captions import Caption, pair_by_id, read_captions
+from cl2cm.artifacts.captions import Caption, corpus_language, pair_by_id, read_captions, unique_languages
 from cl2cm.artifacts.io import sha256_text
 from cl2cm.artifacts.store import load_safetensors, save_safetensors
 from cl2cm.errors import UserError
@@ -29,11 +31,7 @@ def read_pairs(src: str | Path, tgt: str | Path, fmt: str | None, *, src_flag: s
 
     Training sets need two pairs (in-batch negatives); a validation set one.
     """
-    pairs = pair_by_id(read_captions(src, fmt), read_captions(tgt, fmt), src_name=src_flag, tgt_name=tgt_flag)
-    if len(pairs) < minimum:
-        raise UserError(f"{tgt_flag}: {len(pairs)} caption pair(s) with --src ids, need at least {minimum}",
-                        path=tgt)
-    return pairs
+    return read_language_pairs(src, tgt, fmt, src_flag=src_flag, tgt_flag=tgt_flag, minimum=minimum).pairs
 
 
 def group_ids(images: Sequence[str]) -> torch.Tensor:
@@ -96,3 +94,129 @@ def cached(path: Path, build: Callable[[], dict[str, torch.Tensor]], *, write: b
         path.parent.mkdir(parents=True, exist_ok=True)
         save_safetensors(path, tensors)
     return tensors
+
+
+# ---------------------------------------------------------------------------------------------- languages
+LANGUAGE_SAMPLING = ("balanced", "proportional")
+
+
+class LanguageBalancedSampler(Sampler[int]):
+    """An epoch of `len(languages)` items with an equal share from every language, shuffled together.
+
+    `languages[i]` is item i's language index. Each epoch (seeded by seed + epoch, like
+    `DistributedSampler`) language l contributes N // L items (the first N % L languages one more):
+    successive fresh permutations of its items, so a small language is repeated rather than drowned and
+    a large one is seen through a different subset every epoch. Every batch thus holds each language
+    with equal probability. Under DDP each rank takes every world-th index of the same order (the tail
+    that does not divide is dropped, as with `drop_last`).
+    """
+
+    def __init__(self, languages: torch.Tensor, *, num_replicas: int = 1, rank: int = 0, seed: int = 0) -> None:
+        self.languages = languages.long()
+        self.num_replicas, self.rank, self.seed = num_replicas, rank, seed
+        self.epoch = 0
+        self.groups = [torch.nonzero(self.languages == code).flatten() for code in
+                       torch.unique(self.languages).tolist()]
+        self.num_samples = len(self.languages) // num_replicas
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def order(self) -> torch.Tensor:
+        """This epoch's indices for all ranks (length N)."""
+        g = torch.Generator().manual_seed(self.seed + self.epoch)
+        n, n_lang = len(self.languages), len(self.groups)
+        parts = []
+        for i, items in enumerate(self.groups):
+            quota = n // n_lang + (1 if i < n % n_lang else 0)
+            reps = -(-quota // len(items))
+            draws = torch.cat([items[torch.randperm(len(items), generator=g)] for _ in range(reps)])
+            parts.append(draws[:quota])
+        mixed = torch.cat(parts)
+        return mixed[torch.randperm(len(mixed), generator=g)]
+
+    def __iter__(self) -> Iterator[int]:
+        idx = self.order()[: self.num_samples * self.num_replicas]
+        return iter(idx[self.rank::self.num_replicas].tolist())
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+
+# ---------------------------------------------------------------------------------------------- languages
+@dataclass
+class LanguagePairs:
+    """(English, target) pairs of one or several target languages, concatenated in --tgt order."""
+
+    pairs: Pairs
+    languages: list[str]  # codes, in --tgt order
+    language: torch.Tensor  # [N] long: index into `languages` of each pair
+
+    def of(self, index: int) -> Pairs:
+        """The pairs of the `index`-th language."""
+        return [p for p, lang in zip(self.pairs, self.language.tolist(), strict=True) if lang == index]
+
+    def counts(self) -> dict[str, int]:
+        return {code: int((self.language == i).sum()) for i, code in enumerate(self.languages)}
+
+
+def language_inputs(flag: str, paths: str | Path | Sequence[str | Path], codes: list[str]) -> dict[str, Path]:
+    """Manifest input names of a repeatable flag: `--tgt` for one file, `--tgt de`, `--tgt fr`, ... for several."""
+    files = as_paths(paths)
+    if len(files) == 1:
+        return {flag: files[0]}
+    return {f"{flag} {code}": path for code, path in zip(codes, files, strict=True)}
+
+
+def as_paths(value: str | Path | Sequence[str | Path] | None) -> list[Path]:
+    """One path or several (a repeatable flag) as a list."""
+    if value is None:
+        return []
+    return [Path(value)] if isinstance(value, (str, Path)) else [Path(v) for v in value]
+
+
+def file_language(records: list[Caption], path: str | Path, flag: str, *, several: bool) -> str:
+    """A file's language code; with one file an undeterminable code is recorded as its records' first."""
+    try:
+        return corpus_language(records, path, flag=flag)
+    except UserError:
+        if several:
+            raise
+        return records[0].lang
+
+
+def read_language_pairs(src: str | Path, tgts: str | Path | Sequence[str | Path], fmt: str | None, *,
+                        src_flag: str = "--src", tgt_flag: str = "--tgt", minimum: int = 2,
+                        max_pairs: int | None = None) -> LanguagePairs:
+    """Pairs of every `tgts` file with `src` by caption id (the English read once); `max_pairs` per file.
+
+    Each file is one language (`corpus_language`); two files of one language are a user error.
+    """
+    paths = as_paths(tgts)
+    english = read_captions(src, fmt)
+    pairs: Pairs = []
+    codes: list[str] = []
+    index: list[int] = []
+    for path in paths:
+        records = read_captions(path, fmt)
+        name = f"{tgt_flag} {path}" if len(paths) > 1 else tgt_flag
+        codes.append(file_language(records, path, tgt_flag, several=len(paths) > 1))
+        these = pair_by_id(english, records, src_name=src_flag, tgt_name=name)[:max_pairs]
+        if len(these) < minimum:
+            raise UserError(f"{name}: {len(these)} caption pair(s) with {src_flag} ids, need at least {minimum}",
+                            path=path)
+        pairs += these
+        index += [len(codes) - 1] * len(these)
+    unique_languages(codes, paths, tgt_flag)
+    return LanguagePairs(pairs, codes, torch.tensor(index, dtype=torch.long))
+
+
+def per_language_metrics(per: dict[str, dict[str, float]]) -> dict[str, float]:
+    """Validation metrics of several languages: each as `<key>_<code>`, and the plain key = their mean
+    (so the metric that selects the best epoch is the mean over languages)."""
+    if len(per) == 1:
+        return next(iter(per.values()))
+    out = {f"{k}_{code}": v for code, m in per.items() for k, v in m.items()}
+    keys = next(iter(per.values())).keys()
+    out.update({k: sum(m[k] for m in per.values()) / len(per) for k in keys})
+    return out

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from cl2cm.artifacts.captions import Caption, read_captions
+from cl2cm.artifacts.captions import Caption, read_captions, unique_languages
 from cl2cm.artifacts.io import atomic_write_json, sha256_text
 from cl2cm.artifacts.lock import output_lock
 from cl2cm.artifacts.manifest import Manifest, checksum_inputs, read_manifest, remove_manifest
@@ -53,10 +54,14 @@ from cl2cm.runtime import resolve_device, seed_everything
 from cl2cm.train.data import (
     IndexDataset,
     Pairs,
+    as_paths,
     cache_key,
     cached,
+    file_language,
     group_ids,
-    read_pairs,
+    language_inputs,
+    per_language_metrics,
+    read_language_pairs,
     tokenize_corpus,
     trim,
 )
@@ -182,8 +187,9 @@ class DistillTask(TrainTask):
     metric = "val_sumr"
 
     def __init__(self, student: Student, data: DistillData, options: DistillOptions, *,
-                 val: tuple[list[Caption], EmbeddingStore] | None = None, manifest: Manifest | None = None,
-                 val_batch_size: int = 256) -> None:
+                 val: tuple[dict[str, list[Caption]], EmbeddingStore] | None = None,
+                 manifest: Manifest | None = None, val_batch_size: int = 256,
+                 languages: torch.Tensor | None = None) -> None:
         self.net = DistillModule(student, options.temperature)
         self.data = data
         self.options = options
@@ -193,6 +199,7 @@ class DistillTask(TrainTask):
                                                columns=options.kt_columns, feature_weight=options.feat_weight,
                                                relation_weight=options.rel_weight)
         self.val = val
+        self.languages = languages
         self.manifest = manifest or Manifest(kind="student")
         self.val_batch_size = val_batch_size
         if options.sampling == "image":  # CSR lists of the pairs of each image
@@ -267,7 +274,13 @@ class DistillTask(TrainTask):
     def validate(self, module: nn.Module) -> dict[str, float]:
         if not self.val:
             return {}
-        return validate_student(module.student, *self.val, batch_size=self.val_batch_size)  # type: ignore[union-attr]
+        captions, store = self.val
+        return per_language_metrics({code: validate_student(module.student, caps, store,  # type: ignore[arg-type]
+                                                            batch_size=self.val_batch_size)
+                                     for code, caps in captions.items()})
+
+    def train_languages(self) -> torch.Tensor | None:
+        return self.languages
 
     def save(self, module: nn.Module, out_dir: Path, best: dict[str, float] | None = None) -> None:
         if best is not None:
@@ -303,6 +316,7 @@ class DistillResult:
     trainable_params: int
     trained_layers: str = ""  # what --train-layers (or the teacher's) resolved to, e.g. "3-11 of 12 (auto)"
     extra: dict[str, Any] = field(default_factory=dict)
+    languages: list[str] = field(default_factory=list)
 
 
 def _resolve_head(options: DistillOptions, x: torch.Tensor) -> tuple[str, int]:
@@ -366,19 +380,32 @@ class _Inputs:
     signature: dict[str, Any]
     pairs: Pairs
     rows: torch.Tensor
-    val: tuple[list[Caption], EmbeddingStore] | None
+    val: tuple[dict[str, list[Caption]], EmbeddingStore] | None  # captions per language code
     head: str
     seq_len: int
+    languages: list[str] = field(default_factory=list)  # --tgt codes, in order
+    language: torch.Tensor | None = None  # [P] each pair's index into `languages`
+    pairs_per_language: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def val_captions(self) -> int:
+        return sum(len(c) for c in self.val[0].values()) if self.val else 0
 
     @property
     def images(self) -> int:
         return int(len(set(self.rows.tolist())))
 
 
-def distill(teacher_dir: str | Path, features: str | Path, src: str | Path, tgt: str | Path, out_dir: str | Path,
-            config: DistillConfig | None = None, *, val_features: str | Path | None = None,
-            val_captions: str | Path | None = None, progress: Progress | None = None) -> DistillResult:
-    """Read the corpora and stores, precompute the frozen teacher, train the student, write its directory."""
+def distill(teacher_dir: str | Path, features: str | Path, src: str | Path, tgt: str | Path | Sequence[str | Path],
+            out_dir: str | Path, config: DistillConfig | None = None, *, val_features: str | Path | None = None,
+            val_captions: str | Path | Sequence[str | Path] | None = None,
+            progress: Progress | None = None) -> DistillResult:
+    """Read the corpora and stores, precompute the frozen teacher, train the student, write its directory.
+
+    Several `tgt` files (one per language) train one student for all of them, the transfer coming from
+    the (multilingual) teacher on every pair; several `val_captions` files validate each language and
+    their mean SumR selects the best epoch.
+    """
     config = config or DistillConfig()
     options, train = config.options, config.train
     options.check()
@@ -400,27 +427,34 @@ def distill(teacher_dir: str | Path, features: str | Path, src: str | Path, tgt:
         del teacher  # only its embeddings are needed from here on
         if is_main:
             atomic_write_json(out_dir / CKPT_DIR / RUN_FILE, inp.signature)
-        inputs: dict[str, str | Path] = {"--teacher": teacher_dir, "--features": features, "--src": src, "--tgt": tgt}
-        if val_features is not None and val_captions is not None:
-            inputs.update({"--val-features": val_features, "--val-captions": val_captions})
+        inputs: dict[str, str | Path] = {"--teacher": teacher_dir, "--features": features, "--src": src,
+                                         **language_inputs("--tgt", tgt, inp.languages)}
+        if val_features is not None and val_captions is not None and inp.val:
+            inputs.update({"--val-features": val_features,
+                           **language_inputs("--val-captions", val_captions, list(inp.val[0]))})
         manifest = Manifest(kind="student", rows=len(inp.pairs), inputs=checksum_inputs(inputs),
+                            model={"languages": inp.languages},
                             extra={"train": asdict(train), "options": asdict(options), "head": inp.head,
                                    "transfer": options.uses_teacher, "images": inp.images,
-                                   "val_captions": len(inp.val[0]) if inp.val else 0,
+                                   "val_captions": inp.val_captions, "languages": inp.languages,
+                                   "pairs_per_language": inp.pairs_per_language,
                                    "trained_layers": student.text.trained_layers_text})
-        task = DistillTask(student, data, options, val=inp.val, manifest=manifest)
+        several = len(inp.languages) > 1 and options.sampling == "caption"
+        task = DistillTask(student, data, options, val=inp.val, manifest=manifest,
+                           languages=inp.language if several else None)
         if is_main and not config.resume:
             remove_manifest(out_dir)  # only once every input and option has been checked
         result = fit(task, train, out_dir, resume=config.resume, progress=progress)
     n_train = sum(p.numel() for p in task.net.parameters() if p.requires_grad)
     return DistillResult(out_dir=out_dir, pairs=len(inp.pairs), images=inp.images,
-                         val_captions=len(inp.val[0]) if inp.val else 0, fit=result, transfer=options.uses_teacher,
+                         val_captions=inp.val_captions, fit=result, transfer=options.uses_teacher,
                          head=inp.head, visual_input=options.visual_input, trainable_params=n_train,
-                         trained_layers=student.text.trained_layers_text)
+                         trained_layers=student.text.trained_layers_text, languages=inp.languages)
 
 
-def _read_inputs(teacher_dir: str | Path, features: str | Path, src: str | Path, tgt: str | Path, out_dir: Path,
-                 config: DistillConfig, val_features: str | Path | None, val_captions: str | Path | None) -> _Inputs:
+def _read_inputs(teacher_dir: str | Path, features: str | Path, src: str | Path,
+                 tgt: str | Path | Sequence[str | Path], out_dir: Path, config: DistillConfig,
+                 val_features: str | Path | None, val_captions: str | Path | Sequence[str | Path] | None) -> _Inputs:
     """Every input read and cross-checked (teacher kind, store model and shape, ids), before any work."""
     options = config.options
     run_path = out_dir / CKPT_DIR / RUN_FILE
@@ -433,7 +467,8 @@ def _read_inputs(teacher_dir: str | Path, features: str | Path, src: str | Path,
     signature = _visual_signature(store, options.visual_input, x)
     if before is not None:  # a resumed run must read the very visual rows its checkpoint was trained on
         _check_signature(signature, before, "--features", features)
-    pairs = read_pairs(src, tgt, config.fmt)[:config.max_pairs]
+    train_pairs = read_language_pairs(src, tgt, config.fmt, max_pairs=config.max_pairs)
+    pairs = train_pairs.pairs
     rows = store_rows(pairs, store, captions_flag="--tgt", store_flag="--features")
     val = None
     if val_features is not None and val_captions is not None:
@@ -443,11 +478,26 @@ def _read_inputs(teacher_dir: str | Path, features: str | Path, src: str | Path,
         vx, _ = visual_rows(vstore, options.visual_input, flag="--val-features")
         _check_signature(_visual_signature(vstore, options.visual_input, vx), signature, "--val-features",
                          val_features)
-        vcaps = read_captions(val_captions, config.fmt)[:config.max_val]
-        store_rows([(c, c) for c in vcaps], vstore, captions_flag="--val-captions", store_flag="--val-features")
-        val = (vcaps, vstore)
+        val = (read_val_captions(val_captions, config.fmt, config.max_val, vstore), vstore)
     head, seq_len = _resolve_head(options, x)
-    return _Inputs(store, x, x_mask, signature, pairs, rows, val, head, seq_len)
+    return _Inputs(store, x, x_mask, signature, pairs, rows, val, head, seq_len, languages=train_pairs.languages,
+                   language=train_pairs.language, pairs_per_language=train_pairs.counts())
+
+
+def read_val_captions(paths: str | Path | Sequence[str | Path], fmt: str | None, max_val: int | None,
+                      store: EmbeddingStore) -> dict[str, list[Caption]]:
+    """The human validation captions of each language (first `max_val` of each file), their images checked."""
+    files = as_paths(paths)
+    val: dict[str, list[Caption]] = {}
+    codes: list[str] = []
+    for path in files:
+        caps = read_captions(path, fmt)[:max_val]
+        codes.append(file_language(caps, path, "--val-captions", several=len(files) > 1))
+        flag = f"--val-captions {path}" if len(files) > 1 else "--val-captions"
+        store_rows([(c, c) for c in caps], store, captions_flag=flag, store_flag="--val-features")
+        val[codes[-1]] = caps
+    unique_languages(codes, files, "--val-captions")
+    return val
 
 
 def _build_student(teacher: CrossLingualTeacher, teacher_dir: str | Path, options: DistillOptions,
@@ -457,7 +507,7 @@ def _build_student(teacher: CrossLingualTeacher, teacher_dir: str | Path, option
     config = StudentConfig(text=text_cfg, head=inp.head, visual_input=options.visual_input,
                            visual_dim=int(inp.x.shape[-1]), visual_len=inp.seq_len, hidden=options.hidden,
                            dropout=options.dropout, visual_model=inp.signature["model"],
-                           visual_encoder=visual_encoder(inp.store))
+                           visual_encoder=visual_encoder(inp.store), languages=inp.languages)
     if options.feat_weight > 0 and options.uses_teacher and text_cfg.dim != teacher.dim:
         raise UserError(f"--feat-weight needs --dim {teacher.dim} (the teacher's dimension), got {text_cfg.dim}")
     return Student.from_teacher(teacher, teacher_dir, config, init_text=options.init_text)

@@ -13,6 +13,8 @@ final model directory) and a `TrainConfig`; the engine does everything else the 
   and used for the final model directory;
 * ``OUT/metrics.jsonl`` (train loss every `log_every` steps, one record per epoch), TensorBoard when it is
   installed, and progress (steps, loss, samples/s) to the caller's `cl2cm.progress.Progress`;
+* several target languages (`TrainTask.train_languages`): each epoch draws every language equally often
+  (`cl2cm.train.data.LanguageBalancedSampler`) unless `language_sampling` is "proportional";
 * DDP under torchrun: `DistributedSampler`, `config.batch_size` is the *global* batch, losses gather
   embeddings with `cl2cm.train.dist.all_gather_with_grad`, rank 0 validates and writes.
 """
@@ -40,6 +42,7 @@ from cl2cm.errors import UserError
 from cl2cm.progress import Progress, reporter
 from cl2cm.runtime import autocast_dtype, resolve_device, seed_everything
 from cl2cm.train import dist as D
+from cl2cm.train.data import LANGUAGE_SAMPLING, LanguageBalancedSampler
 
 CKPT_DIR = "checkpoints"
 LAST = "last.safetensors"
@@ -48,7 +51,7 @@ METRICS = "metrics.jsonl"
 SCHEDULES = ("cosine", "nrccr", "constant")
 AMP_CHOICES = ("auto", "bf16", "fp16", "off")
 # Settings a resumed run must share with the checkpoint, or its result would not be the same run's.
-_RESUME_KEYS = ("batch_size", "accum", "lr", "weight_decay", "warmup", "schedule", "seed")
+_RESUME_KEYS = ("batch_size", "accum", "lr", "weight_decay", "warmup", "schedule", "seed", "language_sampling")
 
 
 def option(default: Any, help: str, *, flag: str | None = None, library_only: bool = False) -> Any:
@@ -87,6 +90,9 @@ class TrainConfig:
     max_steps: int | None = option(None, "Stop after N optimizer steps (smoke runs, tests).", flag="--max-steps")
     log_every: int = option(50, "Log the train loss every N steps.", flag="--log-every")
     num_workers: int = option(0, "DataLoader worker processes.", flag="--workers")
+    language_sampling: str = option(
+        "balanced", "With several --tgt languages: balanced (each epoch draws every language equally often, "
+        "so a small one is not drowned) | proportional (every pair once per epoch).", flag="--language-sampling")
     profile: bool = option(False, "Synchronise CUDA around forward/backward to time them (benchmarks).",
                            library_only=True)
 
@@ -104,6 +110,8 @@ class TrainConfig:
             (self.max_steps is None or self.max_steps >= 1, f"--max-steps {self.max_steps}: must be >= 1"),
             (self.log_every >= 1, f"--log-every {self.log_every}: must be >= 1"),
             (self.num_workers >= 0, f"--workers {self.num_workers}: must be >= 0"),
+            (self.language_sampling in LANGUAGE_SAMPLING,
+             f"--language-sampling {self.language_sampling!r}: expected one of {', '.join(LANGUAGE_SAMPLING)}"),
         ]
         for ok, msg in checks:
             if not ok:
@@ -125,6 +133,11 @@ class TrainTask(ABC):
 
     def collate(self, items: list[Any]) -> Any:
         return default_collate(items)
+
+    def train_languages(self) -> torch.Tensor | None:
+        """The language index of every `train_dataset` item when it mixes several target languages (the
+        engine then balances them under `language_sampling`); None: one language."""
+        return None
 
     @abstractmethod
     def loss(self, model: nn.Module, batch: Any) -> dict[str, torch.Tensor]:
@@ -377,8 +390,14 @@ class _Fit:
 
         dataset = task.train_dataset()
         micro = config.batch_size // (info.world_size * config.accum)
-        self.sampler = DistributedSampler(dataset, num_replicas=info.world_size, rank=info.rank, shuffle=True,
-                                          seed=config.seed, drop_last=True)
+        languages = task.train_languages()
+        self.sampler: DistributedSampler | LanguageBalancedSampler
+        if config.language_sampling == "balanced" and languages is not None and len(torch.unique(languages)) > 1:
+            self.sampler = LanguageBalancedSampler(languages, num_replicas=info.world_size, rank=info.rank,
+                                                   seed=config.seed)
+        else:
+            self.sampler = DistributedSampler(dataset, num_replicas=info.world_size, rank=info.rank, shuffle=True,
+                                              seed=config.seed, drop_last=True)
         self.loader = DataLoader(dataset, batch_size=micro, sampler=self.sampler, collate_fn=task.collate,
                                  drop_last=True, num_workers=config.num_workers, pin_memory=device.type == "cuda")
         self.steps_per_epoch = len(self.loader) // config.accum
@@ -406,8 +425,8 @@ class _Fit:
         if resume and last_path.exists():
             tensors, meta = read_checkpoint(last_path)
             old = meta["config"]
-            for key in _RESUME_KEYS:
-                if old.get(key) != getattr(config, key):
+            for key in _RESUME_KEYS:  # a key newer than the checkpoint had its default then
+                if old.get(key, TrainConfig.__dataclass_fields__[key].default) != getattr(config, key):
                     flag = "--" + key.replace("_", "-")
                     raise UserError(f"{flag} {getattr(config, key)!r} differs from the checkpoint's "
                                     f"{old.get(key)!r}; resume with the same settings or start a new --out",

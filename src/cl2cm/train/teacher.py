@@ -12,6 +12,7 @@ with the metric engine of `eval` (`cl2cm.retrieval.metrics`); R@1+R@5+R@10 selec
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,9 @@ from cl2cm.train.data import (
     cache_key,
     cached,
     group_ids,
-    read_pairs,
+    language_inputs,
+    per_language_metrics,
+    read_language_pairs,
     tokenize_corpus,
     trim,
 )
@@ -104,8 +107,8 @@ class TeacherTask(TrainTask):
     metric = "val_rsum"
 
     def __init__(self, teacher: CrossLingualTeacher, tokens: PairTokens, options: TeacherOptions, *,
-                 val: list[tuple[Caption, Caption]] | None = None, manifest: Manifest | None = None,
-                 val_batch_size: int = 256) -> None:
+                 val: dict[str, Pairs] | None = None, manifest: Manifest | None = None,
+                 val_batch_size: int = 256, languages: torch.Tensor | None = None) -> None:
         self.net = TeacherTrainModule(teacher, InfoNCE(options.temperature, options.learnable_temperature))
         self.tokens = tokens
         self.options = options
@@ -114,11 +117,15 @@ class TeacherTask(TrainTask):
         self.val = val
         self.manifest = manifest or Manifest(kind="teacher")
         self.val_batch_size = val_batch_size
+        self.languages = languages
         if not val:
             self.metric = None
 
     def module(self) -> nn.Module:
         return self.net
+
+    def train_languages(self) -> torch.Tensor | None:
+        return self.languages
 
     def fingerprint(self) -> dict[str, Any]:
         return {"inputs": self.manifest.inputs, "pairs": int(len(self.tokens.groups)),
@@ -160,7 +167,8 @@ class TeacherTask(TrainTask):
         if not self.val:
             return {}
         teacher: CrossLingualTeacher = module.teacher  # type: ignore[assignment]
-        return validate_teacher(teacher, self.val, self.val_batch_size)
+        return per_language_metrics({code: validate_teacher(teacher, pairs, self.val_batch_size)
+                                     for code, pairs in self.val.items()})
 
     def save(self, module: nn.Module, out_dir: Path, best: dict[str, float] | None = None) -> None:
         if best is not None:
@@ -194,11 +202,13 @@ class TeacherResult:
     total_params: int
     trained_layers: str = ""  # what --train-layers resolved to, e.g. "3-11 of 12 (auto)"
     extra: dict[str, Any] = field(default_factory=dict)
+    languages: list[str] = field(default_factory=list)
 
 
 def _pair_tokens(cache: Path, teacher: CrossLingualTeacher, pairs: Pairs, write: bool) -> PairTokens:
     """Both sides tokenised once (cached in OUT/checkpoints for a resume)."""
-    key = cache_key(pairs, teacher.config.text.encoder, teacher.config.text.max_length, teacher.tokenizer.vocab_size)
+    key = cache_key(pairs, teacher.config.text.encoder, teacher.config.text.max_length, teacher.tokenizer.vocab_size,
+                    teacher.config.languages)
 
     def build() -> dict[str, torch.Tensor]:
         src_ids, src_len = tokenize_corpus(teacher.src, [s.text for s, _ in pairs])
@@ -220,10 +230,15 @@ class TrainTeacherConfig:
     resume: bool = False  # continue from OUT/checkpoints/last.safetensors
 
 
-def train_teacher(src: str | Path, tgt: str | Path, out_dir: str | Path, config: TrainTeacherConfig | None = None,
-                  *, val_src: str | Path | None = None, val_tgt: str | Path | None = None,
+def train_teacher(src: str | Path, tgt: str | Path | Sequence[str | Path], out_dir: str | Path,
+                  config: TrainTeacherConfig | None = None, *, val_src: str | Path | None = None,
+                  val_tgt: str | Path | Sequence[str | Path] | None = None,
                   progress: Progress | None = None) -> TeacherResult:
-    """Read and pair the corpora, tokenise once, train with the shared engine, write the teacher directory."""
+    """Read and pair the corpora, tokenise once, train with the shared engine, write the teacher directory.
+
+    Several `tgt` files (one per language, each paired with `src` by id) train one teacher for all of
+    them; several `val_tgt` files validate each language, and their mean selects the best epoch.
+    """
     config = config or TrainTeacherConfig()
     options, train, fmt, max_pairs, max_val = config.options, config.train, config.fmt, config.max_pairs, config.max_val
     options.check()
@@ -232,28 +247,36 @@ def train_teacher(src: str | Path, tgt: str | Path, out_dir: str | Path, config:
         raise UserError("--val-src and --val-tgt go together (English and human target captions of one split)")
     if max_pairs is not None and max_pairs < 2:
         raise UserError(f"--max-pairs {max_pairs}: must be at least 2")
-    pairs = read_pairs(src, tgt, fmt)[:max_pairs]
-    val = (read_pairs(val_src, val_tgt, fmt, src_flag="--val-src", tgt_flag="--val-tgt", minimum=1)[:max_val]
-           if val_src and val_tgt else None)
+    train_pairs = read_language_pairs(src, tgt, fmt, max_pairs=max_pairs)
+    pairs = train_pairs.pairs
+    val_pairs = (read_language_pairs(val_src, val_tgt, fmt, src_flag="--val-src", tgt_flag="--val-tgt", minimum=1,
+                                     max_pairs=max_val) if val_src and val_tgt else None)
+    val = ({code: val_pairs.of(i) for i, code in enumerate(val_pairs.languages)} if val_pairs else None)
+    languages = train_pairs.languages
     out_dir = Path(out_dir)
     is_main = is_main_process()
     lock = output_lock(out_dir) if is_main else contextlib.nullcontext()
     with lock:
         seed_everything(train.seed)
-        teacher = CrossLingualTeacher(TeacherConfig(text=options.text, shared=options.shared))
+        teacher = CrossLingualTeacher(TeacherConfig(text=options.text, shared=options.shared, languages=languages))
         tokens = _pair_tokens(out_dir / CKPT_DIR, teacher, pairs, write=is_main)
-        inputs: dict[str, str | Path] = {"--src": src, "--tgt": tgt}
-        if val_src and val_tgt:
-            inputs.update({"--val-src": val_src, "--val-tgt": val_tgt})
+        inputs: dict[str, str | Path] = {"--src": src, **language_inputs("--tgt", tgt, languages)}
+        if val_src and val_tgt and val_pairs:
+            inputs.update({"--val-src": val_src, **language_inputs("--val-tgt", val_tgt, val_pairs.languages)})
         opts = asdict(options)
+        n_val = len(val_pairs.pairs) if val_pairs else 0
         manifest = Manifest(kind="teacher", rows=len(pairs), inputs=checksum_inputs(inputs),
-                            extra={"train": asdict(train), "options": opts, "val_pairs": len(val or []),
-                                   "trained_layers": teacher.src.trained_layers_text})
-        task = TeacherTask(teacher, tokens, options, val=val, manifest=manifest)
+                            model={"languages": languages},
+                            extra={"train": asdict(train), "options": opts, "val_pairs": n_val,
+                                   "trained_layers": teacher.src.trained_layers_text,
+                                   "languages": languages, "pairs_per_language": train_pairs.counts()})
+        task = TeacherTask(teacher, tokens, options, val=val, manifest=manifest,
+                           languages=train_pairs.language if len(languages) > 1 else None)
         if is_main and not config.resume:
             remove_manifest(out_dir)  # only once every input and option has been checked
         result = fit(task, train, out_dir, resume=config.resume, progress=progress)
     n_train = sum(p.numel() for p in task.net.parameters() if p.requires_grad)
     n_all = sum(p.numel() for p in task.net.parameters())
-    return TeacherResult(out_dir=out_dir, pairs=len(pairs), val_pairs=len(val or []), fit=result,
-                         trainable_params=n_train, total_params=n_all, trained_layers=teacher.src.trained_layers_text)
+    return TeacherResult(out_dir=out_dir, pairs=len(pairs), val_pairs=n_val, fit=result,
+                         trainable_params=n_train, total_params=n_all, trained_layers=teacher.src.trained_layers_text,
+                         languages=languages)
