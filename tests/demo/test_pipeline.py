@@ -117,3 +117,36 @@ def test_unknown_demo_encoder_and_a_run_with_another_encoder_are_refused(tmp_pat
     (out / "demo.json").write_text(json.dumps(settings))  # an older tiny run (no "encoder" key)
     with pytest.raises(UserError, match="differs in: encoder"):
         run_demo(DemoConfig(out=out, encoder="e5"), lambda argv: None)
+
+
+def test_demo_two_languages_trains_one_student_for_both(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                        restore_threads: None) -> None:
+    out = tmp_path / "demo"
+    main(["demo", "--out", str(out), "--lang", "de", "--lang", "fr", *TINY])
+    printed = capsys.readouterr().out
+    results = json.loads((out / "results.json").read_text())
+    for key in RESULT_KEYS:
+        assert list(results[key]) == ["de", "fr", "mean"]
+        assert results[key]["mean"]["SumR"] == pytest.approx(
+            (results[key]["de"]["SumR"] + results[key]["fr"]["SumR"]) / 2)
+    for d in ("teacher", "student", "student-no-transfer"):
+        manifest = json.loads((out / d / "manifest.json").read_text())
+        assert manifest["model"]["languages"] == ["de", "fr"], d
+    commands = (out / "commands.sh").read_text()
+    assert "--to de --to fr" in commands and "--captions" in commands
+    for row in ("CL2CM de", "CL2CM fr", "CL2CM mean", "teacher (tgt→en) fr"):
+        assert row in printed
+    # search takes a query in either of the student's languages
+    test = {lang: [json.loads(x) for x in (out / "world" / f"test.{lang}.jsonl").read_text().splitlines()]
+            for lang in ("de", "fr")}
+    for lang in ("de", "fr"):
+        code = None
+        try:
+            main(["search", "--model", str(out / "student"), "--features", str(out / "features" / "test"),
+                  test[lang][0]["text"], "--k", "3", "--device", "cpu"])
+        except SystemExit as exc:
+            code = exc.code
+        assert code in (None, 0)
+        listed = [line.split("│")[2].strip() for line in capsys.readouterr().out.splitlines()
+                  if line.startswith("│")]
+        assert len(listed) == 3 and set(listed) <= {c["image"] for c in test[lang]}

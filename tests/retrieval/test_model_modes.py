@@ -159,3 +159,72 @@ def test_teacher_text_mode_on_real_multi30k(world: dict[str, Path], multi30k_sli
     assert m["t2v"]["R@1"] >= 99.0 and m["t2v"]["MedR"] == 1.0
     first = json.loads(ranks.read_text().splitlines()[0])
     assert first["query"] == first["target"] and first["query"].endswith("#0")
+
+
+FRENCH = ["un chien court dans le pré", "deux enfants jouent dans le sable", "une femme fait du vélo",
+          "un homme cuisine", "un chat dort sur le canapé", "trois hommes jouent au football"]
+
+
+def _french(root: Path) -> Path:
+    """French queries, one per image, as a Multi30K-style plain file (language from the .fr suffix)."""
+    (root / "q.txt").write_text("".join(f"{im}\n" for im in IMAGES))
+    (root / "q.fr").write_text("".join(f"{t}\n" for t in FRENCH))
+    return root / "q.fr"
+
+
+def test_several_captions_give_one_section_per_language_and_the_mean(world: dict[str, Path], tmp_path: Path,
+                                                                     cli) -> None:
+    fr = _french(tmp_path)
+    single = {}
+    for code, path in (("de", world["de"]), ("fr", fr)):
+        out = tmp_path / f"{code}.json"
+        assert cli(["eval", "--model", str(world["student"]), "--captions", str(path), "--features",
+                    str(world["feats"]), "--out", str(out), "-q"])[0] == 0
+        single[code] = json.loads(out.read_text())
+        assert set(single[code]) == {"t2v", "v2t", "SumR", "queries", "gallery"}  # one file: today's schema
+    both, ranks = tmp_path / "both.json", tmp_path / "ranks.jsonl"
+    code, stdout, err = cli(["eval", "--model", str(world["student"]), "--captions", str(world["de"]),
+                             "--captions", str(fr), "--features", str(world["feats"]), "--out", str(both),
+                             "--ranks", str(ranks), "--device", "cpu"])
+    assert code == 0, err
+    m = json.loads(both.read_text())
+    assert list(m) == ["de", "fr", "mean"]
+    assert m["de"] == single["de"] and m["fr"] == single["fr"]  # each section = that language's own run
+    mean = m["mean"]
+    assert mean["SumR"] == pytest.approx((single["de"]["SumR"] + single["fr"]["SumR"]) / 2)
+    assert mean["t2v"]["R@5"] == pytest.approx((single["de"]["t2v"]["R@5"] + single["fr"]["t2v"]["R@5"]) / 2)
+    assert mean["queries"] == 12 + 6 and mean["gallery"] == 6 and mean["languages"] == ["de", "fr"]
+    rows = [line.split("│")[1].strip() for line in stdout.splitlines() if line.startswith("│")]
+    assert [r for r in rows if r] == ["de", "fr", "mean"]  # the rich table: one row per language + mean
+    lines = [json.loads(x) for x in ranks.read_text().splitlines()]
+    assert {x["lang"] for x in lines} == {"de", "fr"}
+    assert sum(x["lang"] == "fr" and x["direction"] == "t2v" for x in lines) == 6
+    # the library takes the same several sources
+    import cl2cm
+
+    assert cl2cm.evaluate(load_model(world["student"]), captions=[world["de"], fr], features=world["feats"]) == m
+
+
+def test_several_captions_fusion_per_language_and_errors(world: dict[str, Path], tmp_path: Path, cli) -> None:
+    fr = _french(tmp_path)
+    base = ["eval", "--model", str(world["teacher"]), "--captions", str(world["de"]), "--captions", str(fr),
+            "--gallery-captions", str(world["en"])]
+    fused, alone = tmp_path / "fused.json", tmp_path / "alone.json"
+    assert cli([*base, "--fuse-translation", f"de={world['mt']}", "--out", str(fused), "-q"])[0] == 0
+    assert cli(["eval", "--model", str(world["teacher"]), "--captions", str(world["de"]), "--gallery-captions",
+                str(world["en"]), "--fuse-translation", str(world["mt"]), "--out", str(alone), "-q"])[0] == 0
+    got = json.loads(fused.read_text())
+    assert got["de"] == json.loads(alone.read_text())  # fusion applied to de only, as a de-only run does
+    assert got["fr"]["queries"] == 6
+    for extra, needle in (
+        (["--fuse-translation", str(world["mt"])], "--fuse-translation: 1 file(s) for 2 --captions"),
+        (["--captions", str(world["de"])], "are both language 'de'"),
+    ):
+        code, _, err = cli([*base, *extra])
+        assert code == 2 and needle in err and len(err.strip().splitlines()) == 1, err
+    emb = tmp_path / "emb"
+    assert cli(["eval", "--model", str(world["student"]), "--captions", str(world["de"]), "--features",
+                str(world["feats"]), "--save-embeddings", str(emb), "-q"])[0] == 0
+    code, _, err = cli(["eval", "--query-emb", str(emb / "queries"), "--gallery-emb", str(emb / "gallery"),
+                        "--captions", str(world["de"]), "--captions", str(fr)])
+    assert code == 2 and len(err.strip().splitlines()) == 1

@@ -19,7 +19,8 @@ from cl2cm.runtime import seed_everything
 
 @app.command("search")
 def search_cmd(
-    queries: Annotated[list[str], typer.Argument(help="One or more query texts in the target language.",
+    queries: Annotated[list[str], typer.Argument(help="One or more query texts, in any of the model's languages (its manifest's "
+                                                 "model.languages; one multilingual student answers them all).",
                                                  show_default=False)],
     model: Annotated[Path, typer.Option("--model", help="Student model directory.")],
     features: Annotated[Path, typer.Option("--features", help="Feature store of the visual items.")],

@@ -203,7 +203,7 @@ def read_language_pairs(src: str | Path, tgts: str | Path | Sequence[str | Path]
         codes.append(file_language(records, path, tgt_flag, several=len(paths) > 1))
         these = pair_by_id(english, records, src_name=src_flag, tgt_name=name)[:max_pairs]
         if len(these) < minimum:
-            raise UserError(f"{name}: {len(these)} caption pair(s) with {src_flag} ids, need at least {minimum}",
+            raise UserError(f"{tgt_flag}: {len(these)} caption pair(s) with {src_flag} ids, need at least {minimum}",
                             path=path)
         pairs += these
         index += [len(codes) - 1] * len(these)
