@@ -205,6 +205,12 @@ def test_several_captions_give_one_section_per_language_and_the_mean(world: dict
     assert cl2cm.evaluate(load_model(world["student"]), captions=[world["de"], fr], features=world["feats"]) == m
 
 
+def _unknown(root: Path) -> Path:
+    """A TSV file (records' language 'und') with no .<lang> suffix: its language cannot be told."""
+    (root / "queries.tsv").write_text("".join(f"{im}#0\tq {i}\n" for i, im in enumerate(IMAGES)))
+    return root / "queries.tsv"
+
+
 def test_several_captions_fusion_per_language_and_errors(world: dict[str, Path], tmp_path: Path, cli) -> None:
     fr = _french(tmp_path)
     base = ["eval", "--model", str(world["teacher"]), "--captions", str(world["de"]), "--captions", str(fr),
@@ -219,6 +225,7 @@ def test_several_captions_fusion_per_language_and_errors(world: dict[str, Path],
     for extra, needle in (
         (["--fuse-translation", str(world["mt"])], "--fuse-translation: 1 file(s) for 2 --captions"),
         (["--captions", str(world["de"])], "are both language 'de'"),
+        (["--captions", str(_unknown(tmp_path))], "cannot tell the file's language"),
     ):
         code, _, err = cli([*base, *extra])
         assert code == 2 and needle in err and len(err.strip().splitlines()) == 1, err

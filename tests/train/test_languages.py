@@ -81,10 +81,11 @@ def test_train_teacher_on_two_languages_records_them(tiny_bert_dir: Path, tmp_pa
     de = _jsonl(tmp_path / "train.de.jsonl", "de", [f"Ein Hund Nummer {i} läuft." for i in range(n)])
     fr = _jsonl(tmp_path / "train.fr.jsonl", "fr", [f"Un chien numéro {i} court." for i in range(n // 2)])
     out = tmp_path / "teacher"
-    main(["train-teacher", "--src", str(en), "--tgt", str(de), "--tgt", str(fr), "--val-src", str(en),
-          "--val-tgt", str(de), "--val-tgt", str(fr), "--encoder", str(tiny_bert_dir), "--dim", "16",
-          "--train-layers", "all", "--max-length", "16", "--batch-size", "6", "--epochs", "2", "--ot-iters", "5",
-          "--device", "cpu", "--out", str(out)])
+    args = ["train-teacher", "--src", str(en), "--tgt", str(de), "--tgt", str(fr), "--val-src", str(en),
+            "--val-tgt", str(de), "--val-tgt", str(fr), "--encoder", str(tiny_bert_dir), "--dim", "16",
+            "--train-layers", "all", "--max-length", "16", "--batch-size", "6", "--ot-iters", "5",
+            "--device", "cpu", "--out", str(out)]
+    main([*args, "--epochs", "2"])
     assert "de fr" in capsys.readouterr().out  # the summary names the languages
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["model"]["languages"] == ["de", "fr"] and manifest["extra"]["languages"] == ["de", "fr"]
@@ -96,6 +97,10 @@ def test_train_teacher_on_two_languages_records_them(tiny_bert_dir: Path, tmp_pa
     recs = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
     assert all("val_rsum_fr" in r for r in recs if r["split"] == "val")
     assert load_model(out).config.languages == ["de", "fr"]
+    capsys.readouterr()
+    main([*args, "--epochs", "3", "--resume", "-q"])  # a killed or extended run resumes: same languages
+    recs = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in recs if r["split"] == "val"] == [0, 1, 2]
 
 
 def test_one_language_manifest_records_it(tiny_bert_dir: Path, tmp_path: Path) -> None:
