@@ -132,6 +132,9 @@ def test_demo_two_languages_trains_one_student_for_both(tmp_path: Path, capsys: 
     for d in ("teacher", "student", "student-no-transfer"):
         manifest = json.loads((out / d / "manifest.json").read_text())
         assert manifest["model"]["languages"] == ["de", "fr"], d
+    val = json.loads((out / "student" / "manifest.json").read_text())["extra"]["val"]
+    assert val["val_sumr"] == pytest.approx((val["val_sumr_de"] + val["val_sumr_fr"]) / 2)  # the mean selects
+    assert json.loads((out / "student" / "config.json").read_text())["languages"] == ["de", "fr"]
     commands = (out / "commands.sh").read_text()
     assert "--to de --to fr" in commands and "--captions" in commands
     for row in ("CL2CM de", "CL2CM fr", "CL2CM mean", "teacher (tgt→en) fr"):
