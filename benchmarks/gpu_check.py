@@ -16,7 +16,7 @@ JSON even when a section fails or the call is cut short (the JSON is rewritten a
 * ``train_teacher`` mBERT-size BERT (12 layers, 768, vocab 119,547) random init through `train_teacher`,
                     bf16 AMP on CUDA, batch 128, max length 64: pairs/s and the share of step time outside
                     forward/backward.
-* ``distill``       the same text tower (the teacher just trained) + a head over 50×768 ViT-B/32 patch
+* ``distill``       the same text tower (the teacher just trained) + a head over 49×768 ViT-B/32 patch
                     tokens through `distill`: pairs/s.
 * ``ddp``           (CUDA only) a one-process NCCL group initialises and one DDP step runs.
 
@@ -359,7 +359,8 @@ def section_train_teacher(ctx: Ctx) -> dict[str, Any]:
 
 
 def section_distill(ctx: Ctx) -> dict[str, Any]:
-    """Pairs/s of distill: the teacher's text tower + a head over 50×768 patch tokens (ViT-B/32's shape)."""
+    """Pairs/s of distill: the teacher's text tower + a head over 49×768 patch tokens (ViT-B/32's, as
+    extract-features --tokens stores them: no CLS)."""
     from cl2cm.artifacts.manifest import Manifest
     from cl2cm.artifacts.store import save_store
     from cl2cm.train.distill import DistillConfig, DistillOptions, distill
@@ -370,7 +371,7 @@ def section_distill(ctx: Ctx) -> dict[str, Any]:
     en, de = _text_pairs(ctx)
     n_img = -(-ctx.sizes.pairs // 5)
     gen = torch.Generator().manual_seed(0)
-    tokens = torch.randn(n_img, 50, 768, generator=gen).half()
+    tokens = torch.randn(n_img, 49, 768, generator=gen).half()
     feats = torch.nn.functional.normalize(torch.randn(n_img, 512, generator=gen), dim=-1)
     store = ctx.tmp / "visual"
     save_store(store, feats, [f"img{i}" for i in range(n_img)],
@@ -379,7 +380,7 @@ def section_distill(ctx: Ctx) -> dict[str, Any]:
     out = ctx.tmp / "student"
     config = DistillConfig(options=DistillOptions(visual_input="tokens"), train=_train_config(ctx))
     res, wall = timed(lambda: distill(teacher, store, en, de, out, config), ctx.device)
-    return {"visual_tokens": [50, 768], "batch": ctx.sizes.batch, "head": res.head, **_fit_row(res.fit, wall)}
+    return {"visual_tokens": [49, 768], "batch": ctx.sizes.batch, "head": res.head, **_fit_row(res.fit, wall)}
 
 
 def section_ddp(ctx: Ctx) -> dict[str, Any]:

@@ -64,13 +64,14 @@ def write_pairs(folder: Path, n_images: int) -> tuple[Path, Path]:
 
 
 def write_token_store(path: Path, n_images: int) -> Path:
-    """A ViT-B/32-shaped token store: [N, 50, 768] fp16 patch tokens + [N, 512] pooled features."""
+    """A ViT-B/32-shaped token store as extract-features --tokens writes it: [N, 49, 768] fp16 patch tokens
+    (no CLS) + [N, 512] pooled features."""
     from cl2cm.artifacts.manifest import Manifest
     from cl2cm.artifacts.store import save_store
 
     gen = torch.Generator().manual_seed(0)
     feats = torch.nn.functional.normalize(torch.randn(n_images, 512, generator=gen), dim=-1)
-    tokens = torch.randn(n_images, 50, 768, generator=gen).half()
+    tokens = torch.randn(n_images, 49, 768, generator=gen).half()
     return save_store(path, feats, [f"img{i}" for i in range(n_images)],
                       Manifest(kind="features", model={"name": "ViT-B-32", "pretrained": "none"}),
                       extra={"tokens": tokens})
@@ -107,7 +108,7 @@ def test_real_size_encoder_through_teacher_and_distill(kind: str, tmp_path: Path
     assert rss < 6.0, f"distill {kind}: peak RSS {rss:.2f} GiB"
 
 
-@pytest.mark.parametrize(("model", "tokens"), [("ViT-B-32", 50), ("ViT-B-16", 197)])
+@pytest.mark.parametrize(("model", "tokens"), [("ViT-B-32", 49), ("ViT-B-16", 196)])  # patch tokens, no CLS
 def test_real_size_vit_extract_tokens(model: str, tokens: int, tmp_path: Path) -> None:
     sys.path.insert(0, str(REPO / "benchmarks"))
     from bench_features import make_jpegs
