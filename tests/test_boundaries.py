@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "cl2cm"
@@ -55,3 +56,48 @@ def test_no_source_file_points_outside_the_repository() -> None:
     cites = [p.relative_to(PACKAGE).as_posix() for p in sorted(PACKAGE.rglob("*.py"))
              if "../shared" in p.read_text(encoding="utf-8") or "shared/design" in p.read_text(encoding="utf-8")]
     assert cites == []
+
+
+_FLAG = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")
+
+
+def _flag_literals(path: Path) -> set[str]:
+    """The `--flag`s in the file's string literals (f-string parts included), except docstrings and the
+    help and `flag=` of a config field's `option(...)`: where a field registers what the CLI shows."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    skip: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                skip.add(id(first.value))
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "option":
+            help_and_flag = [*node.args[1:2], *(k.value for k in node.keywords if k.arg in ("help", "flag"))]
+            skip.update(id(n) for part in help_and_flag for n in ast.walk(part))
+    return {flag for node in ast.walk(tree) if isinstance(node, ast.Constant) and isinstance(node.value, str)
+            and id(node) not in skip for flag in _FLAG.findall(node.value)}
+
+
+# Where the training stages read the user's files they still name them by flag, and the manifests record
+# their inputs under flag names (an artifact format: a resumed run compares them). Only these may remain;
+# a new flag name in models/, losses/ or the training code is a `ConfigError` naming the field instead.
+_STAGE_INPUT_FLAGS = {
+    "train/data.py": {"--src", "--tgt"},
+    "train/teacher.py": {"--src", "--tgt", "--val-src", "--val-tgt"},
+    "train/distill.py": {"--teacher", "--features", "--src", "--tgt", "--val-features", "--val-captions", "--val"},
+}
+
+
+def test_models_losses_and_training_name_fields_not_flags() -> None:
+    """The library speaks of config fields (`ConfigError`); the CLI names their flags (`cl2cm.cli.flags`)."""
+    found = {p.relative_to(PACKAGE).as_posix(): _flag_literals(p)
+             for d in ("models", "losses", "train") for p in sorted((PACKAGE / d).rglob("*.py"))}
+    extra = {m: sorted(flags - _STAGE_INPUT_FLAGS.get(m, set())) for m, flags in found.items()}
+    assert {m: f for m, f in extra.items() if f} == {}
+
+
+def test_the_flag_scan_skips_docstrings_and_registrations(tmp_path: Path) -> None:
+    f = tmp_path / "m.py"
+    f.write_text('"""Run with --a."""\nx = option(1, f"see --g {x}", flag="--b")\ny = f"--c {x}"\n'
+                 'def g():\n    """--d"""\n    return "see --e-f", "a--b", "---"\n')
+    assert _flag_literals(f) == {"--c", "--e-f"}

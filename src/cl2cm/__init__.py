@@ -21,6 +21,7 @@ _EXPORTS: dict[str, str] = {
                      "translate", "extract_features", "train_teacher", "distill"), "cl2cm.api"),
     "EmbeddingStore": "cl2cm.artifacts.store",
     "UserError": "cl2cm.errors",
+    "ConfigError": "cl2cm.errors",
     "Progress": "cl2cm.progress",
     "TranslateConfig": "cl2cm.translate.runner",
     "TranslateResult": "cl2cm.translate.runner",

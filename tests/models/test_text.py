@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from cl2cm.errors import UserError
+from cl2cm.cli.flags import flag_of
+from cl2cm.errors import ConfigError
 from cl2cm.models.text import (
     POOLINGS,
     TextEncoder,
@@ -74,13 +75,17 @@ def test_train_layers_parsing_and_errors(tiny_bert_dir: Path) -> None:
     assert TextEncoder(_cfg(tiny_bert_dir, train_layers="auto")).trained_layers_text == "0-1 of 2 (auto)"
     assert TextEncoder(_cfg(tiny_bert_dir, train_layers="1")).trained_layers_text == "1 of 2"
     assert parse_train_layers("0,2,5-6", 12) == [0, 2, 5, 6]
-    with pytest.raises(UserError, match="--train-layers '3-11': the encoder has 2 layers .* auto fits any depth"):
+    # the library names the config field; the CLI renders the same error with its flag
+    with pytest.raises(ConfigError, match="^train_layers '3-11': the encoder has 2 layers .* auto fits any depth") as e:
         TextEncoder(_cfg(tiny_bert_dir, train_layers="3-11"))
-    with pytest.raises(UserError, match="--train-layers"):
+    assert e.value.render(flag_of).startswith("--train-layers '3-11': the encoder has 2 layers")
+    assert e.value.render(flag_of).endswith("; --train-layers auto fits any depth")
+    with pytest.raises(ConfigError, match="^train_layers 'three'"):
         parse_train_layers("three", 12)
-    with pytest.raises(UserError, match="--pooling"):
+    with pytest.raises(ConfigError, match="^pooling 'max': expected one of mean, cls, attention$") as e:
         TextEncoder(_cfg(tiny_bert_dir, pooling="max"))
-    with pytest.raises(UserError, match="--encoder"):
+    assert e.value.render(flag_of) == "--pooling 'max': expected one of mean, cls, attention"
+    with pytest.raises(ConfigError, match="^encoder '.*no-such-model': cannot load"):
         TextEncoder(_cfg(tiny_bert_dir.parent / "no-such-model"))
 
 
@@ -99,5 +104,5 @@ def test_xlm_roberta_backbone(tiny_bert_dir: Path, tmp_path: Path) -> None:
     assert {n.split(".")[2] for n, p in enc.backbone.named_parameters() if p.requires_grad} == {"0", "1"}
     emb = encode_texts(enc, TEXTS)
     assert emb.shape == (3, 24) and torch.isfinite(emb).all()
-    with pytest.raises(UserError, match="--max-length 60"):
+    with pytest.raises(ConfigError, match="^max_length 60: the encoder has 38 positions"):
         TextEncoder(_cfg(tmp_path, max_length=60))

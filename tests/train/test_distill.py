@@ -280,7 +280,7 @@ def test_optional_terms_are_trained_and_logged(world: dict[str, Path], tmp_path:
     recs = [json.loads(x) for x in (tmp_path / "s" / "metrics.jsonl").read_text().splitlines()]
     train = [r for r in recs if r["split"] == "train"]
     assert train and all({"vt", "en", "kt", "feat", "rel"} <= r.keys() for r in train)
-    with pytest.raises(UserError, match="--feat-weight needs --dim 32"):
+    with pytest.raises(UserError, match="^feat_weight needs dim 32"):
         _run(world, tmp_path / "t", val=False, epochs=1, max_pairs=64, feat_weight=0.1, dim=16)
 
 

@@ -13,7 +13,8 @@ import torch
 from safetensors.torch import load_file
 from toy import ToyTask
 
-from cl2cm.errors import UserError
+from cl2cm.cli.flags import flag_of
+from cl2cm.errors import ConfigError, UserError
 from cl2cm.train import TrainConfig, fit
 from cl2cm.train.engine import lr_factor, read_checkpoint
 
@@ -49,8 +50,10 @@ def test_resume_after_kill_reproduces_uninterrupted_weights(tmp_path: Path) -> N
 
 def test_resume_with_other_settings_is_refused(tmp_path: Path) -> None:
     fit(ToyTask(), TrainConfig(**{**CFG, "epochs": 1}), tmp_path)
-    with pytest.raises(UserError, match="--lr"):
+    with pytest.raises(ConfigError, match="^.*last.safetensors: lr 0.01 differs from the checkpoint's") as e:
         fit(ToyTask(), TrainConfig(**{**CFG, "lr": 0.01}), tmp_path, resume=True)
+    assert "last.safetensors: --lr 0.01 differs" in e.value.render(flag_of)
+    assert e.value.render(flag_of).endswith("start a new --out")
 
 
 def test_checkpoint_is_plain_safetensors_and_best_is_kept(tmp_path: Path) -> None:
@@ -79,11 +82,11 @@ def test_learning_rate_schedules() -> None:
 
 
 def test_bad_settings_are_user_errors(tmp_path: Path) -> None:
-    with pytest.raises(UserError, match="--schedule"):
+    with pytest.raises(ConfigError, match="^schedule 'linear': expected one of"):
         fit(ToyTask(), TrainConfig(**{**CFG, "schedule": "linear"}), tmp_path)
     with pytest.raises(UserError, match="larger than the training set"):
         fit(ToyTask(n=16), TrainConfig(**CFG), tmp_path)
-    with pytest.raises(UserError, match="--amp"):
+    with pytest.raises(ConfigError, match="^amp fp16: mixed precision needs device cuda"):
         fit(ToyTask(), TrainConfig(**{**CFG, "amp": "fp16"}), tmp_path)
 
 

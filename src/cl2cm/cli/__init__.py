@@ -10,6 +10,7 @@ import typer
 
 from cl2cm.artifacts.manifest import recording_command
 from cl2cm.cli.app import app
+from cl2cm.cli.flags import user_message
 from cl2cm.errors import UserError
 
 # Each import registers one command on `app` (one line per command module, in pipeline order).
@@ -86,7 +87,7 @@ def main(argv: list[str] | None = None) -> None:
         with recording_command(args):
             rv = app(args=args, standalone_mode=False, prog_name="cl2cm")
     except UserError as exc:
-        print(f"cl2cm: error: {_one_line(str(exc))}", file=sys.stderr)
+        print(f"cl2cm: error: {_one_line(user_message(exc))}", file=sys.stderr)
         sys.exit(exc.exit_code)
     except _USAGE_ERRORS as exc:  # bad flag or value: one line naming the command and the flag
         if type(exc).__name__ == "NoArgsIsHelpError":  # bare `cl2cm`: the help, as click itself does

@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from cl2cm.artifacts.manifest import Manifest
-from cl2cm.errors import UserError
+from cl2cm.errors import ConfigError, UserError
 from cl2cm.models.io import load_weights, read_model_dir, save_model_dir
 from cl2cm.models.text import TextEncoder, TextEncoderConfig, encode_texts
 
@@ -175,15 +175,16 @@ class StudentConfig:
         return cls(text=TextEncoderConfig.from_dict(data["text"]), **known)
 
 
-def visual_rows(store: Any, visual_input: str, *, flag: str = "--features") -> tuple[torch.Tensor, torch.Tensor | None]:
-    """The tensor (and mask) of a feature store that a student with `visual_input` reads."""
+def visual_rows(store: Any, visual_input: str, *, field: str = "features") -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The tensor (and mask) of a feature store that a student with `visual_input` reads; errors name the
+    setting `field` the store came from."""
     if visual_input not in VISUAL_INPUTS:
         raise ValueError(f"visual_input {visual_input!r}: expected one of {', '.join(VISUAL_INPUTS)}")
     if visual_input == "features":
         return store.features, store.mask
     if "tokens" not in store.extra:
-        raise UserError(f"{flag}: the store has no 'tokens' tensor (extract the features with patch tokens, "
-                        "or read the pooled features)")
+        raise ConfigError(f"{{{field}}}: the store has no 'tokens' tensor (extract the features with patch "
+                          "tokens, or read the pooled features)")
     # Kept in the stored dtype (fp16): a token store is T times a pooled one; batches are cast on use.
     return store.extra["tokens"], store.extra.get("tokens_mask")
 

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cl2cm.errors import UserError
+from cl2cm.errors import ConfigError
 
 DEFAULT_ENCODER = "bert-base-multilingual-cased"
 
@@ -132,11 +132,12 @@ def format_layers(layers: list[int]) -> str:
     return ",".join(runs) or "none"
 
 
-def parse_train_layers(spec: str, num_layers: int, flag: str = "--train-layers") -> list[int]:
+def parse_train_layers(spec: str, num_layers: int, field: str = "train_layers") -> list[int]:
     """'auto' / '3-11' / '0,2,5-7' / 'all' / 'none' → sorted layer indices; layers the encoder lacks are an error.
 
     'auto' fits every depth (see `auto_train_layers`); an explicit range that does not fit stays an error,
-    because silently training other layers than the ones named would change the experiment.
+    because silently training other layers than the ones named would change the experiment. Errors name
+    the setting `field` the spec came from.
     """
     spec = str(spec).strip().lower()
     if spec == "auto":
@@ -149,16 +150,16 @@ def parse_train_layers(spec: str, num_layers: int, flag: str = "--train-layers")
     for part in spec.split(","):
         m = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", part)
         if not m:
-            raise UserError(f"{flag} {spec!r}: expected 'auto', a range like 3-11, a list like 0,2,5-7, 'all' "
-                            "or 'none'")
+            raise ConfigError(f"{{{field}}} {{spec!r}}: expected 'auto', a range like 3-11, a list like "
+                              "0,2,5-7, 'all' or 'none'", spec=spec)
         lo, hi = int(m[1]), int(m[2] if m[2] is not None else m[1])
         if hi < lo:
-            raise UserError(f"{flag} {spec!r}: range {lo}-{hi} is empty")
+            raise ConfigError(f"{{{field}}} {{spec!r}}: range {lo}-{hi} is empty", spec=spec)
         layers.update(range(lo, hi + 1))
     bad = sorted(i for i in layers if i >= num_layers)
     if bad:
-        raise UserError(f"{flag} {spec!r}: the encoder has {num_layers} layers (0-{num_layers - 1}), "
-                        f"no layer {bad[0]}; --train-layers auto fits any depth")
+        raise ConfigError(f"{{{field}}} {{spec!r}}: the encoder has {num_layers} layers (0-{num_layers - 1}), "
+                          f"no layer {bad[0]}; {{{field}}} auto fits any depth", spec=spec)
     return sorted(layers)
 
 
@@ -209,13 +210,13 @@ class TextEncoder(nn.Module):
         from transformers import AutoConfig, AutoModel, AutoTokenizer
 
         if config.pooling not in POOLINGS:
-            raise UserError(f"--pooling {config.pooling!r}: expected one of {', '.join(POOLINGS)}")
+            raise ConfigError(f"{{pooling}} {{value!r}}: expected one of {', '.join(POOLINGS)}", value=config.pooling)
         if config.dim < 1:
-            raise UserError(f"--dim {config.dim}: must be positive")
+            raise ConfigError("{dim} {value}: must be positive", value=config.dim)
         if config.max_length < 3:
-            raise UserError(f"--max-length {config.max_length}: must be at least 3")
+            raise ConfigError("{max_length} {value}: must be at least 3", value=config.max_length)
         if not 0 <= config.dropout < 1:
-            raise UserError(f"--dropout {config.dropout}: must be >= 0 and < 1")
+            raise ConfigError("{dropout} {value}: must be >= 0 and < 1", value=config.dropout)
         self.config = config
         from transformers.utils import logging as hf_logging
 
@@ -230,8 +231,9 @@ class TextEncoder(nn.Module):
             self.tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir or config.encoder),
                                                            **_model_dir_tokenizer_kwargs(tokenizer_dir))
         except (OSError, ValueError) as exc:
-            raise UserError(f"--encoder {config.encoder!r}: cannot load the model or tokenizer "
-                            f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from exc
+            raise ConfigError("{encoder} {value!r}: cannot load the model or tokenizer ({why})",
+                              value=config.encoder,
+                              why=str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from exc
         finally:
             if bars:
                 hf_logging.enable_progress_bar()
@@ -239,7 +241,8 @@ class TextEncoder(nn.Module):
         if max_pos is not None:
             offset = 2 if self.backbone.config.model_type in ("xlm-roberta", "roberta") else 0  # padding_idx offset
             if config.max_length > max_pos - offset:
-                raise UserError(f"--max-length {config.max_length}: the encoder has {max_pos - offset} positions")
+                raise ConfigError(f"{{max_length}} {{value}}: the encoder has {max_pos - offset} positions",
+                                  value=config.max_length)
         self.trained_layers = freeze_backbone(self.backbone, config.train_layers,
                                               freeze_word_embeddings=config.freeze_word_embeddings)
         layers = int(getattr(self.backbone.config, "num_hidden_layers", 0))
@@ -292,7 +295,7 @@ def _autocast(device: torch.device) -> contextlib.AbstractContextManager:
 def encode_texts(encoder: TextEncoder, texts: list[str], batch_size: int = 256) -> torch.Tensor:
     """Embed many texts: sorted by length so batches pad little, autocast on CUDA; float32 on CPU, in order."""
     if batch_size < 1:
-        raise UserError(f"--batch-size {batch_size}: must be positive")
+        raise ConfigError("{batch_size} {value}: must be positive", value=batch_size)
     device = next(encoder.parameters()).device
     was_training = encoder.training
     encoder.eval()

@@ -17,7 +17,7 @@ import torch
 import torch.distributed as dist
 
 from cl2cm.artifacts.chunks import parse_shard
-from cl2cm.errors import UserError
+from cl2cm.errors import ConfigError
 
 
 @dataclass
@@ -165,8 +165,8 @@ def stage_ranks(shard: str | None) -> StageRanks:
         i, n = parse_shard(shard)
         return StageRanks(rank=i, world=n)
     if shard:
-        raise UserError(f"--shard {shard}: under torchrun each process already takes shard RANK of WORLD_SIZE; "
-                        "drop --shard (it is for processes a scheduler starts itself)")
+        raise ConfigError("{shard} {value}: under torchrun each process already takes shard RANK of WORLD_SIZE; "
+                          "drop {shard} (it is for processes a scheduler starts itself)", value=shard)
     if not is_dist():
         init_from_env("cpu", backend="gloo", timeout=STAGE_TIMEOUT)
         atexit.register(_leave)

@@ -36,7 +36,7 @@ from cl2cm.artifacts.io import atomic_write_json, sha256_text
 from cl2cm.artifacts.lock import output_lock
 from cl2cm.artifacts.manifest import Manifest, checksum_inputs, read_manifest, remove_manifest
 from cl2cm.artifacts.store import EmbeddingStore, load_store
-from cl2cm.errors import UserError
+from cl2cm.errors import ConfigError, UserError
 from cl2cm.losses import InfoNCE, same_group_mask
 from cl2cm.losses.transfer import RelationalTransferLoss
 from cl2cm.models.student import (
@@ -97,33 +97,35 @@ class DistillOptions:
     sampling: str = "caption"  # "caption": every pair once per epoch; "image": one random caption per image
 
     def check(self) -> None:
-        for name, val in (("--vt-weight", self.vt_weight), ("--en-weight", self.en_weight),
-                          ("--kt-weight", self.kt_weight), ("--feat-weight", self.feat_weight),
-                          ("--rel-weight", self.rel_weight)):
-            if val < 0:
-                raise UserError(f"{name} {val}: must be >= 0")
+        for name in ("vt_weight", "en_weight", "kt_weight", "feat_weight", "rel_weight"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{{{name}}} {{value}}: must be >= 0", value=getattr(self, name))
         if self.vt_weight == 0 and self.en_weight == 0 and not (self.transfer and self.kt_weight > 0):
-            raise UserError("--vt-weight, --en-weight and the transfer are all off: nothing to train")
+            raise ConfigError("{vt_weight}, {en_weight} and the transfer are all off: nothing to train")
         if self.temperature <= 0:
-            raise UserError(f"--temperature {self.temperature}: must be positive")
+            raise ConfigError("{temperature} {value}: must be positive", value=self.temperature)
         if not 0 <= self.dropout < 1:
-            raise UserError(f"--dropout {self.dropout}: must be >= 0 and < 1")
+            raise ConfigError("{dropout} {value}: must be >= 0 and < 1", value=self.dropout)
         if self.hidden < 1:
-            raise UserError(f"--hidden {self.hidden}: must be at least 1")
+            raise ConfigError("{hidden} {value}: must be at least 1", value=self.hidden)
         if self.kt_temperature <= 0:
-            raise UserError(f"--kt-temperature {self.kt_temperature}: must be positive")
+            raise ConfigError("{kt_temperature} {value}: must be positive", value=self.kt_temperature)
         if self.kt_teacher_temperature is not None and self.kt_teacher_temperature <= 0:
-            raise UserError(f"--kt-teacher-temperature {self.kt_teacher_temperature}: must be positive")
+            raise ConfigError("{kt_teacher_temperature} {value}: must be positive", value=self.kt_teacher_temperature)
         if self.head != "auto" and self.head not in VISUAL_HEADS:
-            raise UserError(f"--head {self.head!r}: expected auto or one of {', '.join(VISUAL_HEADS)}")
+            raise ConfigError(f"{{head}} {{value!r}}: expected auto or one of {', '.join(VISUAL_HEADS)}",
+                              value=self.head)
         if self.visual_input not in VISUAL_INPUTS:
-            raise UserError(f"--visual-input {self.visual_input!r}: expected one of {', '.join(VISUAL_INPUTS)}")
+            raise ConfigError(f"{{visual_input}} {{value!r}}: expected one of {', '.join(VISUAL_INPUTS)}",
+                              value=self.visual_input)
         if self.init_text not in INIT_TEXT:
-            raise UserError(f"--init-text {self.init_text!r}: expected one of {', '.join(INIT_TEXT)}")
+            raise ConfigError(f"{{init_text}} {{value!r}}: expected one of {', '.join(INIT_TEXT)}",
+                              value=self.init_text)
         if self.sampling not in SAMPLING:
-            raise UserError(f"--sampling {self.sampling!r}: expected one of {', '.join(SAMPLING)}")
+            raise ConfigError(f"{{sampling}} {{value!r}}: expected one of {', '.join(SAMPLING)}",
+                              value=self.sampling)
         if self.dim is not None and self.dim < 1:
-            raise UserError(f"--dim {self.dim}: must be positive")
+            raise ConfigError("{dim} {value}: must be positive", value=self.dim)
 
     @property
     def uses_teacher(self) -> bool:
@@ -327,11 +329,11 @@ def _resolve_head(options: DistillOptions, x: torch.Tensor) -> tuple[str, int]:
         head = ("flat" if options.visual_input == "tokens" else "temporal") if seq else "mlp"
     reads_sequence = VISUAL_HEADS[head][1]
     if reads_sequence and not seq:
-        raise UserError(f"--head {head} reads [N, T, W] rows (patch tokens or frames); the store gives pooled "
-                        "[N, D] features (use --visual-input tokens, or --head mlp)")
+        raise ConfigError("{head} {value} reads [N, T, W] rows (patch tokens or frames); the store gives pooled "
+                          "[N, D] features (use {visual_input} tokens, or {head} mlp)", value=head)
     if seq and not reads_sequence:
-        raise UserError(f"--head {head} reads pooled [N, D] rows; for [N, T, W] rows use --head flat or tokens "
-                        "(patch tokens), or --head temporal (frames)")
+        raise ConfigError("{head} {value} reads pooled [N, D] rows; for [N, T, W] rows use {head} flat or "
+                          "tokens (patch tokens), or {head} temporal (frames)", value=head)
     return head, int(x.shape[1]) if seq else 0
 
 
@@ -411,10 +413,10 @@ def distill(teacher_dir: str | Path, features: str | Path, src: str | Path, tgt:
     options.check()
     train.validate_values()
     if (val_features is None) != (val_captions is None):
-        raise UserError("--val-features and --val-captions go together (validation images and their human "
-                        "target-language captions)")
+        raise ConfigError("{val_features} and {val_captions} go together (validation images and their human "
+                          "target-language captions)")
     if config.max_pairs is not None and config.max_pairs < 2:
-        raise UserError(f"--max-pairs {config.max_pairs}: must be at least 2")
+        raise ConfigError("{max_pairs} {value}: must be at least 2", value=config.max_pairs)
     out_dir = Path(out_dir)
     inp = _read_inputs(teacher_dir, features, src, tgt, out_dir, config, val_features, val_captions)
     is_main = is_main_process()
@@ -463,7 +465,7 @@ def _read_inputs(teacher_dir: str | Path, features: str | Path, src: str | Path,
     store = load_store(features, kind="features", flag="--features",
                        expect_model=(before["model"] or None) if before else None,
                        expect_dim=before["shape"][-1] if before else None)
-    x, x_mask = visual_rows(store, options.visual_input, flag="--features")
+    x, x_mask = visual_rows(store, options.visual_input, field="features")
     signature = _visual_signature(store, options.visual_input, x)
     if before is not None:  # a resumed run must read the very visual rows its checkpoint was trained on
         _check_signature(signature, before, "--features", features)
@@ -475,7 +477,7 @@ def _read_inputs(teacher_dir: str | Path, features: str | Path, src: str | Path,
         vstore = load_store(val_features, kind="features", flag="--val-features",
                             expect_model=signature["model"] or None,
                             expect_dim=x.shape[-1] if options.visual_input == "features" else None)
-        vx, _ = visual_rows(vstore, options.visual_input, flag="--val-features")
+        vx, _ = visual_rows(vstore, options.visual_input, field="val_features")
         _check_signature(_visual_signature(vstore, options.visual_input, vx), signature, "--val-features",
                          val_features)
         val = (read_val_captions(val_captions, config.fmt, config.max_val, vstore), vstore)
@@ -509,7 +511,7 @@ def _build_student(teacher: CrossLingualTeacher, teacher_dir: str | Path, option
                            dropout=options.dropout, visual_model=inp.signature["model"],
                            visual_encoder=visual_encoder(inp.store), languages=inp.languages)
     if options.feat_weight > 0 and options.uses_teacher and text_cfg.dim != teacher.dim:
-        raise UserError(f"--feat-weight needs --dim {teacher.dim} (the teacher's dimension), got {text_cfg.dim}")
+        raise ConfigError(f"{{feat_weight}} needs {{dim}} {teacher.dim} (the teacher's dimension), got {text_cfg.dim}")
     return Student.from_teacher(teacher, teacher_dir, config, init_text=options.init_text)
 
 

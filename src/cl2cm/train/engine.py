@@ -38,7 +38,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, default_co
 
 from cl2cm.artifacts.io import atomic_write_text
 from cl2cm.artifacts.store import load_safetensors, save_safetensors
-from cl2cm.errors import UserError
+from cl2cm.errors import ConfigError, UserError
 from cl2cm.progress import Progress, reporter
 from cl2cm.runtime import autocast_dtype, resolve_device, seed_everything
 from cl2cm.train import dist as D
@@ -98,24 +98,26 @@ class TrainConfig:
 
     def validate_values(self) -> None:
         checks = [
-            (self.epochs >= 1, f"--epochs {self.epochs}: must be at least 1"),
-            (self.batch_size >= 2, f"--batch-size {self.batch_size}: must be at least 2 (in-batch negatives)"),
-            (self.lr > 0, f"--lr {self.lr}: must be positive"),
-            (self.accum >= 1, f"--accum {self.accum}: must be at least 1"),
-            (self.schedule in SCHEDULES, f"--schedule {self.schedule!r}: expected one of {', '.join(SCHEDULES)}"),
-            (self.amp in AMP_CHOICES, f"--amp {self.amp!r}: expected one of {', '.join(AMP_CHOICES)}"),
-            (self.warmup >= 0, f"--warmup {self.warmup}: must be >= 0"),
-            (self.grad_clip >= 0, f"--grad-clip {self.grad_clip}: must be >= 0"),
-            (self.patience >= 1, f"--patience {self.patience}: must be at least 1"),
-            (self.max_steps is None or self.max_steps >= 1, f"--max-steps {self.max_steps}: must be >= 1"),
-            (self.log_every >= 1, f"--log-every {self.log_every}: must be >= 1"),
-            (self.num_workers >= 0, f"--workers {self.num_workers}: must be >= 0"),
-            (self.language_sampling in LANGUAGE_SAMPLING,
-             f"--language-sampling {self.language_sampling!r}: expected one of {', '.join(LANGUAGE_SAMPLING)}"),
+            ("epochs", self.epochs >= 1, "must be at least 1"),
+            ("batch_size", self.batch_size >= 2, "must be at least 2 (in-batch negatives)"),
+            ("lr", self.lr > 0, "must be positive"),
+            ("accum", self.accum >= 1, "must be at least 1"),
+            ("schedule", self.schedule in SCHEDULES, f"expected one of {', '.join(SCHEDULES)}"),
+            ("amp", self.amp in AMP_CHOICES, f"expected one of {', '.join(AMP_CHOICES)}"),
+            ("warmup", self.warmup >= 0, "must be >= 0"),
+            ("grad_clip", self.grad_clip >= 0, "must be >= 0"),
+            ("patience", self.patience >= 1, "must be at least 1"),
+            ("max_steps", self.max_steps is None or self.max_steps >= 1, "must be >= 1"),
+            ("log_every", self.log_every >= 1, "must be >= 1"),
+            ("num_workers", self.num_workers >= 0, "must be >= 0"),
+            ("language_sampling", self.language_sampling in LANGUAGE_SAMPLING,
+             f"expected one of {', '.join(LANGUAGE_SAMPLING)}"),
         ]
-        for ok, msg in checks:
+        for name, ok, why in checks:
             if not ok:
-                raise UserError(msg)
+                value = getattr(self, name)
+                shown = "{value!r}" if isinstance(value, str) else "{value}"
+                raise ConfigError(f"{{{name}}} {shown}: {why}", value=value)
 
 
 class TrainTask(ABC):
@@ -194,7 +196,8 @@ def resolve_amp(amp: str, device: torch.device) -> torch.dtype | None:
     if amp == "auto":
         return autocast_dtype(device)
     if device.type != "cuda":
-        raise UserError(f"--amp {amp}: mixed precision needs --device cuda (use --amp off or auto on CPU)")
+        raise ConfigError("{amp} {value}: mixed precision needs {device} cuda (use {amp} off or auto on CPU)",
+                          value=amp)
     return torch.bfloat16 if amp == "bf16" else torch.float16
 
 
@@ -205,7 +208,7 @@ def param_groups(module: nn.Module, weight_decay: float) -> list[dict[str, Any]]
         if p.requires_grad:
             (decay if p.ndim >= 2 else no_decay).append(p)
     if not decay and not no_decay:
-        raise UserError("nothing to train: every parameter is frozen (check --train-layers)")
+        raise ConfigError("nothing to train: every parameter is frozen (check {train_layers})")
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
@@ -371,8 +374,8 @@ class _Fit:
             torch.cuda.set_device(device)
         self.device = device
         if config.batch_size % (info.world_size * config.accum):
-            raise UserError(f"--batch-size {config.batch_size}: must be divisible by the number of processes "
-                            f"({info.world_size}) × --accum ({config.accum})")
+            raise ConfigError(f"{{batch_size}} {config.batch_size}: must be divisible by the number of processes "
+                              f"({info.world_size}) × {{accum}} ({config.accum})")
         self.amp_dtype = resolve_amp(config.amp, device)
         self.ckpt_dir = out_dir / CKPT_DIR
         if info.is_main:
@@ -402,7 +405,8 @@ class _Fit:
                                  drop_last=True, num_workers=config.num_workers, pin_memory=device.type == "cuda")
         self.steps_per_epoch = len(self.loader) // config.accum
         if self.steps_per_epoch == 0:
-            raise UserError(f"--batch-size {config.batch_size}: larger than the training set ({len(dataset)} items)")
+            raise ConfigError(f"{{batch_size}} {config.batch_size}: larger than the training set "
+                              f"({len(dataset)} items)")
         self.total_steps = config.epochs * self.steps_per_epoch
         if config.max_steps is not None:
             self.total_steps = min(self.total_steps, config.max_steps)
@@ -427,13 +431,12 @@ class _Fit:
             old = meta["config"]
             for key in _RESUME_KEYS:  # a key newer than the checkpoint had its default then
                 if old.get(key, TrainConfig.__dataclass_fields__[key].default) != getattr(config, key):
-                    flag = "--" + key.replace("_", "-")
-                    raise UserError(f"{flag} {getattr(config, key)!r} differs from the checkpoint's "
-                                    f"{old.get(key)!r}; resume with the same settings or start a new --out",
-                                    path=last_path)
+                    raise ConfigError(f"{{{key}}} {{value!r}} differs from the checkpoint's {{old!r}}; resume "
+                                      "with the same settings or start a new {out_dir}", path=last_path,
+                                      value=getattr(config, key), old=old.get(key))
             if meta.get("task", {}) != json.loads(json.dumps(task.fingerprint())):
-                raise UserError("the checkpoint was trained on other inputs or model options; resume with the "
-                                "same ones or start a new --out", path=last_path)
+                raise ConfigError("the checkpoint was trained on other inputs or model options; resume with the "
+                                  "same ones or start a new {out_dir}", path=last_path)
             from cl2cm.models.io import load_weights
 
             load_weights(self.module, model_weights(tensors), last_path)

@@ -24,7 +24,7 @@ from torch.utils.data import Dataset
 from cl2cm.artifacts.captions import Caption
 from cl2cm.artifacts.lock import output_lock
 from cl2cm.artifacts.manifest import Manifest, checksum_inputs, remove_manifest
-from cl2cm.errors import UserError
+from cl2cm.errors import ConfigError
 from cl2cm.losses import InfoNCE, TripletLoss, WordAlignmentLoss, same_group_mask
 from cl2cm.models.teacher import CrossLingualTeacher, TeacherConfig
 from cl2cm.models.text import TextEncoderConfig
@@ -62,16 +62,16 @@ class TeacherOptions:
     ot_iters: int = 50  # [ours]
 
     def check(self) -> None:
-        for name, val in (("--nce-weight", self.nce_weight), ("--triplet-weight", self.triplet_weight),
-                          ("--ot-weight", self.ot_weight)):
-            if val < 0:
-                raise UserError(f"{name} {val}: must be >= 0")
+        for name in ("nce_weight", "triplet_weight", "ot_weight"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{{{name}}} {{value}}: must be >= 0", value=getattr(self, name))
         if self.nce_weight == 0 and self.triplet_weight == 0:
-            raise UserError("--nce-weight and --triplet-weight are both 0: no sentence-level loss to train")
+            raise ConfigError("{nce_weight} and {triplet_weight} are both 0: no sentence-level loss to train")
         if self.temperature <= 0:
-            raise UserError(f"--temperature {self.temperature}: must be positive")
+            raise ConfigError("{temperature} {value}: must be positive", value=self.temperature)
         if self.ot_eps <= 0 or self.ot_iters < 1:
-            raise UserError(f"--ot-eps {self.ot_eps} / --ot-iters {self.ot_iters}: need eps > 0 and iters >= 1")
+            raise ConfigError("{ot_eps} {eps} / {ot_iters} {iters}: need eps > 0 and iters >= 1",
+                              eps=self.ot_eps, iters=self.ot_iters)
 
 
 # ---------------------------------------------------------------------------------------------- data
@@ -244,9 +244,9 @@ def train_teacher(src: str | Path, tgt: str | Path | Sequence[str | Path], out_d
     options.check()
     train.validate_values()
     if (val_src is None) != (val_tgt is None):
-        raise UserError("--val-src and --val-tgt go together (English and human target captions of one split)")
+        raise ConfigError("{val_src} and {val_tgt} go together (English and human target captions of one split)")
     if max_pairs is not None and max_pairs < 2:
-        raise UserError(f"--max-pairs {max_pairs}: must be at least 2")
+        raise ConfigError("{max_pairs} {value}: must be at least 2", value=max_pairs)
     train_pairs = read_language_pairs(src, tgt, fmt, max_pairs=max_pairs)
     pairs = train_pairs.pairs
     val_pairs = (read_language_pairs(val_src, val_tgt, fmt, src_flag="--val-src", tgt_flag="--val-tgt", minimum=1,
