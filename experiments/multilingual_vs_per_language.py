@@ -94,15 +94,20 @@ def main() -> None:
         return statistics.mean(vals), statistics.stdev(vals) if len(vals) > 1 else 0.0
 
     print(f"\n{args.test}, target→English, mean ± std over {args.seeds} seed(s), {args.steps} steps per language\n")
-    print("| language | teacher | R@1 | R@5 | R@10 |")
-    print("| --- | --- | --- | --- | --- |")
+    print("| language | teacher | R@1 | R@5 | R@10 | Δ R@1 multi − per-language, per seed |")
+    print("| --- | --- | --- | --- | --- | --- |")
     summary: dict[str, dict[str, dict[str, list[float]]]] = {}
     for lang in [*args.langs]:
         for kind in ("per-language", "multilingual"):
             cells = [stat(rows[kind][lang], k) for k in ("R@1", "R@5", "R@10")]
             summary.setdefault(lang, {})[kind] = {k: [x["t2v"][k] for x in rows[kind][lang]]
                                                   for k in ("R@1", "R@5", "R@10")}
-            print(f"| {lang} | {kind} | " + " | ".join(f"{m:.1f} ± {sd:.1f}" for m, sd in cells) + " |")
+            delta = ""
+            if kind == "multilingual":
+                d = [m - p for m, p in zip(summary[lang]["multilingual"]["R@1"], summary[lang]["per-language"]["R@1"],
+                                           strict=True)]
+                delta = f"{statistics.mean(d):+.1f} (" + ", ".join(f"{x:+.1f}" for x in d) + ")"
+            print(f"| {lang} | {kind} | " + " | ".join(f"{m:.1f} ± {sd:.1f}" for m, sd in cells) + f" | {delta} |")
     print(f"\n{time.perf_counter() - t0:.0f} s")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
