@@ -2,8 +2,9 @@
 
 Each run: `train_teacher` (library call, every option at its default except the one under study) on the
 first --pairs Multi30K train.en ↔ train.de pairs (human German in place of MT), one epoch, then
-German→English retrieval on the first --test lines of test_2016 by `validate_teacher` (the metric engine
-`eval` uses). Runs append to --results (JSONL), so an interrupted sweep resumes where it stopped, and the
+German→English retrieval on the first --test lines of test_2016 (the human translations, task 1) and of
+the task-2 German captions (test_2016.1.de, written independently of the English ones), both by
+`validate_teacher` (the metric engine `eval` uses). Runs append to --results (JSONL), so an interrupted sweep resumes where it stopped, and the
 table (mean ± sample std over seeds; paired Δ R@1 against the defaults with its 95 % t-interval) is
 rebuilt from that file.
 
@@ -72,11 +73,17 @@ def run_one(setting: str, seed: int, args: argparse.Namespace) -> dict[str, Any]
     res = train_teacher(DATA / "train.en", DATA / "train.de", out,
                         TrainTeacherConfig(options=options, train=train, max_pairs=args.pairs))
     t_train = time.perf_counter() - t0
-    test = pair_by_id(read_captions(DATA / "test_2016_flickr.en"), read_captions(DATA / "test_2016_flickr.de"))
+    english = read_captions(DATA / "test_2016_flickr.en")
+    test = pair_by_id(english, read_captions(DATA / "test_2016_flickr.de"))
+    # task 2: German captions written independently of the English ones (same image order, ids "<image>#0")
+    task2 = pair_by_id(english, read_captions(DATA / "task2" / "test_2016.1.de"))
     with torch.no_grad():
-        m = validate_teacher(load_model(out), test[:args.test])
+        model = load_model(out)
+        m = validate_teacher(model, test[:args.test])
+        m2 = validate_teacher(model, task2[:args.test])
     shutil.rmtree(out, ignore_errors=True)
     return {"setting": setting, "seed": seed, "r1": m["val_r1"], "r5": m["val_r5"], "r10": m["val_r10"],
+            "task2_r1": m2["val_r1"], "task2_r5": m2["val_r5"], "task2_r10": m2["val_r10"],
             "pairs": res.pairs, "trainable": res.trainable_params, "train_s": round(t_train, 1),
             "total_s": round(time.perf_counter() - t0, 1), "test": min(args.test, len(test)),
             "max_length": args.max_length, "batch_size": args.batch_size}
@@ -86,32 +93,37 @@ def _ms(xs: list[float]) -> str:
     return f"{statistics.mean(xs):.1f} ± {statistics.stdev(xs) if len(xs) > 1 else 0.0:.1f}"
 
 
+def _paired_delta(runs: dict[int, dict[str, Any]], base: dict[int, dict[str, Any]], key: str) -> str:
+    """Mean paired difference over the seeds both have, with a 95 % t-interval; 'shown' if it excludes 0."""
+    paired = [runs[s][key] - base[s][key] for s in sorted(runs) if s in base]
+    if not paired:
+        return "—"
+    mean = statistics.mean(paired)
+    if len(paired) == 1:
+        return f"{mean:+.2f} (1 seed)"
+    half = T95.get(len(paired) - 1, 2.0) * statistics.stdev(paired) / len(paired) ** 0.5
+    verdict = "shown" if abs(mean) > half else "not shown"
+    return f"{mean:+.2f} [{mean - half:+.2f}, {mean + half:+.2f}] {verdict}"
+
+
 def table(rows: list[dict[str, Any]]) -> str:
     """Markdown: per setting R@1/5/10 mean ± std over seeds, paired Δ R@1 vs defaults with a 95 % CI."""
     by: dict[str, dict[int, dict[str, Any]]] = {}
     for r in rows:
         by.setdefault(r["setting"], {})[r["seed"]] = r
     base = by.get("defaults", {})
-    out = ["| setting | seeds | R@1 | R@5 | R@10 | Δ R@1 vs defaults (paired, 95 % CI) | train s/run |",
-           "|---|---|---|---|---|---|---|"]
+    out = ["| setting | seeds | de R@1 | R@5 | R@10 | Δ de R@1 vs defaults (paired, 95 % CI) | task-2 de R@1 | "
+           "Δ task-2 R@1 (paired, 95 % CI) | train s/run |", "|---|---|---|---|---|---|---|---|---|"]
     for setting in SETTINGS:
         runs = by.get(setting)
         if not runs:
             continue
         seeds = sorted(runs)
-        cols = [_ms([runs[s][k] for s in seeds]) for k in ("r1", "r5", "r10")]
-        delta = "—"
-        paired = [runs[s]["r1"] - base[s]["r1"] for s in seeds if s in base]
-        if setting != "defaults" and paired:
-            mean = statistics.mean(paired)
-            if len(paired) > 1:
-                half = T95.get(len(paired) - 1, 2.0) * statistics.stdev(paired) / len(paired) ** 0.5
-                verdict = "shown" if abs(mean) > half else "not shown"
-                delta = f"{mean:+.2f} [{mean - half:+.2f}, {mean + half:+.2f}] {verdict}"
-            else:
-                delta = f"{mean:+.2f} (1 seed)"
+        cols = [_ms([runs[s][k] for s in seeds]) for k in ("r1", "r5", "r10", "task2_r1")]
+        deltas = [_paired_delta(runs, base, key) if setting != "defaults" else "—" for key in ("r1", "task2_r1")]
         secs = statistics.mean(runs[s]["train_s"] for s in seeds)
-        out.append(f"| {setting} | {len(seeds)} | {cols[0]} | {cols[1]} | {cols[2]} | {delta} | {secs:.0f} |")
+        out.append(f"| {setting} | {len(seeds)} | {cols[0]} | {cols[1]} | {cols[2]} | {deltas[0]} | {cols[3]} | "
+                   f"{deltas[1]} | {secs:.0f} |")
     return "\n".join(out)
 
 
@@ -145,6 +157,7 @@ def main() -> None:
                 with args.results.open("a", encoding="utf-8") as fh:
                     fh.write(json.dumps(r) + "\n")
                 print(f"{setting} seed {seed}: R@1 {r['r1']:.1f} R@5 {r['r5']:.1f} R@10 {r['r10']:.1f} "
+                      f"task-2 R@1 {r['task2_r1']:.1f} "
                       f"({r['train_s']:.0f} s train, {r['total_s']:.0f} s total)", flush=True)
     print(table(rows))
 

@@ -61,7 +61,8 @@ def main() -> None:
     ap.add_argument("--dim", type=int, default=1536, help="head dimension of --untrained")
     ap.add_argument("--seed", type=int, default=0, help="seed of --untrained's random head")
     ap.add_argument("--max-length", type=int, default=64)
-    ap.add_argument("--langs", nargs="+", default=["de", "fr", "cs", "task2-de"])
+    ap.add_argument("--langs", nargs="+", default=["de", "fr", "cs", "task2-de"],
+                    help="de fr cs (task 1), task2-de (all 5 task-2 German captions) or task2-de.K (the K-th)")
     ap.add_argument("--limit", type=int, default=None, help="only the first N test images")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
@@ -91,9 +92,9 @@ def main() -> None:
     ids = [str(i) for i in range(len(english))]
     rows = {}
     for lang in args.langs:
-        if lang == "task2-de":
+        if lang.startswith("task2-de"):  # "task2-de": all five captions per image; "task2-de.K": the K-th
             queries, items = [], []
-            for k in range(1, 6):
+            for k in ([int(lang.split(".")[1])] if "." in lang else range(1, 6)):
                 lines = (DATA / "task2" / f"test_2016.{k}.de").read_text(encoding="utf-8").splitlines()[:n]
                 queries += lines
                 items += [str(i) for i in range(len(lines))]
