@@ -1,4 +1,5 @@
-"""Every TrainConfig field is a flag of both training commands, or marked library-only; help is said once."""
+"""Every TrainConfig field is a flag of both training commands, or marked library-only; help is said once;
+every option field an error names is the flag the CLI prints for it."""
 
 from __future__ import annotations
 
@@ -9,7 +10,11 @@ import pytest
 import typer.main
 
 from cl2cm.cli import app
+from cl2cm.cli.flags import flag_of
+from cl2cm.models.text import TextEncoderConfig
+from cl2cm.train.distill import DistillOptions
 from cl2cm.train.engine import TrainConfig, help_of, option
+from cl2cm.train.teacher import TeacherOptions
 
 
 def _options(command: str) -> dict[str, click.Parameter]:
@@ -39,3 +44,22 @@ def test_a_field_is_either_a_flag_or_library_only() -> None:
         option(1, "x")
     with pytest.raises(ValueError):
         option(1, "x", flag="--x", library_only=True)
+
+
+# Fields of the model/loss options that are no `--field-name` flag: the nested text config, a boolean whose
+# flag says it otherwise (--shared-encoder), settings only Python callers reach. No `ConfigError` names them.
+_NOT_A_FLAG = {"train-teacher": {"text", "shared"}, "distill": {"kt_rows", "kt_columns"}}
+
+
+@pytest.mark.parametrize(("command", "fields"), [
+    ("train-teacher", [*dataclasses.fields(TeacherOptions), *dataclasses.fields(TextEncoderConfig)]),
+    ("distill", dataclasses.fields(DistillOptions)),
+])
+def test_each_option_field_is_named_by_its_flag(command: str, fields: list[dataclasses.Field]) -> None:
+    """The options' errors name fields (`ConfigError`); the CLI prints `flag_of(field)`, so it must be a flag."""
+    options = _options(command)
+    for f in fields:
+        if f.name in _NOT_A_FLAG[command]:
+            assert flag_of(f.name) not in options, f"{f.name} is a flag now: drop it from _NOT_A_FLAG"
+            continue
+        assert flag_of(f.name) in options, f"{command}: field {f.name} → {flag_of(f.name)} is not a flag"
