@@ -61,6 +61,9 @@ def init_from_env(device_type: str, *, backend: str | None = None,
     if not is_dist():
         backend = backend or ("nccl" if device_type == "cuda" else "gloo")
         dist.init_process_group(backend=backend, **({"timeout": timeout} if timeout else {}))
+        # Leave the group before the interpreter tears down: a gloo group still alive at exit can abort the
+        # process ("terminate called without an active exception") when a peer has already gone.
+        atexit.register(_leave)
     return DistInfo(rank=dist.get_rank(), world_size=dist.get_world_size(),
                     local_rank=int(os.environ.get("LOCAL_RANK", "0")))
 
@@ -169,7 +172,6 @@ def stage_ranks(shard: str | None) -> StageRanks:
                           "drop {shard} (it is for processes a scheduler starts itself)", value=shard)
     if not is_dist():
         init_from_env("cpu", backend="gloo", timeout=STAGE_TIMEOUT)
-        atexit.register(_leave)
     return StageRanks(rank=dist.get_rank(), world=dist.get_world_size(),
                       local_rank=int(os.environ.get("LOCAL_RANK", "0")), collective=True)
 
