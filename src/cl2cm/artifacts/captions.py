@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cl2cm.artifacts.io import atomic_open, read_lines
+from cl2cm.artifacts.io import atomic_open, iter_lines
 from cl2cm.errors import UserError
 
 FORMATS = ("jsonl", "multi30k", "nrccr", "tsv", "csv", "parquet")
@@ -88,7 +88,10 @@ def detect_format(path: str | Path, images: str | Path | None = None) -> str:
     ):
         return "multi30k"
     if p.suffix == ".txt" and p.exists():
-        first = next(iter(read_lines(p)), "")
+        lines = iter_lines(p)
+        first = next(lines, "")
+        for _ in lines:  # the rest is decoded too: invalid UTF-8 anywhere names its line, as readers do
+            pass
         head = first.split(maxsplit=1)[0] if first.strip() else ""
         if "\t" in first:
             return "tsv"
@@ -112,6 +115,27 @@ def read_captions(
     `lang` overrides (or, for TSV/CSV, supplies) the language; `images` overrides the image-list file of the
     Multi30K format. Duplicate ids, empty files and empty captions are user errors naming file and line.
     """
+    return list(iter_captions(path, fmt, lang=lang, images=images, allow_empty_text=allow_empty_text))
+
+
+def iter_captions(
+    path: str | Path,
+    fmt: str | None = None,
+    *,
+    lang: str | None = None,
+    images: str | Path | None = None,
+    allow_empty_text: bool = False,
+    new_map: Callable[[], MutableMapping[str, int]] = dict,
+) -> Iterator[Caption]:
+    """`read_captions` one record at a time, for stages that stream a corpus.
+
+    What grows with the corpus (the ids seen, per-image caption counts) lives in mappings from `new_map`:
+    dicts by default; a stage that must stay within a memory bound passes a disk-backed mapping.
+
+    The errors are read_captions' and come in its order: a malformed record anywhere before the first
+    duplicate id or empty caption (those are raised once the whole file has parsed), then an empty file.
+    A consumer must not commit anything before the iterator is exhausted.
+    """
     path = Path(path)
     if not path.exists():
         raise UserError("file not found", path=path)
@@ -120,21 +144,25 @@ def read_captions(
     fmt = fmt or detect_format(path, images)
     if fmt not in _READERS:
         raise UserError(f"--format {fmt!r}: expected one of {', '.join(FORMATS)}")
-    records = list(_READERS[fmt](path, lang=lang, images=images))
-    if not records:
+    seen = new_map()
+    problem: UserError | None = None
+    n = 0
+    for n, rec in enumerate(_READERS[fmt](path, lang=lang, images=images, new_map=new_map), 1):
+        if problem is None:
+            first = seen.setdefault(rec.id, n)
+            if first != n:
+                problem = UserError(f"duplicate id {rec.id!r} (first at record {first})", path=path, line=n)
+            elif not allow_empty_text and not rec.text.strip():
+                problem = UserError(f"empty caption for id {rec.id!r}", path=path, line=n)
+        yield rec
+    if not n:
         raise UserError("no captions (empty file)", path=path)
-    seen: dict[str, int] = {}
-    for i, rec in enumerate(records, 1):
-        if rec.id in seen:
-            raise UserError(f"duplicate id {rec.id!r} (first at record {seen[rec.id]})", path=path, line=i)
-        seen[rec.id] = i
-        if not allow_empty_text and not rec.text.strip():
-            raise UserError(f"empty caption for id {rec.id!r}", path=path, line=i)
-    return records
+    if problem is not None:
+        raise problem
 
 
-def _read_jsonl(path: Path, lang: str | None = None, images: Any = None) -> Iterator[Caption]:
-    for i, line in enumerate(read_lines(path), 1):
+def _read_jsonl(path: Path, lang: str | None = None, images: Any = None, new_map: Any = dict) -> Iterator[Caption]:
+    for i, line in enumerate(iter_lines(path), 1):
         if not line.strip():
             continue
         try:
@@ -155,16 +183,23 @@ def _read_jsonl(path: Path, lang: str | None = None, images: Any = None) -> Iter
             if not isinstance(obj[key], str):
                 raise UserError(f"field {key!r} must be a string, got {type(obj[key]).__name__} "
                                 f"{json.dumps(obj[key])[:40]}", path=path, line=i)
+            if not obj[key].isascii():
+                try:  # JSON's "\\ud800" escape decodes to a lone surrogate, which no UTF-8 file can hold
+                    obj[key].encode("utf-8")
+                except UnicodeEncodeError as exc:
+                    raise UserError(f"field {key!r} holds a lone surrogate ({exc.object[exc.start]!a}), not text",
+                                    path=path, line=i) from exc
         yield Caption.from_dict(obj)
 
 
-def _aligned(path: Path, image_list: Path, lang: str, k: int | None) -> Iterator[Caption]:
-    texts = read_lines(path)
-    names = read_lines(image_list)
-    if len(texts) != len(names):
-        raise UserError(f"{len(texts)} captions but {len(names)} image names in {image_list}", path=path)
-    counts: dict[str, int] = {}
-    for i, (text, name) in enumerate(zip(texts, names, strict=True), 1):
+def _aligned(path: Path, image_list: Path, lang: str, k: int | None,
+             new_map: Callable[[], MutableMapping[str, int]] = dict) -> Iterator[Caption]:
+    n_texts = sum(1 for _ in iter_lines(path))  # a first pass: both files are checked before any record
+    n_names = sum(1 for _ in iter_lines(image_list))
+    if n_texts != n_names:
+        raise UserError(f"{n_texts} captions but {n_names} image names in {image_list}", path=path)
+    counts = new_map()  # k of each image name (task 1)
+    for i, (text, name) in enumerate(zip(iter_lines(path), iter_lines(image_list), strict=True), 1):
         name = name.strip()
         if not name:
             raise UserError("empty image name", path=image_list, line=i)
@@ -176,11 +211,12 @@ def _aligned(path: Path, image_list: Path, lang: str, k: int | None) -> Iterator
         yield Caption(id=f"{name}#{n}", image=name, lang=lang, text=text.strip(), extra={})
 
 
-def _read_multi30k(path: Path, lang: str | None = None, images: str | Path | None = None) -> Iterator[Caption]:
+def _read_multi30k(path: Path, lang: str | None = None, images: str | Path | None = None,
+                   new_map: Callable[[], MutableMapping[str, int]] = dict) -> Iterator[Caption]:
     m2 = _TASK2.match(path.name)
     if m2 and (images or (path.parent / f"{m2['split']}_images.txt").exists()):
         image_list = Path(images) if images else path.parent / f"{m2['split']}_images.txt"
-        yield from _aligned(path, image_list, lang or m2["lang"], int(m2["k"]) - 1)
+        yield from _aligned(path, image_list, lang or m2["lang"], int(m2["k"]) - 1, new_map)
         return
     m1 = _TASK1.match(path.name)
     if not m1:
@@ -188,7 +224,7 @@ def _read_multi30k(path: Path, lang: str | None = None, images: str | Path | Non
     image_list = Path(images) if images else path.parent / f"{m1['split']}.txt"
     if not image_list.exists():
         raise UserError(f"image list {image_list.name} not found beside it (pass --images)", path=path)
-    yield from _aligned(path, image_list, lang or m1["lang"], None)
+    yield from _aligned(path, image_list, lang or m1["lang"], None, new_map)
 
 
 def _nrccr_lang(tag: str) -> str | None:
@@ -198,8 +234,8 @@ def _nrccr_lang(tag: str) -> str | None:
     return "en" if tag.endswith("2enc") or tag == "enc" else m["lang"]
 
 
-def _read_nrccr(path: Path, lang: str | None = None, images: Any = None) -> Iterator[Caption]:
-    for i, line in enumerate(read_lines(path), 1):
+def _read_nrccr(path: Path, lang: str | None = None, images: Any = None, new_map: Any = dict) -> Iterator[Caption]:
+    for i, line in enumerate(iter_lines(path), 1):
         if not line.strip():
             continue
         parts = line.split(" ", 1)
@@ -224,8 +260,8 @@ def _read_nrccr(path: Path, lang: str | None = None, images: Any = None) -> Iter
         yield Caption(id=f"{image}#{k}", image=image, lang=rec_lang, text=text, extra=extra)
 
 
-def _read_tsv(path: Path, lang: str | None = None, images: Any = None) -> Iterator[Caption]:
-    for i, line in enumerate(read_lines(path), 1):
+def _read_tsv(path: Path, lang: str | None = None, images: Any = None, new_map: Any = dict) -> Iterator[Caption]:
+    for i, line in enumerate(iter_lines(path), 1):
         if not line.strip():
             continue
         if "\t" not in line:
@@ -237,7 +273,7 @@ def _read_tsv(path: Path, lang: str | None = None, images: Any = None) -> Iterat
         yield Caption(id=cap_id, image=image_of(cap_id), lang=lang or "und", text=text.strip())
 
 
-def _read_table(path: Path, lang: str | None = None, images: Any = None) -> Iterator[Caption]:
+def _read_table(path: Path, lang: str | None = None, images: Any = None, new_map: Any = dict) -> Iterator[Caption]:
     import datasets  # heavy: imported only for CSV/Parquet
 
     kind = "csv" if path.suffix.lower() == ".csv" else "parquet"

@@ -171,19 +171,33 @@ def write_lines(path: str | Path, lines: list[str]) -> None:
 
 def read_lines(path: str | Path) -> list[str]:
     """Read a one-item-per-line file, tolerating CRLF and a UTF-8 BOM."""
+    return list(iter_lines(path))
+
+
+def iter_lines(path: str | Path) -> Iterator[str]:
+    """`read_lines` one line at a time: memory holds one line, never the file (streaming readers).
+
+    Lines end at "\\n" only (one trailing "\\r" dropped); a BOM opening the file is dropped; invalid UTF-8 is a
+    UserError naming the line. "\\n" never occurs inside a multi-byte UTF-8 sequence, so decoding line by line
+    accepts and rejects exactly what decoding the whole file does.
+    """
     path = Path(path)
     try:
-        raw = path.read_bytes()
+        fh = path.open("rb")
     except FileNotFoundError as exc:
         raise UserError("file not found", path=path) from exc
     except IsADirectoryError as exc:
         raise UserError("is a directory, expected a file", path=path) from exc
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise UserError("invalid UTF-8", path=path, line=line) from exc
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    return [ln[:-1] if ln.endswith("\r") else ln for ln in lines]
+    with fh:
+        for i, raw in enumerate(fh, 1):
+            if i == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]
+                if not raw:  # the BOM was the whole file
+                    return
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise UserError("invalid UTF-8", path=path, line=i) from exc
+            if line.endswith("\n"):
+                line = line[:-1]
+            yield line[:-1] if line.endswith("\r") else line
