@@ -6,13 +6,13 @@ into batches by a padded-token budget (`--max-tokens`), so batches hold little p
 early. Safety comes from the artifact layer: the sorted order is cut into fixed chunks, each committed
 atomically as it completes (`ChunkedRun`), so a rerun after any kill skips finished chunks; `--shard i/n`
 runs take disjoint chunks; whoever finds every chunk done merges `<lang>.jsonl` files and writes the
-manifest last.
+manifest last. Memory does not grow with the corpus: it streams into an on-disk index
+(`cl2cm.translate.corpus.CorpusIndex`) that does the deduplication, the global length order and the
+input-order merge, so a run holds one window of records, one chunk of sentences or one output row at a time.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import shutil
 import time
 from collections.abc import Iterator
@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cl2cm.artifacts.captions import Caption, read_captions, write_captions
+from cl2cm.artifacts.captions import write_captions
 from cl2cm.artifacts.chunks import ChunkJob, ChunkPlan
 from cl2cm.artifacts.io import remove_stale_temps
 from cl2cm.artifacts.lock import output_lock
@@ -36,7 +36,7 @@ from cl2cm.artifacts.manifest import (
 from cl2cm.errors import UserError
 from cl2cm.progress import Progress, reporter
 from cl2cm.runtime import resolve_device, seed_everything
-from cl2cm.train.dist import stage_ranks
+from cl2cm.train.dist import StageRanks, stage_ranks
 from cl2cm.translate.base import (
     LENGTH_EXTRA,
     LENGTH_RATIO,
@@ -46,6 +46,7 @@ from cl2cm.translate.base import (
     load_backend,
     model_identity,
 )
+from cl2cm.translate.corpus import CorpusIndex
 
 KIND = "translations"
 
@@ -174,14 +175,6 @@ def _noise(cfg: TranslateConfig) -> float | None:
     return DEFAULT_NOISE if cfg.noise is None else cfg.noise
 
 
-def _records_digest(records: list[Caption]) -> str:
-    h = hashlib.sha256()
-    for r in records:
-        h.update(json.dumps([r.id, r.image, r.text], ensure_ascii=False).encode())
-        h.update(b"\n")
-    return h.hexdigest()
-
-
 def _run_key(cfg: TranslateConfig, digest: str, n_distinct: int) -> dict[str, Any]:
     """What the output depends on; a rerun with another key is another run (refused without --overwrite)."""
     return {
@@ -229,13 +222,11 @@ def _uncommit(out: Path, old: Manifest) -> None:
 
 @dataclass
 class _Lang:
-    """One target language's plan: its chunks, the sentences' token lengths and order, its statistics."""
+    """One target language's plan: its chunks (ranges of positions in the corpus index's length order of
+    the distinct sentences) and its statistics."""
 
     tgt: str
     chunks: ChunkPlan
-    raw: list[int]  # source length of each distinct sentence in model tokens, before truncation
-    lengths: list[int]  # truncated lengths (what the batches are cut by)
-    order: list[int]  # distinct-sentence indices, longest first: chunk c covers order[ranges[c]]
     stats: LangStats
 
 
@@ -245,12 +236,18 @@ def translate_corpus(captions: str | Path, out_dir: str | Path, cfg: TranslateCo
     t0 = time.perf_counter()
     _validate(cfg)
     launch = stage_ranks(cfg.shard)  # --shard i/n, or torchrun's RANK of WORLD_SIZE
-    shard = launch.shard
     device = launch.device(resolve_device(cfg.device))
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise UserError("exists and is not a directory", path=out)
-    records, distinct, key = _read_corpus(captions, cfg)
+    with CorpusIndex.scan(captions, source_lang=cfg.source_lang, fmt=cfg.fmt, lang=cfg.lang,
+                          images=cfg.images) as corpus:
+        return _translate_indexed(captions, corpus, out, cfg, launch, device, t0, progress)
+
+
+def _translate_indexed(captions: str | Path, corpus: CorpusIndex, out: Path, cfg: TranslateConfig,
+                       launch: StageRanks, device: Any, t0: float, progress: Progress | None) -> TranslateResult:
+    key = _run_key(cfg, corpus.digest, corpus.distinct)
     seed_everything(cfg.seed)
     old = _existing(out, key, cfg.overwrite)
     if old is not None and old.extra.get("key") == key:
@@ -265,32 +262,21 @@ def translate_corpus(captions: str | Path, out_dir: str | Path, cfg: TranslateCo
     backend, back = _load_backends(cfg, device, out)
     if old is not None and launch.is_main:  # torchrun: rank 0, before the other ranks open the parts
         _uncommit(out, old)
-    with ChunkJob(out, shard, collective=launch.collective) as job:
-        langs = [_plan_language(job, backend, cfg, key, tgt, records, distinct) for tgt in cfg.targets]
+    with ChunkJob(out, launch.shard, collective=launch.collective) as job:
+        langs = [_plan_language(job, backend, cfg, key, tgt, corpus) for tgt in cfg.targets]
         job.planned()
         bar = reporter(progress)
         for lang in langs:
-            _translate_chunks(lang, backend, back, cfg, distinct, bar)
+            _translate_chunks(lang, backend, back, cfg, corpus, bar)
         stats = [lang.stats for lang in langs]
         if not job.claim_merge():
             return TranslateResult(out, "shard done", stats, time.perf_counter() - t0, job.missing())
         if (out / MANIFEST_NAME).exists() and read_manifest(out).extra.get("key") == key:
             return TranslateResult(out, "already complete", stats, time.perf_counter() - t0)
         remove_stale_temps(out)  # we hold OUT's lock: temp files here are the leftovers of a killed merge
-        _merge(out, captions, cfg, key, records, distinct, langs)
+        _merge(out, captions, cfg, key, corpus, langs)
     _cleanup(out, cfg.targets)
     return TranslateResult(out, "complete", stats, time.perf_counter() - t0)
-
-
-def _read_corpus(captions: str | Path, cfg: TranslateConfig) -> tuple[list[Caption], list[str], dict[str, Any]]:
-    """The English records, their distinct texts (first-seen order) and the run key."""
-    records = read_captions(captions, cfg.fmt, lang=cfg.lang, images=cfg.images)
-    foreign = sorted({r.lang for r in records} - {cfg.source_lang, "und"})
-    if foreign:
-        raise UserError(f"holds captions in {', '.join(map(repr, foreign))}, not the source language "
-                        f"{cfg.source_lang!r} (pass --lang or --from)", path=captions)
-    distinct = list(dict.fromkeys(r.text for r in records))
-    return records, distinct, _run_key(cfg, _records_digest(records), len(distinct))
 
 
 def _load_backends(cfg: TranslateConfig, device: Any, out: Path) -> tuple[Backend, Backend | None]:
@@ -307,59 +293,62 @@ def _load_backends(cfg: TranslateConfig, device: Any, out: Path) -> tuple[Backen
 
 
 def _plan_language(job: ChunkJob, backend: Backend, cfg: TranslateConfig, key: dict[str, Any], tgt: str,
-                   records: list[Caption], distinct: list[str]) -> _Lang:
-    raw = backend.count_tokens(distinct, cfg.source_lang, tgt)
-    lengths = [min(n, backend.max_source_tokens) for n in raw]
-    chunks = job.plan(tgt, _chunk_key(key, tgt, cfg.chunk_size), len(distinct), cfg.chunk_size,
+                   corpus: CorpusIndex) -> _Lang:
+    truncated = corpus.plan(tgt, lambda texts: backend.count_tokens(texts, cfg.source_lang, tgt),
+                            backend.max_source_tokens)
+    chunks = job.plan(tgt, _chunk_key(key, tgt, cfg.chunk_size), corpus.distinct, cfg.chunk_size,
                       overwrite=cfg.overwrite)
-    stats = LangStats(tgt, rows=len(records), distinct=len(distinct),
-                      truncated=sum(n > backend.max_source_tokens for n in raw), file=f"{tgt}.jsonl")
-    return _Lang(tgt, chunks, raw, lengths, length_order(lengths), stats)
+    stats = LangStats(tgt, rows=corpus.records, distinct=corpus.distinct, truncated=truncated, file=f"{tgt}.jsonl")
+    return _Lang(tgt, chunks, stats)
 
 
 def _translate_chunks(lang: _Lang, backend: Backend, back: Backend | None, cfg: TranslateConfig,
-                      distinct: list[str], bar: Progress) -> None:
+                      corpus: CorpusIndex, bar: Progress) -> None:
     """This shard's pending chunks of one language, each committed as soon as it is translated."""
     task = bar.task(f"{cfg.source_lang}→{lang.tgt}", total=lang.chunks.todo_items, unit="sent")
     for c in lang.chunks.todo:
         t_chunk = time.perf_counter()
-        idx = [lang.order[j] for j in lang.chunks.ranges[c]]
-        texts = [distinct[i] for i in idx]
-        done = translate_sorted(backend, texts, [lang.lengths[i] for i in idx], cfg.source_lang, lang.tgt,
+        sentences = corpus.sentences(lang.tgt, lang.chunks.ranges[c])
+        texts = [text for text, _, _ in sentences]
+        done = translate_sorted(backend, texts, [n for _, _, n in sentences], cfg.source_lang, lang.tgt,
                                 cfg.max_tokens, cfg.max_batch)
         backs = (translate_texts(back, done, lang.tgt, cfg.source_lang, max_tokens=cfg.max_tokens,
                                  max_batch=cfg.max_batch) if back is not None else None)
         rows = []
-        for k, i in enumerate(idx):
-            row: dict[str, Any] = {"src": texts[k], "text": done[k]}
+        for k, (text, raw, _) in enumerate(sentences):
+            row: dict[str, Any] = {"src": text, "text": done[k]}
             if backs is not None:
                 row["back"] = backs[k]
-            if lang.raw[i] > backend.max_source_tokens:
+            if raw > backend.max_source_tokens:
                 row["truncated"] = True
             rows.append(row)
         lang.chunks.run.write_rows(c, rows)
-        lang.stats.translated += len(idx)
+        lang.stats.translated += len(sentences)
         lang.stats.seconds += time.perf_counter() - t_chunk
-        task.advance(len(idx))
+        task.advance(len(sentences))
     task.close()
 
 
-def _merge(out: Path, captions: str | Path, cfg: TranslateConfig, key: dict[str, Any], records: list[Caption],
-           distinct: list[str], langs: list[_Lang]) -> None:
-    """Every chunk is committed: write `<lang>.jsonl` in the input's order, then the manifest, last."""
+def _merge(out: Path, captions: str | Path, cfg: TranslateConfig, key: dict[str, Any], corpus: CorpusIndex,
+           langs: list[_Lang]) -> None:
+    """Every chunk is committed: write `<lang>.jsonl` in the input's order, then the manifest, last. The
+    chunks go into the corpus index one at a time and the rows stream out of it: memory holds one chunk."""
     languages = {}
     for lang in langs:
         run = lang.chunks.run
-        by_src = {row["src"]: row for c in range(len(lang.chunks.ranges)) for row in run.read_rows(c)}
-        if len(by_src) != len(distinct):
-            raise UserError(f"parts of {lang.tgt!r} hold {len(by_src)} of {len(distinct)} sentences; "
+        have = 0
+        for c in range(len(lang.chunks.ranges)):
+            have = corpus.add_translations(lang.tgt, run.read_rows(c))
+        if have != corpus.distinct:
+            raise UserError(f"parts of {lang.tgt!r} hold {have} of {corpus.distinct} sentences; "
                             "rerun with --overwrite", path=run.dir)
-        write_captions(out / lang.stats.file, (_output_row(r, lang.tgt, by_src[r.text]) for r in records))
+        write_captions(out / lang.stats.file, (_output_row(cap_id, image, text, lang.tgt, part, run.dir)
+                                               for cap_id, image, text, part in corpus.joined(lang.tgt)))
         languages[lang.tgt] = {k: v for k, v in asdict(lang.stats).items()
                                if k in ("rows", "distinct", "truncated", "file")}
     inputs = {"captions": captions, **({"images": cfg.images} if cfg.images else {})}
     write_manifest(out, Manifest(
-        kind=KIND, rows=len(records),
+        kind=KIND, rows=corpus.records,
         model={**model_identity(cfg.model), "backend": cfg.backend,
                "back_model": cfg.back_model if cfg.back_translate else None},
         inputs=checksum_inputs(inputs),
@@ -370,8 +359,12 @@ def _merge(out: Path, captions: str | Path, cfg: TranslateConfig, key: dict[str,
                            "truncation": "sources longer than the model maximum keep their first tokens"}}))
 
 
-def _output_row(rec: Caption, tgt: str, part: dict[str, Any]) -> dict[str, Any]:
-    row: dict[str, Any] = {"id": rec.id, "image": rec.image, "lang": tgt, "text": part["text"], "source": rec.text}
+def _output_row(cap_id: str, image: str, text: str, tgt: str, part: dict[str, Any] | None,
+                parts_dir: Path) -> dict[str, Any]:
+    if part is None:
+        raise UserError(f"parts of {tgt!r} lack the translation of {cap_id!r}; rerun with --overwrite",
+                        path=parts_dir)
+    row: dict[str, Any] = {"id": cap_id, "image": image, "lang": tgt, "text": part["text"], "source": text}
     if "back" in part:
         row["back"] = part["back"]
     if part.get("truncated"):
