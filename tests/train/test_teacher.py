@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from cl2cm.cli import main
 from cl2cm.models import load_model
@@ -107,3 +109,80 @@ def test_cli_user_errors_are_one_line_exit_2(tiny_bert_dir: Path, tmp_path: Path
                            "--tgt", str(de)], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "missing.en: file not found" in proc.stderr
     assert "Traceback" not in proc.stderr and proc.stderr.count("\n") == 1
+
+
+def test_checkpoints_leave_out_frozen_weights_and_resume_bit_for_bit(
+        tiny_bert_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--train-layers 1 of 2: last/best hold the trainable part only; a killed run resumes to the uninterrupted
+    run's model.safetensors bit for bit (from the new checkpoints and from old full ones), the model directory
+    still holds every weight and loads without the encoder, and a changed encoder is refused (exit 2)."""
+    from safetensors.torch import load_file, save_file
+
+    from cl2cm.train.engine import read_checkpoint
+    from cl2cm.train.teacher import TeacherTask
+
+    encoder = tmp_path / "encoder"
+    shutil.copytree(tiny_bert_dir, encoder)
+    en = _jsonl(tmp_path / "en.jsonl", [(f"im{i}#0", "en", f"A dog number {i} runs.") for i in range(32)])
+    de = _jsonl(tmp_path / "de.jsonl", [(f"im{i}#0", "de", f"Ein Hund Nummer {i} läuft.") for i in range(32)])
+
+    def args(out: Path, *extra: str) -> list[str]:
+        return ["train-teacher", "--src", str(en), "--tgt", str(de), "--val-src", str(en), "--val-tgt", str(de),
+                "--encoder", str(encoder), "--dim", "16", "--train-layers", "1", "--max-length", "16",
+                "--batch-size", "8", "--epochs", "2", "--lr", "1e-3", "--device", "cpu", "--seed", "3",
+                "--ot-iters", "5", "--quiet", "--out", str(out), *extra]
+
+    main(args(tmp_path / "full"))
+    calls = {"n": 0}
+    original = TeacherTask.loss
+
+    def dying(self, model, batch):  # noqa: ANN001, ANN202
+        calls["n"] += 1
+        if calls["n"] == 6:  # in the middle of epoch 2 (4 steps per epoch)
+            raise KeyboardInterrupt
+        return original(self, model, batch)
+
+    with monkeypatch.context() as m:
+        m.setattr(TeacherTask, "loss", dying)
+        with pytest.raises(SystemExit) as killed:  # the CLI turns the kill into exit 130
+            main(args(tmp_path / "cut"))
+    assert killed.value.code == 130
+    ckpt = tmp_path / "cut" / "checkpoints"
+    tensors, meta = read_checkpoint(ckpt / "last.safetensors")
+    full = load_file(str(tmp_path / "full" / "model.safetensors"))
+    kept = {k[len("model.teacher."):] for k in tensors if k.startswith("model.teacher.")}
+    frozen = set(full) - kept
+    assert frozen and all(".layer.0." in k or ".embeddings." in k or ".pooler." in k for k in frozen), frozen
+    assert any(".layer.1." in k for k in kept) and any(k.startswith("src.proj.") for k in kept)
+    assert meta["frozen"]["tensors"] == len(frozen) and len(meta["frozen"]["sha256"]) == 64
+    assert set(load_file(str(ckpt / "best.safetensors"))) == {f"teacher.{k}" for k in kept} | {
+        k[len("model."):] for k in tensors if k.startswith("model.nce.")}
+
+    # The same cut, as a run from before checkpoints left the frozen weights out would have written it.
+    old = tmp_path / "cut-old"
+    shutil.copytree(tmp_path / "cut", old)
+    old_meta = {k: v for k, v in meta.items() if k != "frozen"}
+    save_file({**tensors, **{f"model.teacher.{k}": full[k] for k in frozen}}, str(old / "checkpoints" /
+              "last.safetensors"), metadata={"cl2cm": json.dumps(old_meta)})
+    best = load_file(str(ckpt / "best.safetensors"))
+    save_file({**best, **{f"teacher.{k}": full[k] for k in frozen}}, str(old / "checkpoints" / "best.safetensors"))
+
+    for out in (tmp_path / "cut", old):
+        main(args(out, "--resume"))
+        resumed = load_file(str(out / "model.safetensors"))
+        assert resumed.keys() == full.keys()  # the model directory holds every weight, frozen ones included
+        for k in full:
+            assert torch.equal(resumed[k], full[k]), (out.name, k)
+
+    shutil.move(encoder, tmp_path / "encoder-moved")  # the model directory stands without its encoder
+    assert load_model(tmp_path / "cut").encode_text(["Ein Hund."]).shape == (1, 16)
+    shutil.move(tmp_path / "encoder-moved", encoder)
+
+    weights = load_file(str(encoder / "model.safetensors"))  # another encoder behind the same path
+    save_file({k: v * 2 if "word_embeddings" in k else v for k, v in weights.items()},
+              str(encoder / "model.safetensors"), metadata={"format": "pt"})
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exc:
+        main(args(tmp_path / "cut", "--resume", "--epochs", "3"))
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and "last.safetensors: the frozen weights" in err and err.count("\n") == 1, err

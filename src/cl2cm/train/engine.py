@@ -6,11 +6,13 @@ final model directory) and a `TrainConfig`; the engine does everything else the 
 * AdamW (no weight decay on biases/norms), linear warm-up then cosine decay, or NRCCR's schedule
   (×0.99 per epoch, ×0.5 after 3 epochs without improvement), gradient clipping and accumulation;
 * AMP on CUDA (bf16 where supported, fp16 with a GradScaler otherwise);
-* a checkpoint at the end of every epoch in ``OUT/checkpoints/last.safetensors``: model, optimizer state
-  flattened into named tensors, RNG states, and JSON metadata (step, epoch, schedule, best metric); no
-  pickle. `resume=True` continues from it and, under a seed, reproduces the uninterrupted run's weights;
-* early stopping on the task's validation metric; the best weights kept in ``checkpoints/best.safetensors``
-  and used for the final model directory;
+* a checkpoint at the end of every epoch in ``OUT/checkpoints/last.safetensors``: what training can change
+  of the model (`checkpoint_weights`: trainable parameters and buffers, not the frozen backbone weights the
+  task rebuilds; a fingerprint of those is kept instead), optimizer state flattened into named tensors, RNG
+  states, and JSON metadata (step, epoch, schedule, best metric); no pickle. `resume=True` continues from
+  it and, under a seed, reproduces the uninterrupted run's weights;
+* early stopping on the task's validation metric; the best weights (the same subset) kept in
+  ``checkpoints/best.safetensors`` and used for the final model directory, which holds every weight;
 * ``OUT/metrics.jsonl`` (train loss every `log_every` steps, one record per epoch), TensorBoard when it is
   installed, and progress (steps, loss, samples/s) to the caller's `cl2cm.progress.Progress`;
 * several target languages (`TrainTask.train_languages`): each epoch draws every language equally often
@@ -22,6 +24,7 @@ final model directory) and a `TrainConfig`; the engine does everything else the 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import math
 import random
@@ -278,18 +281,60 @@ def _set_rng_state(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> No
     np.random.set_state((n[0], tensors["rng.numpy"].numpy().astype(np.uint32), n[1], n[2], n[3]))
 
 
-def save_checkpoint(path: Path, module: nn.Module, opt: torch.optim.Optimizer, scaler: Any,
-                    state: dict[str, Any], config: TrainConfig, fingerprint: dict[str, Any] | None = None) -> None:
-    """Everything needed to continue a run, in one safetensors file (tensors + JSON metadata)."""
+def frozen_names(module: nn.Module) -> set[str]:
+    """State-dict names of the parameters that never train (requires_grad False, so outside the optimizer)."""
+    return {n for n, p in module.named_parameters(remove_duplicate=False) if not p.requires_grad}
+
+
+def checkpoint_weights(module: nn.Module) -> dict[str, torch.Tensor]:
+    """What of the module a checkpoint (last and best) holds: everything training can change, i.e. every
+    state-dict entry but the frozen parameters. Those are the backbone's pretrained weights, which the
+    task rebuilds identically (checked by `frozen_fingerprint`); leaving them out shrinks an e5-small
+    checkpoint by its 96M frozen word embeddings (docs/performance.md)."""
     from cl2cm.models.io import state_dict_for_save
 
-    tensors = {f"model.{k}": v for k, v in state_dict_for_save(module).items()}
+    frozen = frozen_names(module)
+    return {k: v for k, v in state_dict_for_save(module).items() if k not in frozen}
+
+
+def frozen_fingerprint(module: nn.Module) -> dict[str, Any]:
+    """sha256 over the frozen parameters' names, dtypes, shapes and bytes: a resume whose rebuilt frozen
+    weights differ from the run's (another encoder behind the same path) is refused. Computed once per run."""
+    digest = hashlib.sha256()
+    frozen = frozen_names(module)
+    n = numel = 0
+    for name, t in module.state_dict().items():
+        if name not in frozen:
+            continue
+        t = t.detach().cpu().contiguous()
+        digest.update(f"{name}|{t.dtype}|{tuple(t.shape)}\n".encode())
+        digest.update(t.reshape(-1).view(torch.uint8).numpy())
+        n, numel = n + 1, numel + t.numel()
+    return {"tensors": n, "parameters": numel, "sha256": digest.hexdigest()}
+
+
+def load_checkpoint_weights(module: nn.Module, weights: dict[str, torch.Tensor], path: Path) -> None:
+    """Load checkpoint weights strictly; the frozen parameters a checkpoint leaves out keep the module's own
+    values (a full state dict, as checkpoints before the frozen ones were left out held, loads as is)."""
+    from cl2cm.models.io import load_weights
+
+    own = module.state_dict()
+    load_weights(module, {**{k: own[k] for k in frozen_names(module) - weights.keys()}, **weights}, path)
+
+
+def save_checkpoint(path: Path, module: nn.Module, opt: torch.optim.Optimizer, scaler: Any,
+                    state: dict[str, Any], config: TrainConfig, fingerprint: dict[str, Any] | None = None,
+                    frozen: dict[str, Any] | None = None) -> None:
+    """Everything needed to continue a run, in one safetensors file (tensors + JSON metadata); `frozen` is
+    the `frozen_fingerprint` of the weights the checkpoint leaves out."""
+    tensors = {f"model.{k}": v for k, v in checkpoint_weights(module).items()}
     opt_t, opt_meta = _optimizer_to_flat(opt)
     rng_t, rng_meta = _rng_state()
     tensors.update(opt_t)
     tensors.update(rng_t)
     meta = {"state": state, "optimizer": opt_meta, "rng": rng_meta, "config": asdict(config),
-            "scaler": scaler.state_dict() if scaler is not None else None, "task": fingerprint or {}}
+            "scaler": scaler.state_dict() if scaler is not None else None, "task": fingerprint or {},
+            "frozen": frozen if frozen is not None else frozen_fingerprint(module)}
     save_safetensors(path, tensors, metadata={"cl2cm": json.dumps(meta)})
 
 
@@ -437,9 +482,13 @@ class _Fit:
             if meta.get("task", {}) != json.loads(json.dumps(task.fingerprint())):
                 raise ConfigError("the checkpoint was trained on other inputs or model options; resume with the "
                                   "same ones or start a new {out_dir}", path=last_path)
-            from cl2cm.models.io import load_weights
-
-            load_weights(self.module, model_weights(tensors), last_path)
+            load_checkpoint_weights(self.module, model_weights(tensors), last_path)
+            self.frozen = frozen_fingerprint(self.module)  # after the load: an old full checkpoint sets them
+            old_frozen = meta.get("frozen")  # absent in checkpoints that held every weight
+            if old_frozen is not None and old_frozen != self.frozen:
+                raise ConfigError("the frozen weights the model was rebuilt with (from its encoder or teacher "
+                                  "directory) differ from the checkpoint's; resume with the same ones or start a "
+                                  "new {out_dir}", path=last_path)
             _optimizer_from_flat(self.opt, tensors, meta["optimizer"])
             if self.scaler is not None and meta.get("scaler"):
                 self.scaler.load_state_dict(meta["scaler"])
@@ -447,6 +496,7 @@ class _Fit:
             self.state.update(meta["state"])
             self.resumed_from = self.state["epoch"]
         else:
+            self.frozen = frozen_fingerprint(self.module)
             seed_everything(config.seed)  # the data order and dropout of a fresh run depend only on the seed
             if self.info.is_main:
                 for stale in (last_path, self.ckpt_dir / BEST):
@@ -579,12 +629,10 @@ class _Fit:
                           "epoch_time_s": time.perf_counter() - t_epoch})
         if info.is_main:
             if improved and task.metric:
-                from cl2cm.models.io import state_dict_for_save
-
-                save_safetensors(self.ckpt_dir / BEST, state_dict_for_save(module),
+                save_safetensors(self.ckpt_dir / BEST, checkpoint_weights(module),
                                  metadata={"epoch": str(epoch + 1), "metric": str(state["best"])})
             save_checkpoint(self.ckpt_dir / LAST, module, self.opt, self.scaler, dict(state), config,
-                            task.fingerprint())
+                            task.fingerprint(), self.frozen)
         D.barrier()
         if task.metric and state["bad_epochs"] >= config.patience:
             self.stopped_early = True
@@ -598,9 +646,7 @@ class _Fit:
         if self.info.is_main:
             best_path = self.ckpt_dir / BEST
             if task.metric and best_path.exists():
-                from cl2cm.models.io import load_weights
-
-                load_weights(module, load_safetensors(best_path, device=str(self.device)), best_path)
+                load_checkpoint_weights(module, load_safetensors(best_path, device=str(self.device)), best_path)
             module.eval()
             task.save(module, self.out_dir, best=state.get("best_val"))
         self.metrics.close()
