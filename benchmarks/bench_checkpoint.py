@@ -17,7 +17,6 @@ import argparse
 import itertools
 import json
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -41,7 +40,7 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     from cl2cm.cli import main
     from cl2cm.train import engine
 
-    files = {f"{split}.{ext}": _head(DATA / f"{split}.{ext}", work / f"{split}.{ext}", args.lines)
+    files = {f"{split}.{ext}": _head(args.data / f"{split}.{ext}", work / f"{split}.{ext}", args.lines)
              for split in ("train", "test_2016_flickr") for ext in ("en", "de", "txt")}  # .txt: the image list
     saves: list[dict[str, Any]] = []
     original = engine.save_safetensors
@@ -93,15 +92,16 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             "wall_s": round(wall, 1)}
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--encoder", required=True, help="a local HF encoder directory (e.g. the converted e5)")
+    ap.add_argument("--data", type=Path, default=DATA, help="a Multi30K task-1 directory (<split>.{en,de,txt})")
     ap.add_argument("--lines", type=int, default=256, help="first N lines of Multi30K train and test_2016_flickr (validation) en/de")
     ap.add_argument("--max-length", type=int, default=32)
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--json", type=Path, help="write the result here")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-ckpt-") as tmp:
         res = run(args, Path(tmp))
     for i, s in enumerate(res["saves"]):
@@ -111,7 +111,8 @@ def main() -> None:
           f"frozen fingerprint s {res['fingerprint_s']}; run {res['wall_s']} s")
     if args.json:
         args.json.write_text(json.dumps(res, indent=2) + "\n", encoding="utf-8")
+    return res
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
