@@ -93,13 +93,15 @@ def test_real_size_encoder_through_teacher_and_distill(kind: str, tmp_path: Path
                                  heads=12, intermediate=3072, max_length=512, total_vocab=vocab)
     config = json.loads((enc / "config.json").read_text())
     assert config["vocab_size"] == vocab and config["num_hidden_layers"] == 12
-    en, de = write_pairs(tmp_path, 16)
+    # 2 steps of batch 4 read 8 pairs; distill first embeds every pair with the 12-layer teacher, so more
+    # images would only add encoding time (16 images: 160 teacher passes, ~15 s of a loaded 2-core run)
+    en, de = write_pairs(tmp_path, 4)
     common = ["--batch-size", "4", "--max-length", "24", "--max-steps", "2", "--epochs", "1", "--log-every", "1"]
     wall, rss = run_cli(["train-teacher", "--src", str(en), "--tgt", str(de), "--encoder", str(enc),
                          "--out", str(tmp_path / "teacher"), *common], f"train-teacher {kind}")
     assert (tmp_path / "teacher" / "manifest.json").exists()
     assert rss < 6.0, f"train-teacher {kind}: peak RSS {rss:.2f} GiB"
-    store = write_token_store(tmp_path / "feats", 16)
+    store = write_token_store(tmp_path / "feats", 4)
     wall, rss = run_cli(["distill", "--teacher", str(tmp_path / "teacher"), "--features", str(store),
                          "--visual-input", "tokens", "--src", str(en), "--tgt", str(de),
                          "--out", str(tmp_path / "student"), *[c for c in common if c != "--max-length"
