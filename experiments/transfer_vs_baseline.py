@@ -116,6 +116,8 @@ def main() -> None:
     ap.add_argument("--swap", type=float, default=0.0,
                     help="sentence-level MT errors: share of translations replaced by another image's")
     ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--seed-list", type=int, nargs="+", default=None,
+                    help="these seeds instead of 0..--seeds-1 (to split a study over processes; merge the JSONs)")
     ap.add_argument("--epochs", type=int, default=5, help="student epochs")
     ap.add_argument("--teacher-epochs", type=int, default=3)
     ap.add_argument("--batch-size", type=int, default=64)
@@ -203,7 +205,7 @@ def main() -> None:
         r: dict[str, Any] = {m: {"test_sumr": [], "test_t2v_r1": [], "val_sumr": []} for m in ("baseline", "cl2cm")}
         r["delta"], r["bootstrap"] = [], []
         results[key] = r
-        for seed in range(args.seeds):
+        for seed in args.seed_list or range(args.seeds):
             hits = {}
             for method, transfer in (("baseline", False), ("cl2cm", True)):
                 out = work / f"student-{tag}-{args.init_text}-{method}-{seed}"
