@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +14,7 @@ from PIL import Image
 from cl2cm.artifacts.store import load_store
 from cl2cm.cli import main
 from cl2cm.features.bigfile import write_bigfile
+from cl2cm.testhook import paused
 
 
 def cl2cm(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
@@ -80,17 +79,9 @@ def test_sigkill_mid_run_then_rerun_equals_clean_run(tmp_path: Path, tiny_clip_c
         Image.fromarray(rng.integers(0, 255, (96, 128, 3), dtype=np.uint8)).save(imgs / f"{i:03d}.jpg")
     args = ["extract-features", str(imgs), "--model", str(tiny_clip_config), "--pretrained", "none",
             "--chunk-size", "4", "--batch-size", "2", "--workers", "0", "--device", "cpu", "--quiet"]
-    proc = subprocess.Popen([sys.executable, "-m", "cl2cm", *args, "--out", str(tmp_path / "a")],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    parts = tmp_path / "a" / ".parts" / "features"
-    deadline = time.time() + 90
-    while time.time() < deadline and len(list(parts.glob("chunk-*.safetensors"))) < 2:
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    n_done = len(list(parts.glob("chunk-*.safetensors")))
-    if n_done >= 12:
-        pytest.skip("the run finished before it could be killed")
+    with paused([sys.executable, "-m", "cl2cm", *args, "--out", str(tmp_path / "a")], "features:2", timeout=90):
+        pass  # stopped after 2 of its 12 chunks, then SIGKILLed
+    assert len(list((tmp_path / "a" / ".parts" / "features").glob("chunk-*.safetensors"))) == 2
     assert not (tmp_path / "a" / "manifest.json").exists()
     assert cl2cm(*args, "--out", str(tmp_path / "a")).returncode == 0  # resumes (and takes over the stale lock)
     assert cl2cm(*args, "--out", str(tmp_path / "b")).returncode == 0

@@ -14,8 +14,11 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
+
+from cl2cm import testhook
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1",
        "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
@@ -73,6 +76,12 @@ def cl2cm(argv: list[str], *, timeout: float = 300, preexec: Callable[[], None] 
 def start(argv: list[str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-m", "cl2cm", *argv], env=ENV, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
+
+
+def paused(argv: list[str], at: str) -> AbstractContextManager[subprocess.Popen[bytes]]:
+    """`python -m cl2cm argv`, stopped right after commit `at` ("de:3", "epoch:1": `cl2cm.testhook`) while
+    the block runs, then SIGKILLed."""
+    return testhook.paused([sys.executable, "-m", "cl2cm", *argv], at, env=ENV)
 
 
 def kill_when(proc: subprocess.Popen[bytes], ready: Callable[[], bool], timeout: float = 180) -> bool:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hardening_helpers import World, kill_when, run_main, start
+from hardening_helpers import World, paused, run_main
 
 from cl2cm.artifacts.lock import LOCK_NAME, output_lock
 from cl2cm.features.bigfile import write_bigfile
@@ -69,18 +69,11 @@ def test_second_run_refused_while_the_first_runs_then_stale_lock_taken_over(worl
                                                                            capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "teacher"
     argv = world.argv("train-teacher", out)
-    first = start(argv)
-    try:
-        deadline = time.monotonic() + 120
-        while not (out / LOCK_NAME).exists() and first.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.005)
-        assert first.poll() is None, "the first run ended before it could be raced"
+    with paused(argv, "epoch:1") as first:  # stopped after its first epoch, alive, holding the lock
         assert run_main(argv) == 2
         err = capsys.readouterr().err
         assert IN_USE in err and f"pid {first.pid}" in err and err.count("\n") == 1, err
-    finally:
-        # Kill the first run while it holds the lock: its lock file stays behind, stale.
-        kill_when(first, lambda: True)
+    # SIGKILLed on leaving the block, while it held the lock: its lock file stays behind, stale.
     assert json.loads((out / LOCK_NAME).read_text())["pid"] == first.pid
     assert run_main(world.argv("train-teacher", out, resume=True)) == 0  # the dead run's lock is taken over
     assert (out / "manifest.json").exists() and not (out / LOCK_NAME).exists()

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 from cl2cm.artifacts.captions import read_captions
+from cl2cm.testhook import paused
 from cl2cm.translate.runner import TranslateConfig, translate_corpus
 
 
@@ -21,23 +19,12 @@ def test_sigkill_then_resume_equals_uninterrupted(tiny_marian: Path, multi30k_sl
     cfg = TranslateConfig(["de"], str(tiny_marian), chunk_size=4, max_tokens=64)
     out = tmp_path / "killed"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "cl2cm", "translate", str(corpus), "--to", "de", "--model", str(tiny_marian),
-         "--out", str(out), "--chunk-size", "4", "--max-tokens", "64", "--quiet", "--device", "cpu"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    parts = out / ".parts" / "de"
-    deadline = time.monotonic() + 120
-    try:
-        while time.monotonic() < deadline and proc.poll() is None:
-            if parts.exists() and len(list(parts.glob("chunk-*.jsonl"))) >= 3:
-                break
-            time.sleep(0.02)
-        assert proc.poll() is None, f"run ended before it could be killed: {proc.stderr.read().decode()}"
-        proc.send_signal(signal.SIGKILL)
-    finally:
-        proc.wait()
-    n_before = len(list(parts.glob("chunk-*.jsonl")))
-    assert 3 <= n_before < 12 and not (out / "manifest.json").exists()
+    cmd = [sys.executable, "-m", "cl2cm", "translate", str(corpus), "--to", "de", "--model", str(tiny_marian),
+           "--out", str(out), "--chunk-size", "4", "--max-tokens", "64", "--quiet", "--device", "cpu"]
+    with paused(cmd, "de:3", env=env, timeout=120):
+        pass  # stopped after 3 of its 12 chunks, then SIGKILLed
+    n_before = len(list((out / ".parts" / "de").glob("chunk-*.jsonl")))
+    assert n_before == 3 and not (out / "manifest.json").exists()
     assert (out / ".cl2cm.lock").exists()  # left by the killed run: stale
 
     resumed = translate_corpus(corpus, out, cfg, progress=False)

@@ -25,6 +25,7 @@ import torch
 import torch.distributed as dist
 from safetensors import SafetensorError, safe_open
 
+from cl2cm import testhook
 from cl2cm.artifacts.io import atomic_open, atomic_write_json, read_lines
 from cl2cm.artifacts.lock import output_lock
 from cl2cm.artifacts.store import load_safetensors, save_safetensors
@@ -77,6 +78,7 @@ class ChunkedRun:
         with atomic_open(self._path(index, "jsonl")) as fh:
             for row in rows:
                 fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+        testhook.committed(self.dir.name)
 
     def read_rows(self, index: int) -> list[dict[str, Any]]:
         path = self._path(index, "jsonl")
@@ -84,6 +86,7 @@ class ChunkedRun:
 
     def write_tensors(self, index: int, tensors: dict[str, torch.Tensor]) -> None:
         save_safetensors(self._path(index, "safetensors"), tensors)
+        testhook.committed(self.dir.name)
 
     def read_tensors(self, index: int) -> dict[str, torch.Tensor]:
         return load_safetensors(self._path(index, "safetensors"))

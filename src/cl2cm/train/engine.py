@@ -39,6 +39,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, default_collate
 
+from cl2cm import testhook
 from cl2cm.artifacts.io import atomic_write_text
 from cl2cm.artifacts.store import load_safetensors, save_safetensors
 from cl2cm.errors import ConfigError, UserError
@@ -633,6 +634,7 @@ class _Fit:
                                  metadata={"epoch": str(epoch + 1), "metric": str(state["best"])})
             save_checkpoint(self.ckpt_dir / LAST, module, self.opt, self.scaler, dict(state), config,
                             task.fingerprint(), self.frozen)
+            testhook.committed("epoch")
         D.barrier()
         if task.metric and state["bad_epochs"] >= config.patience:
             self.stopped_early = True
