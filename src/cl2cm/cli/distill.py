@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -27,16 +27,21 @@ from cl2cm.cli.engine_options import (
     WarmupOpt,
     WeightDecayOpt,
     WorkersOpt,
+    config_option,
     print_fit_summary,
     train_config,
 )
 from cl2cm.cli.progress import progress_for
-from cl2cm.models.student import INIT_TEXT, VISUAL_HEADS, VISUAL_INPUTS
-from cl2cm.train.distill import SAMPLING, DistillConfig, DistillOptions, distill
+from cl2cm.train.distill import DistillConfig, DistillOptions, distill
 from cl2cm.train.engine import TrainConfig
 
 _D = DistillOptions()
 _T = TrainConfig()
+
+
+def _opt(name: str, *decls: str, **kwargs: Any) -> Any:
+    """The option of a `DistillOptions` field (flag and help from its metadata)."""
+    return config_option(DistillOptions, name, *decls, **kwargs)
 
 
 @app.command("distill")
@@ -56,42 +61,24 @@ def distill_cmd(
                                                             "language: the mean SumR selects the best "
                                                             "epoch.")] = None,
     caption_format: FormatOpt = None,
-    head: Annotated[str, typer.Option("--head", help=f"Visual head: auto | {' | '.join(VISUAL_HEADS)} (auto: "
-                                      "mlp on pooled features, flat on patch tokens, temporal on frames)."
-                                      )] = _D.head,
-    visual_input: Annotated[str, typer.Option("--visual-input", help=f"{' | '.join(VISUAL_INPUTS)}: which "
-                                              "stored tensor the head reads (tokens: extract-features "
-                                              "--tokens).")] = _D.visual_input,
-    dim: Annotated[int | None, typer.Option("--dim", callback=AT_LEAST_1, help="Joint dimension (default: the teacher's).")] = None,
-    hidden: Annotated[int, typer.Option("--hidden", callback=AT_LEAST_1, help="Width of the visual head.")] = _D.hidden,
-    dropout: Annotated[float, typer.Option("--dropout", callback=FRACTION, help="Dropout of the visual head.")] = _D.dropout,
-    init_text: Annotated[str, typer.Option("--init-text", help=f"{' | '.join(INIT_TEXT)}: start the target "
-                                           "text encoder from the pretrained encoder or from the teacher."
-                                           )] = _D.init_text,
-    train_layers: Annotated[str | None, typer.Option("--train-layers", help="Encoder layers to fine-tune "
-                                                     "(default: the teacher's).")] = None,
-    temperature: Annotated[float, typer.Option("--temperature", callback=POSITIVE, help="InfoNCE temperature τ.")] = _D.temperature,
-    vt_weight: Annotated[float, typer.Option("--vt-weight", callback=NON_NEGATIVE, help="Weight of vision–target InfoNCE on the "
-                                             "pseudo pairs.")] = _D.vt_weight,
-    en_weight: Annotated[float, typer.Option("--en-weight", callback=NON_NEGATIVE, help="Weight of vision–English InfoNCE "
-                                             "(0 = off; NRCCR uses one).")] = _D.en_weight,
-    transfer: Annotated[bool, typer.Option("--transfer/--no-transfer", help="Cross-lingual knowledge "
-                                           "transfer from the teacher; --no-transfer = the plain baseline, "
-                                           "all else equal.")] = _D.transfer,
-    kt_weight: Annotated[float, typer.Option("--kt-weight", callback=NON_NEGATIVE, help="Weight of the transfer KL.")] = _D.kt_weight,
-    kt_temperature: Annotated[float, typer.Option("--kt-temperature", callback=POSITIVE, help="Temperature of the transfer "
-                                                  "softmaxes (the student's; the teacher's too unless "
-                                                  "--kt-teacher-temperature).")] = _D.kt_temperature,
-    kt_teacher_temperature: Annotated[float | None, typer.Option(
-        "--kt-teacher-temperature", callback=POSITIVE, help="Temperature of the teacher's target→English "
-        "softmax τ_T (default: --kt-temperature).")] = _D.kt_teacher_temperature,
-    feat_weight: Annotated[float, typer.Option("--feat-weight", callback=NON_NEGATIVE, help="Feature-level transfer term "
-                                               "(needs --dim = the teacher's; 0 = off).")] = _D.feat_weight,
-    rel_weight: Annotated[float, typer.Option("--rel-weight", callback=NON_NEGATIVE, help="Intra-modal relation transfer term "
-                                              "(0 = off).")] = _D.rel_weight,
-    sampling: Annotated[str, typer.Option("--sampling", help=f"{' | '.join(SAMPLING)}: every pair once per "
-                                          "epoch, or one random caption per image (distinct images per "
-                                          "batch).")] = _D.sampling,
+    head: Annotated[str, _opt("head")] = _D.head,
+    visual_input: Annotated[str, _opt("visual_input")] = _D.visual_input,
+    dim: Annotated[int | None, _opt("dim", callback=AT_LEAST_1)] = _D.dim,
+    hidden: Annotated[int, _opt("hidden", callback=AT_LEAST_1)] = _D.hidden,
+    dropout: Annotated[float, _opt("dropout", callback=FRACTION)] = _D.dropout,
+    init_text: Annotated[str, _opt("init_text")] = _D.init_text,
+    train_layers: Annotated[str | None, _opt("train_layers")] = _D.train_layers,
+    temperature: Annotated[float, _opt("temperature", callback=POSITIVE)] = _D.temperature,
+    vt_weight: Annotated[float, _opt("vt_weight", callback=NON_NEGATIVE)] = _D.vt_weight,
+    en_weight: Annotated[float, _opt("en_weight", callback=NON_NEGATIVE)] = _D.en_weight,
+    transfer: Annotated[bool, _opt("transfer", "--transfer/--no-transfer")] = _D.transfer,
+    kt_weight: Annotated[float, _opt("kt_weight", callback=NON_NEGATIVE)] = _D.kt_weight,
+    kt_temperature: Annotated[float, _opt("kt_temperature", callback=POSITIVE)] = _D.kt_temperature,
+    kt_teacher_temperature: Annotated[float | None, _opt("kt_teacher_temperature", callback=POSITIVE)
+                                      ] = _D.kt_teacher_temperature,
+    feat_weight: Annotated[float, _opt("feat_weight", callback=NON_NEGATIVE)] = _D.feat_weight,
+    rel_weight: Annotated[float, _opt("rel_weight", callback=NON_NEGATIVE)] = _D.rel_weight,
+    sampling: Annotated[str, _opt("sampling")] = _D.sampling,
     epochs: EpochsOpt = _T.epochs,
     batch_size: BatchSizeOpt = _T.batch_size,
     lr: LrOpt = _T.lr,
@@ -104,7 +91,7 @@ def distill_cmd(
     patience: PatienceOpt = _T.patience,
     max_steps: MaxStepsOpt = None,
     max_pairs: MaxPairsOpt = None,
-    max_val: Annotated[int | None, typer.Option("--max-val", callback=AT_LEAST_1, help="Use only the first N val captions.")] = None,
+    max_val: Annotated[int | None, config_option(DistillConfig, "max_val", callback=AT_LEAST_1)] = None,
     log_every: LogEveryOpt = _T.log_every,
     workers: WorkersOpt = _T.num_workers,
     language_sampling: LanguageSamplingOpt = _T.language_sampling,

@@ -1,44 +1,47 @@
 """The training-engine flags, defined once for every command that trains (`train-teacher`, `distill`).
 
-Each alias is an `Annotated` Typer option whose help is the `TrainConfig` field's own (its metadata); a
-command lists them as parameters with the engine's defaults (`TrainConfig.<field>`) and hands them to
-`train_config`, so both stages accept the same flags with the same meaning, help and defaults.
+Each alias is an `Annotated` Typer option whose flag and help are the `TrainConfig` (or `TrainStageConfig`)
+field's own (its metadata, read by `config_option`, which the commands use for their own options' fields
+too); a command lists them as parameters with the engine's defaults (`TrainConfig.<field>`) and hands them
+to `train_config`, so both stages accept the same flags with the same meaning, help and defaults.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
 from cl2cm.cli.app import AT_LEAST_1, NON_NEGATIVE, POSITIVE, Range, console
-from cl2cm.train.engine import FitResult, TrainConfig, help_of
+from cl2cm.train.engine import FitResult, TrainConfig, TrainStageConfig
 
 
-def _help(name: str) -> str:
-    return help_of(TrainConfig, name)
+def config_option(config: type, name: str, *decls: str, **kwargs: Any) -> Any:
+    """The Typer option of field `name` of a config dataclass: its flag (unless `decls` spell it, e.g. an
+    --x/--no-x pair) and help from the field's metadata (`cl2cm.train.engine.option`), said once there."""
+    meta = config.__dataclass_fields__[name].metadata
+    return typer.Option(*(decls or (meta["flag"],)), help=meta["help"], **kwargs)
 
 
-EpochsOpt = Annotated[int, typer.Option("--epochs", callback=AT_LEAST_1, help=_help("epochs"))]
-BatchSizeOpt = Annotated[int, typer.Option("--batch-size", callback=Range(2), help=_help("batch_size"))]
-LrOpt = Annotated[float, typer.Option("--lr", callback=POSITIVE, help=_help("lr"))]
-WeightDecayOpt = Annotated[float, typer.Option("--weight-decay", callback=NON_NEGATIVE, help=_help("weight_decay"))]
-WarmupOpt = Annotated[float, typer.Option("--warmup", callback=NON_NEGATIVE, help=_help("warmup"))]
-ScheduleOpt = Annotated[str, typer.Option("--schedule", help=_help("schedule"))]
-GradClipOpt = Annotated[float, typer.Option("--grad-clip", callback=NON_NEGATIVE, help=_help("grad_clip"))]
-AccumOpt = Annotated[int, typer.Option("--accum", callback=AT_LEAST_1, help=_help("accum"))]
-AmpOpt = Annotated[str, typer.Option("--amp", help=_help("amp"))]
-PatienceOpt = Annotated[int, typer.Option("--patience", callback=AT_LEAST_1, help=_help("patience"))]
-MaxStepsOpt = Annotated[int | None, typer.Option("--max-steps", callback=AT_LEAST_1, help=_help("max_steps"))]
-LogEveryOpt = Annotated[int, typer.Option("--log-every", callback=AT_LEAST_1, help=_help("log_every"))]
-WorkersOpt = Annotated[int, typer.Option("--workers", callback=NON_NEGATIVE, help=_help("num_workers"))]
-LanguageSamplingOpt = Annotated[str, typer.Option("--language-sampling", help=_help("language_sampling"))]
-ResumeOpt = Annotated[bool, typer.Option("--resume", help="Continue from OUT/checkpoints/last.safetensors.")]
-MaxPairsOpt = Annotated[int | None, typer.Option("--max-pairs", callback=AT_LEAST_1, help="Use only the first N pairs.")]
-FormatOpt = Annotated[str | None, typer.Option("--format", help="Caption format of all inputs (default: from "
-                                               "the file names).")]
+EpochsOpt = Annotated[int, config_option(TrainConfig, "epochs", callback=AT_LEAST_1)]
+BatchSizeOpt = Annotated[int, config_option(TrainConfig, "batch_size", callback=Range(2))]
+LrOpt = Annotated[float, config_option(TrainConfig, "lr", callback=POSITIVE)]
+WeightDecayOpt = Annotated[float, config_option(TrainConfig, "weight_decay", callback=NON_NEGATIVE)]
+WarmupOpt = Annotated[float, config_option(TrainConfig, "warmup", callback=NON_NEGATIVE)]
+ScheduleOpt = Annotated[str, config_option(TrainConfig, "schedule")]
+GradClipOpt = Annotated[float, config_option(TrainConfig, "grad_clip", callback=NON_NEGATIVE)]
+AccumOpt = Annotated[int, config_option(TrainConfig, "accum", callback=AT_LEAST_1)]
+AmpOpt = Annotated[str, config_option(TrainConfig, "amp")]
+PatienceOpt = Annotated[int, config_option(TrainConfig, "patience", callback=AT_LEAST_1)]
+MaxStepsOpt = Annotated[int | None, config_option(TrainConfig, "max_steps", callback=AT_LEAST_1)]
+LogEveryOpt = Annotated[int, config_option(TrainConfig, "log_every", callback=AT_LEAST_1)]
+WorkersOpt = Annotated[int, config_option(TrainConfig, "num_workers", callback=NON_NEGATIVE)]
+LanguageSamplingOpt = Annotated[str, config_option(TrainConfig, "language_sampling")]
+ResumeOpt = Annotated[bool, config_option(TrainStageConfig, "resume")]
+MaxPairsOpt = Annotated[int | None, config_option(TrainStageConfig, "max_pairs", callback=AT_LEAST_1)]
+FormatOpt = Annotated[str | None, config_option(TrainStageConfig, "fmt")]
 OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Output model directory.")]
 
 

@@ -11,10 +11,10 @@ from dataclasses import fields
 
 from cl2cm.errors import ConfigError, UserError
 from cl2cm.train.distill import DistillOptions
-from cl2cm.train.engine import TrainConfig
+from cl2cm.train.engine import TrainConfig, TrainStageConfig
 from cl2cm.train.teacher import TeacherOptions
 
-CONFIGS: tuple[type, ...] = (TrainConfig, TeacherOptions, DistillOptions)
+CONFIGS: tuple[type, ...] = (TrainConfig, TrainStageConfig, TeacherOptions, DistillOptions)
 # Stage functions' arguments whose flag is not the default rule's.
 ARGUMENT_FLAGS = {"out_dir": "--out"}
 

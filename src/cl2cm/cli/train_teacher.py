@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -37,6 +37,7 @@ from cl2cm.cli.engine_options import (
     WarmupOpt,
     WeightDecayOpt,
     WorkersOpt,
+    config_option,
     print_fit_summary,
     train_config,
 )
@@ -44,6 +45,11 @@ from cl2cm.cli.progress import progress_for
 from cl2cm.models.text import DEFAULT_ENCODER, POOLINGS, TextEncoderConfig
 from cl2cm.train.engine import TrainConfig
 from cl2cm.train.teacher import TeacherOptions, TrainTeacherConfig, train_teacher
+
+
+def _opt(name: str, *decls: str, **kwargs: Any) -> Any:
+    """The option of a `TeacherOptions` field (flag and help from its metadata)."""
+    return config_option(TeacherOptions, name, *decls, **kwargs)
 
 
 @app.command("train-teacher")
@@ -72,19 +78,15 @@ def train_teacher_cmd(
         "embeddings frozen (most of a multilingual encoder's parameters).")] = TextEncoderConfig.freeze_word_embeddings,
     max_length: Annotated[int, typer.Option("--max-length", callback=Range(3), help="Tokens per caption.")] = TextEncoderConfig.max_length,
     dropout: Annotated[float, typer.Option("--dropout", callback=FRACTION, help="Dropout of the head.")] = TextEncoderConfig.dropout,
-    shared: Annotated[bool, typer.Option("--shared-encoder/--separate-encoders", help="One encoder for "
-                                         "both languages, or two towers.")] = TeacherOptions.shared,
-    temperature: Annotated[float, typer.Option("--temperature", callback=POSITIVE, help="InfoNCE temperature τ.")] = TeacherOptions.temperature,
-    learnable_temperature: Annotated[bool, typer.Option("--learnable-temperature", help="Learn τ "
-                                                        "(CLIP-style).")] = TeacherOptions.learnable_temperature,
-    nce_weight: Annotated[float, typer.Option("--nce-weight", callback=NON_NEGATIVE, help="Weight of sentence InfoNCE.")] = TeacherOptions.nce_weight,
-    triplet_weight: Annotated[float, typer.Option("--triplet-weight", callback=NON_NEGATIVE, help="Weight of the VSE++ "
-                                                  "hardest-negative triplet loss (0 = off).")] = TeacherOptions.triplet_weight,
-    margin: Annotated[float, typer.Option("--margin", callback=NON_NEGATIVE, help="Triplet margin.")] = TeacherOptions.margin,
-    ot_weight: Annotated[float, typer.Option("--ot-weight", callback=NON_NEGATIVE, help="λ of word-level OT alignment "
-                                             "(0 = off).")] = TeacherOptions.ot_weight,
-    ot_eps: Annotated[float, typer.Option("--ot-eps", callback=POSITIVE, help="Sinkhorn entropic regularisation ε.")] = TeacherOptions.ot_eps,
-    ot_iters: Annotated[int, typer.Option("--ot-iters", callback=AT_LEAST_1, help="Sinkhorn iterations.")] = TeacherOptions.ot_iters,
+    shared: Annotated[bool, _opt("shared", "--shared-encoder/--separate-encoders")] = TeacherOptions.shared,
+    temperature: Annotated[float, _opt("temperature", callback=POSITIVE)] = TeacherOptions.temperature,
+    learnable_temperature: Annotated[bool, _opt("learnable_temperature")] = TeacherOptions.learnable_temperature,
+    nce_weight: Annotated[float, _opt("nce_weight", callback=NON_NEGATIVE)] = TeacherOptions.nce_weight,
+    triplet_weight: Annotated[float, _opt("triplet_weight", callback=NON_NEGATIVE)] = TeacherOptions.triplet_weight,
+    margin: Annotated[float, _opt("margin", callback=NON_NEGATIVE)] = TeacherOptions.margin,
+    ot_weight: Annotated[float, _opt("ot_weight", callback=NON_NEGATIVE)] = TeacherOptions.ot_weight,
+    ot_eps: Annotated[float, _opt("ot_eps", callback=POSITIVE)] = TeacherOptions.ot_eps,
+    ot_iters: Annotated[int, _opt("ot_iters", callback=AT_LEAST_1)] = TeacherOptions.ot_iters,
     epochs: EpochsOpt = TrainConfig.epochs,
     batch_size: BatchSizeOpt = TrainConfig.batch_size,
     lr: LrOpt = TrainConfig.lr,
@@ -97,7 +99,7 @@ def train_teacher_cmd(
     patience: PatienceOpt = TrainConfig.patience,
     max_steps: MaxStepsOpt = TrainConfig.max_steps,
     max_pairs: MaxPairsOpt = None,
-    max_val: Annotated[int | None, typer.Option("--max-val", callback=AT_LEAST_1, help="Use only the first N val pairs.")] = None,
+    max_val: Annotated[int | None, config_option(TrainTeacherConfig, "max_val", callback=AT_LEAST_1)] = None,
     log_every: LogEveryOpt = TrainConfig.log_every,
     workers: WorkersOpt = TrainConfig.num_workers,
     language_sampling: LanguageSamplingOpt = TrainConfig.language_sampling,

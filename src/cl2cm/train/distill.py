@@ -66,7 +66,7 @@ from cl2cm.train.data import (
     trim,
 )
 from cl2cm.train.dist import all_gather_nograd, all_gather_with_grad, is_main_process
-from cl2cm.train.engine import CKPT_DIR, FitResult, TrainConfig, TrainTask, fit
+from cl2cm.train.engine import CKPT_DIR, FitResult, TrainStageConfig, TrainTask, fit, option
 
 SAMPLING = ("caption", "image")
 RUN_FILE = "distill.json"  # in checkpoints/: what the run was started on (visual model, input, shape)
@@ -74,27 +74,41 @@ RUN_FILE = "distill.json"  # in checkpoints/: what the run was started on (visua
 
 @dataclass
 class DistillOptions:
-    """Model and loss settings of `distill` (the optimiser's are in `TrainConfig`)."""
+    """Model and loss settings of `distill` (the optimiser's are in `TrainConfig`): each field's help and flag
+    in its metadata (`cl2cm.train.engine.option`), which the CLI reads."""
 
-    head: str = "auto"  # auto: mlp for [N, D], flat for --visual-input tokens, temporal for [N, K, D]
-    visual_input: str = "features"  # "features" or "tokens" (patch tokens of `extract-features --tokens`)
-    dim: int | None = None  # joint dimension; default: the teacher's
-    hidden: int = 256  # width of the visual head [ours]
-    dropout: float = 0.1
-    init_text: str = "encoder"  # "encoder" (pretrained backbone) or "teacher" (the teacher's target tower)
-    train_layers: str | None = None  # default: the teacher's
-    temperature: float = 0.07  # InfoNCE τ [ours, CCLM/LECCR]
-    vt_weight: float = 0.5  # vision–target InfoNCE [C2KD balance 0.5]
-    en_weight: float = 0.0  # vision–English InfoNCE [NRCCR trains one; off by default]
-    transfer: bool = True  # False = the no-transfer baseline
-    kt_weight: float = 0.5  # relational transfer [C2KD 1 − balance]
-    kt_temperature: float = 0.1  # [C2KD distill_temp] the student's softmax (and the teacher's unless set)
-    kt_teacher_temperature: float | None = None  # the teacher's softmax τ_T; None = kt_temperature
-    kt_rows: bool = True
-    kt_columns: bool = True
-    feat_weight: float = 0.0  # feature-level term (needs --dim = the teacher's)
-    rel_weight: float = 0.0  # intra-modal relation term
-    sampling: str = "caption"  # "caption": every pair once per epoch; "image": one random caption per image
+    head: str = option("auto", f"Visual head: auto | {' | '.join(VISUAL_HEADS)} (auto: mlp on pooled features, "
+                       "flat on patch tokens, temporal on frames).", flag="--head")
+    visual_input: str = option("features", f"{' | '.join(VISUAL_INPUTS)}: which stored tensor the head reads "
+                               "(tokens: extract-features --tokens).", flag="--visual-input")
+    dim: int | None = option(None, "Joint dimension (default: the teacher's).", flag="--dim")
+    hidden: int = option(256, "Width of the visual head.", flag="--hidden")  # [ours]
+    dropout: float = option(0.1, "Dropout of the visual head.", flag="--dropout")
+    init_text: str = option("encoder", f"{' | '.join(INIT_TEXT)}: start the target text encoder from the "
+                            "pretrained encoder or from the teacher.", flag="--init-text")
+    train_layers: str | None = option(None, "Encoder layers to fine-tune (default: the teacher's).",
+                                      flag="--train-layers")
+    temperature: float = option(0.07, "InfoNCE temperature τ.", flag="--temperature")  # [ours, CCLM/LECCR]
+    vt_weight: float = option(0.5, "Weight of vision–target InfoNCE on the pseudo pairs.",
+                              flag="--vt-weight")  # [C2KD balance 0.5]
+    en_weight: float = option(0.0, "Weight of vision–English InfoNCE (0 = off; NRCCR uses one).",
+                              flag="--en-weight")
+    transfer: bool = option(True, "Cross-lingual knowledge transfer from the teacher; --no-transfer = the plain "
+                            "baseline, all else equal.", flag="--transfer")
+    kt_weight: float = option(0.5, "Weight of the transfer KL.", flag="--kt-weight")  # [C2KD 1 − balance]
+    kt_temperature: float = option(0.1, "Temperature of the transfer softmaxes (the student's; the teacher's too "
+                                   "unless --kt-teacher-temperature).", flag="--kt-temperature")  # [C2KD distill_temp]
+    kt_teacher_temperature: float | None = option(None, "Temperature of the teacher's target→English softmax τ_T "
+                                                  "(default: --kt-temperature).", flag="--kt-teacher-temperature")
+    kt_rows: bool = option(True, "Transfer KL over the rows (each target caption's distribution over the "
+                           "batch's images).", library_only=True)
+    kt_columns: bool = option(True, "Transfer KL over the columns (each image's distribution over the batch's "
+                              "target captions).", library_only=True)
+    feat_weight: float = option(0.0, "Feature-level transfer term (needs --dim = the teacher's; 0 = off).",
+                                flag="--feat-weight")
+    rel_weight: float = option(0.0, "Intra-modal relation transfer term (0 = off).", flag="--rel-weight")
+    sampling: str = option("caption", f"{' | '.join(SAMPLING)}: every pair once per epoch, or one random caption "
+                           "per image (distinct images per batch).", flag="--sampling")
 
     def check(self) -> None:
         for name in ("vt_weight", "en_weight", "kt_weight", "feat_weight", "rel_weight"):
@@ -361,15 +375,11 @@ def _check_signature(have: dict[str, Any], want: dict[str, Any], flag: str, path
 
 
 @dataclass
-class DistillConfig:
+class DistillConfig(TrainStageConfig):
     """Everything `distill` takes besides its inputs and output directory."""
 
+    max_val: int | None = option(None, "Use only the first N val captions.", flag="--max-val")
     options: DistillOptions = field(default_factory=DistillOptions)  # model and loss
-    train: TrainConfig = field(default_factory=TrainConfig)  # the engine's optimisation settings
-    fmt: str | None = None  # caption format of every input (default: from the file names)
-    max_pairs: int | None = None  # use only the first N training pairs
-    max_val: int | None = None  # use only the first N validation captions
-    resume: bool = False  # continue from OUT/checkpoints/last.safetensors
 
 
 @dataclass

@@ -124,6 +124,18 @@ class TrainConfig:
                 raise ConfigError(f"{{{name}}} {shown}: {why}", value=value)
 
 
+@dataclass
+class TrainStageConfig:
+    """What both training stages take besides their model and loss options (each stage's config adds
+    `options`): the engine's settings, how much of the inputs to read, resume. Help and flag as `TrainConfig`'s."""
+
+    train: TrainConfig = field(default_factory=TrainConfig)  # the engine's optimisation settings
+    fmt: str | None = option(None, "Caption format of all inputs (default: from the file names).", flag="--format")
+    max_pairs: int | None = option(None, "Use only the first N pairs.", flag="--max-pairs")
+    max_val: int | None = option(None, "Use only the first N val pairs.", flag="--max-val")
+    resume: bool = option(False, "Continue from OUT/checkpoints/last.safetensors.", flag="--resume")
+
+
 class TrainTask(ABC):
     """What a stage gives the engine. `metric` names the `validate()` key to maximise (None: no selection)."""
 

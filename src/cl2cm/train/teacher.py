@@ -43,23 +43,25 @@ from cl2cm.train.data import (
     trim,
 )
 from cl2cm.train.dist import all_gather_nograd, all_gather_with_grad, is_main_process
-from cl2cm.train.engine import CKPT_DIR, FitResult, TrainConfig, TrainTask, fit
+from cl2cm.train.engine import CKPT_DIR, FitResult, TrainStageConfig, TrainTask, fit, option
 
 
 @dataclass
 class TeacherOptions:
-    """Model and loss settings of `train-teacher` (the optimiser's are in `TrainConfig`)."""
+    """Model and loss settings of `train-teacher` (the optimiser's are in `TrainConfig`): each field's help
+    and flag in its metadata (`cl2cm.train.engine.option`), which the CLI reads."""
 
-    text: TextEncoderConfig = field(default_factory=TextEncoderConfig)
-    shared: bool = True
-    temperature: float = 0.07  # [ours, CCLM/LECCR's 0.07]
-    learnable_temperature: bool = False
-    nce_weight: float = 1.0
-    triplet_weight: float = 0.0  # NRCCR's VSE++ loss as an option
-    margin: float = 0.2  # [NRCCR]
-    ot_weight: float = 0.1  # λ_ot [ours]
-    ot_eps: float = 0.05  # [ours]
-    ot_iters: int = 50  # [ours]
+    text: TextEncoderConfig = field(default_factory=TextEncoderConfig)  # its fields are flags of their own
+    shared: bool = option(True, "One encoder for both languages, or two towers.", flag="--shared-encoder")
+    temperature: float = option(0.07, "InfoNCE temperature τ.", flag="--temperature")  # [ours, CCLM/LECCR's 0.07]
+    learnable_temperature: bool = option(False, "Learn τ (CLIP-style).", flag="--learnable-temperature")
+    nce_weight: float = option(1.0, "Weight of sentence InfoNCE.", flag="--nce-weight")
+    triplet_weight: float = option(0.0, "Weight of the VSE++ hardest-negative triplet loss (0 = off).",
+                                   flag="--triplet-weight")  # NRCCR's VSE++ loss as an option
+    margin: float = option(0.2, "Triplet margin.", flag="--margin")  # [NRCCR]
+    ot_weight: float = option(0.1, "λ of word-level OT alignment (0 = off).", flag="--ot-weight")  # λ_ot [ours]
+    ot_eps: float = option(0.05, "Sinkhorn entropic regularisation ε.", flag="--ot-eps")  # [ours]
+    ot_iters: int = option(50, "Sinkhorn iterations.", flag="--ot-iters")  # [ours]
 
     def check(self) -> None:
         for name in ("nce_weight", "triplet_weight", "ot_weight"):
@@ -219,15 +221,10 @@ def _pair_tokens(cache: Path, teacher: CrossLingualTeacher, pairs: Pairs, write:
 
 
 @dataclass
-class TrainTeacherConfig:
+class TrainTeacherConfig(TrainStageConfig):
     """Everything `train-teacher` takes besides its inputs and output directory."""
 
     options: TeacherOptions = field(default_factory=TeacherOptions)  # model and loss
-    train: TrainConfig = field(default_factory=TrainConfig)  # the engine's optimisation settings
-    fmt: str | None = None  # caption format of every input (default: from the file names)
-    max_pairs: int | None = None  # use only the first N training pairs
-    max_val: int | None = None  # use only the first N validation pairs
-    resume: bool = False  # continue from OUT/checkpoints/last.safetensors
 
 
 def train_teacher(src: str | Path, tgt: str | Path | Sequence[str | Path], out_dir: str | Path,
