@@ -1,12 +1,12 @@
 """Test hook: stop the process at a known commit point, so kill-and-resume tests never race the clock.
 
-``CL2CM_TEST_PAUSE_AT=<what>:<n>`` makes the process stop itself (SIGSTOP) right after its n-th commit of
-<what>: a chunk of the parts directory <what> (``de`` for translate to German, ``features`` for
-extract-features: every `artifacts.chunks.ChunkedRun` write) or ``epoch``, a training checkpoint
-(``checkpoints/last.safetensors`` of that epoch). Unset, which it always is outside the tests, the hook
-does nothing. The test side is `paused`: it starts a command with the variable set, waits for the stop and
-hands over the stopped process (a live holder of its output lock) and SIGKILLs it afterwards, at exactly
-that point. docs/reliability.md lists the tests that use it.
+``CL2CM_TEST_PAUSE_AT=<what>:<n>`` makes the process stop itself (SIGSTOP) right after its n-th commit
+(counted in this process) of <what>: a chunk of the parts directory <what> (``de`` for translate to
+German, ``features`` for extract-features: every `artifacts.chunks.ChunkedRun` write) or ``epoch``, a
+training checkpoint (``checkpoints/last.safetensors`` of that epoch). Unset, which it always is outside
+the tests, the hook does nothing. The test side is `paused`: it starts a command with the variable set,
+waits for the stop, hands over the stopped process (a live holder of its output lock) and SIGKILLs it
+afterwards, at exactly that point. docs/reliability.md lists the tests that use it.
 """
 
 from __future__ import annotations

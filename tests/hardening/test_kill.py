@@ -1,6 +1,7 @@
 """SIGKILL every long stage mid-run, rerun until it completes: the artifact equals an uninterrupted run's.
 
-Default suite: one kill point per stage (when the first chunks / the first epoch checkpoint are on disk).
+Default suite: one kill point per stage, right after its first chunks / its first epoch checkpoint are
+committed (the test hook `cl2cm.testhook` stops the run there; no timing, no skip).
 `-m slow`: a seeded sweep of random kill delays per stage, each killed run rerun (and possibly killed
 again) until it completes. Translations and feature stores are compared byte for byte / tensor for
 tensor; trained models tensor for tensor (exact: a resumed run restores weights, optimizer and RNG).
