@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import json
 import tempfile
 from pathlib import Path
@@ -19,8 +20,9 @@ def whole_file_lines(raw: bytes) -> list[str] | int:
     """What read_lines did before it streamed: decode the whole file, split; an error → its line number."""
     try:
         text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        return raw[: exc.start].count(b"\n") + 1
+    except UnicodeDecodeError as exc:  # utf-8-sig reports the offset in the bytes after a BOM
+        bom = len(codecs.BOM_UTF8) if raw.startswith(codecs.BOM_UTF8) else 0
+        return raw[: bom + exc.start].count(b"\n") + 1
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
