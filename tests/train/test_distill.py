@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 from distill_world import build_world
+from interrupt import interrupted_on_call
 from safetensors.torch import load_file
 
 from cl2cm.artifacts.manifest import Manifest, read_manifest
@@ -111,22 +112,11 @@ def test_teacher_targets_carry_no_gradient(world: dict[str, Path], tmp_path: Pat
     assert seen and not any(seen)
 
 
-def test_resume_after_kill_reproduces_the_uninterrupted_run(world: dict[str, Path], tmp_path: Path,
-                                                            monkeypatch) -> None:
+def test_resume_after_kill_reproduces_the_uninterrupted_run(world: dict[str, Path], tmp_path: Path) -> None:
     full = _run(world, tmp_path / "full", val=False, epochs=2, max_pairs=128)
-    calls = {"n": 0}
-    original = DistillTask.loss
-
-    def dying(self, model, batch):
-        calls["n"] += 1
-        if calls["n"] == 6:  # in the middle of epoch 2 (4 steps per epoch)
-            raise KeyboardInterrupt
-        return original(self, model, batch)
-
-    with monkeypatch.context() as m:
-        m.setattr(DistillTask, "loss", dying)
-        with pytest.raises(KeyboardInterrupt):
-            _run(world, tmp_path / "cut", val=False, epochs=2, max_pairs=128)
+    # killed in the middle of epoch 2 (4 steps per epoch)
+    with interrupted_on_call(DistillTask, "loss", 6), pytest.raises(KeyboardInterrupt):
+        _run(world, tmp_path / "cut", val=False, epochs=2, max_pairs=128)
     assert not (tmp_path / "cut" / "manifest.json").exists()  # no half-written student
     resumed = _run(world, tmp_path / "cut", val=False, epochs=2, max_pairs=128, resume=True)
     assert resumed.fit.resumed_from == 1 and resumed.fit.steps == full.fit.steps == 8

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from interrupt import interrupted_on_call
 
 from cl2cm.cli import main
 from cl2cm.models import load_model
@@ -112,7 +113,7 @@ def test_cli_user_errors_are_one_line_exit_2(tiny_bert_dir: Path, tmp_path: Path
 
 
 def test_checkpoints_leave_out_frozen_weights_and_resume_bit_for_bit(
-        tiny_bert_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+        tiny_bert_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     """--train-layers 1 of 2: last/best hold the trainable part only; a killed run resumes to the uninterrupted
     run's model.safetensors bit for bit (from the new checkpoints and from old full ones), the model directory
     still holds every weight and loads without the encoder, and a changed encoder is refused (exit 2)."""
@@ -133,19 +134,9 @@ def test_checkpoints_leave_out_frozen_weights_and_resume_bit_for_bit(
                 "--ot-iters", "5", "--quiet", "--out", str(out), *extra]
 
     main(args(tmp_path / "full"))
-    calls = {"n": 0}
-    original = TeacherTask.loss
-
-    def dying(self, model, batch):  # noqa: ANN001, ANN202
-        calls["n"] += 1
-        if calls["n"] == 6:  # in the middle of epoch 2 (4 steps per epoch)
-            raise KeyboardInterrupt
-        return original(self, model, batch)
-
-    with monkeypatch.context() as m:
-        m.setattr(TeacherTask, "loss", dying)
-        with pytest.raises(SystemExit) as killed:  # the CLI turns the kill into exit 130
-            main(args(tmp_path / "cut"))
+    # killed in the middle of epoch 2 (4 steps per epoch); the CLI turns the kill into exit 130
+    with interrupted_on_call(TeacherTask, "loss", 6), pytest.raises(SystemExit) as killed:
+        main(args(tmp_path / "cut"))
     assert killed.value.code == 130
     ckpt = tmp_path / "cut" / "checkpoints"
     tensors, meta = read_checkpoint(ckpt / "last.safetensors")
