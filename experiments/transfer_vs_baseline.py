@@ -133,6 +133,8 @@ def main() -> None:
     ap.add_argument("--train-layers", default="all",
                     help="teacher's trainable layers (the student's follow); 'auto' = the library default")
     ap.add_argument("--max-length", type=int, default=48, help="token budget of a caption")
+    ap.add_argument("--student-train-layers", default=None,
+                    help="the student's trainable text layers (default: the teacher's; 'none' freezes its text tower)")
     ap.add_argument("--teacher-lr", type=float, default=None, help="the teacher's lr (default: --lr)")
     ap.add_argument("--sampling", default="caption",
                     help="student batches: caption (every pair once per epoch) | image (one caption per image)")
@@ -211,7 +213,8 @@ def main() -> None:
                 out = work / f"student-{tag}-{args.init_text}-{method}-{seed}"
                 options = DistillOptions(visual_input="tokens", transfer=transfer, head=args.head,
                                          init_text=args.init_text, kt_weight=args.kt_weight,
-                                         kt_temperature=args.kt_temperature, sampling=args.sampling)
+                                         kt_temperature=args.kt_temperature, sampling=args.sampling,
+                                         train_layers=args.student_train_layers)
                 res = cl2cm.distill(teacher, feats["train"], world / "train.en.jsonl", mt / "de.jsonl", out,
                                     DistillConfig(options=options,
                                                   train=TrainConfig(epochs=args.epochs, seed=seed, **train)),
