@@ -1,6 +1,6 @@
 """The backend interface every translator implements, the backend registry, and language codes.
 
-The runner (`cl2cm.translate.runner`) owns everything that makes translation fast and safe — dedupe,
+The runner (`cl2cm.translation.runner`) owns everything that makes translation fast and safe — dedupe,
 length sort, token-budget batches, chunks, resume, shards — so a backend only has to count tokens and
 translate one already-sorted batch. New engines plug in by naming their class in `TRANSLATION_BACKENDS`
 (an import string: this module never imports the backends, which import it).
@@ -79,9 +79,9 @@ def model_identity(model: str) -> dict[str, Any]:
 
 # `--backend` name -> "module:Class"; the class is called as Class(model, BackendOptions).
 TRANSLATION_BACKENDS: dict[str, str] = {
-    "hf": "cl2cm.translate.hf:HFBackend",
-    "ct2": "cl2cm.translate.ct2:CT2Backend",
-    "lexicon": "cl2cm.translate.lexicon:LexiconBackend",
+    "hf": "cl2cm.translation.hf:HFBackend",
+    "ct2": "cl2cm.translation.ct2:CT2Backend",
+    "lexicon": "cl2cm.translation.lexicon:LexiconBackend",
 }
 
 

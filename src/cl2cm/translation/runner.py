@@ -7,7 +7,7 @@ early. Safety comes from the artifact layer: the sorted order is cut into fixed 
 atomically as it completes (`ChunkedRun`), so a rerun after any kill skips finished chunks; `--shard i/n`
 runs take disjoint chunks; whoever finds every chunk done merges `<lang>.jsonl` files and writes the
 manifest last. Memory does not grow with the corpus: it streams into an on-disk index
-(`cl2cm.translate.corpus.CorpusIndex`) that does the deduplication, the global length order and the
+(`cl2cm.translation.corpus.CorpusIndex`) that does the deduplication, the global length order and the
 input-order merge, so a run holds one window of records, one chunk of sentences or one output row at a time.
 """
 
@@ -33,11 +33,13 @@ from cl2cm.artifacts.manifest import (
     remove_manifest,
     write_manifest,
 )
+from cl2cm.config import check_fields
+from cl2cm.config.stages import TranslateConfig  # noqa: F401  (the config's home)
+from cl2cm.distributed import StageRanks, stage_ranks
 from cl2cm.errors import UserError
 from cl2cm.progress import Progress, reporter
 from cl2cm.runtime import resolve_device, seed_everything
-from cl2cm.train.dist import StageRanks, stage_ranks
-from cl2cm.translate.base import (
+from cl2cm.translation.base import (
     LENGTH_EXTRA,
     LENGTH_RATIO,
     TRANSLATION_BACKENDS,
@@ -46,33 +48,9 @@ from cl2cm.translate.base import (
     load_backend,
     model_identity,
 )
-from cl2cm.translate.corpus import CorpusIndex
+from cl2cm.translation.corpus import CorpusIndex
 
 KIND = "translations"
-
-
-@dataclass
-class TranslateConfig:
-    """Everything `cl2cm translate` takes besides the corpus and the output directory."""
-
-    targets: list[str]
-    model: str
-    backend: str = "hf"
-    source_lang: str = "en"
-    back_translate: bool = False
-    back_model: str | None = None
-    beams: int = 1
-    max_tokens: int = 8192
-    max_batch: int = 512
-    chunk_size: int = 2048
-    shard: str | None = None
-    overwrite: bool = False
-    device: str = "auto"
-    seed: int = 0
-    noise: float | None = None  # lexicon only
-    fmt: str | None = None
-    lang: str | None = None
-    images: str | None = None
 
 
 @dataclass
@@ -154,21 +132,16 @@ def _validate(cfg: TranslateConfig) -> None:
             raise UserError(f"--to {t!r}: not a target language code (source is {cfg.source_lang!r})")
     if cfg.backend not in TRANSLATION_BACKENDS:
         raise UserError(f"--backend {cfg.backend!r}: expected one of {', '.join(TRANSLATION_BACKENDS)}")
-    for flag, value in (("--beams", cfg.beams), ("--max-tokens", cfg.max_tokens), ("--max-batch", cfg.max_batch),
-                        ("--chunk-size", cfg.chunk_size)):
-        if value < 1:
-            raise UserError(f"{flag} {value}: must be at least 1")
+    check_fields(cfg)
     if cfg.noise is not None and cfg.backend != "lexicon":
         raise UserError("--noise applies to --backend lexicon only")
-    if cfg.noise is not None and not 0.0 <= cfg.noise <= 1.0:
-        raise UserError(f"--noise {cfg.noise}: must be between 0 and 1")
     if cfg.back_translate and not cfg.back_model:
         raise UserError("--back-translate needs --back-model (a model translating the targets back into "
                         f"{cfg.source_lang!r})")
 
 
 def _noise(cfg: TranslateConfig) -> float | None:
-    from cl2cm.translate.lexicon import DEFAULT_NOISE
+    from cl2cm.translation.lexicon import DEFAULT_NOISE
 
     if cfg.backend != "lexicon":
         return None

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from cl2cm.artifacts.captions import read_captions
 from cl2cm.testhook import paused
-from cl2cm.translate.runner import TranslateConfig, translate_corpus
+from cl2cm.translation.runner import TranslateConfig, translate_corpus
 
 
 def test_sigkill_then_resume_equals_uninterrupted(tiny_marian: Path, multi30k_slice: Path, tmp_path: Path) -> None:

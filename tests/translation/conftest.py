@@ -24,7 +24,7 @@ def mt_texts(multi30k_slice: Path, multiscript_slice: Path) -> list[str]:
 @pytest.fixture(scope="session")
 def tiny_marian(tmp_path_factory: pytest.TempPathFactory, mt_texts: list[str]) -> Path:
     """A multi-target MarianMT (`>>de<<`, `>>fr<<`, `>>zh<<`, `>>uk<<`) saved with save_pretrained."""
-    from cl2cm.translate.tiny import build_tiny_marian
+    from cl2cm.translation.tiny import build_tiny_marian
 
     return build_tiny_marian(tmp_path_factory.mktemp("marian"), mt_texts, vocab_size=1000,
                              target_tokens=[">>de<<", ">>fr<<", ">>zh<<", ">>uk<<"])
@@ -33,7 +33,7 @@ def tiny_marian(tmp_path_factory: pytest.TempPathFactory, mt_texts: list[str]) -
 @pytest.fixture(scope="session")
 def tiny_nllb(tmp_path_factory: pytest.TempPathFactory, mt_texts: list[str]) -> Path:
     """An NLLB-style M2M100 (FLORES language codes as special tokens, forced BOS)."""
-    from cl2cm.translate.tiny import build_tiny_nllb
+    from cl2cm.translation.tiny import build_tiny_nllb
 
     return build_tiny_nllb(tmp_path_factory.mktemp("nllb"), mt_texts)
 

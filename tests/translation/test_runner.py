@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 from cl2cm.artifacts.captions import read_captions
 from cl2cm.artifacts.manifest import read_manifest
 from cl2cm.errors import UserError
-from cl2cm.translate.base import BackendOptions
-from cl2cm.translate.hf import HFBackend, reference_translate
-from cl2cm.translate.runner import TranslateConfig, token_batches, translate_corpus, translate_texts
+from cl2cm.translation.base import BackendOptions
+from cl2cm.translation.hf import HFBackend, reference_translate
+from cl2cm.translation.runner import TranslateConfig, token_batches, translate_corpus, translate_texts
 
 
 @given(st.lists(st.integers(1, 60), max_size=80), st.integers(1, 200), st.integers(1, 16))

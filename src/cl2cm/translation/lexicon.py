@@ -20,6 +20,13 @@ File format (``lexicon.json``)::
 
 Each entry lists the correct translation first, then plausible wrong senses. Keys are lower-case English
 words or phrases.
+
+Reverse (target → English, `translate --from de --to en`): the same dictionary read backwards, for
+translate-test (queries translated to English at query time, then searched with an English model). A
+form maps to the English keys it translates, those where it is the correct sense first; a word not in
+the table is matched by its stem (common German/French inflection endings stripped: "roter" → "rot"),
+then by the longest known form it starts with ("orangefarbener" → "orange"), else copied untranslated.
+The same seeded noise applies.
 """
 
 from __future__ import annotations
@@ -33,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from cl2cm.errors import UserError
-from cl2cm.translate.base import BackendOptions, model_identity
+from cl2cm.translation.base import BackendOptions, model_identity
 
 DEFAULT_NOISE = 0.15
 LEXICON_KIND = "cl2cm-lexicon"
@@ -100,6 +107,17 @@ def stable_seed(*parts: object) -> int:
     return int.from_bytes(digest[:8], "big")
 
 
+_ENDINGS = ("em", "en", "er", "es", "e", "n", "s")
+
+
+def _stem(word: str) -> str:
+    """A crude stem for the reverse lookup: one common inflection ending off (at least 3 letters kept)."""
+    for end in _ENDINGS:
+        if word.endswith(end) and len(word) - len(end) >= 3:
+            return word[: -len(end)]
+    return word
+
+
 def detokenize(tokens: list[str]) -> str:
     out = ""
     for tok in tokens:
@@ -112,11 +130,18 @@ def detokenize(tokens: list[str]) -> str:
 class LexiconTranslator:
     """Word/phrase-by-phrase translation with seeded, MT-like noise (see the module docstring)."""
 
-    def __init__(self, lexicon_path: str | Path, target_lang: str, *, noise: float = 0.15, seed: int = 0) -> None:
+    def __init__(self, lexicon_path: str | Path, target_lang: str, *, noise: float = 0.15, seed: int = 0,
+                 source_lang: str | None = None) -> None:
         data = load_lexicon(lexicon_path)
         langs = data.get("languages") or sorted({lg for s in data["entries"].values() for lg in s})
-        if target_lang not in langs:
-            raise UserError(f"target language {target_lang!r} is not in the lexicon (it has {', '.join(langs)})",
+        english = data.get("source_lang", "en")
+        self.reverse = source_lang not in (None, english)  # target language → English
+        foreign = source_lang if self.reverse else target_lang
+        if self.reverse and target_lang != english:
+            raise UserError(f"the lexicon translates between {english!r} and {', '.join(langs)}, not "
+                            f"{source_lang!r} → {target_lang!r}", path=lexicon_path)
+        if foreign not in langs:
+            raise UserError(f"language {foreign!r} is not in the lexicon (it has {', '.join(langs)})",
                             path=lexicon_path)
         if not 0.0 <= float(noise) <= 1.0:
             raise UserError(f"--noise {noise}: expected a rate between 0 and 1")
@@ -125,11 +150,23 @@ class LexiconTranslator:
         self.noise = float(noise)
         self.seed = int(seed)
         self.table: dict[tuple[str, ...], list[str]] = {}
+        ranked: dict[tuple[str, ...], list[tuple[int, str]]] = {}
         for key, senses in data["entries"].items():
-            options = senses.get(target_lang) if isinstance(senses, dict) else None
-            if options:
-                self.table[tuple(key.lower().split())] = [str(o) for o in options]
+            options = (senses.get(foreign) if isinstance(senses, dict) else None) or []
+            if not self.reverse:
+                if options:
+                    self.table[tuple(key.lower().split())] = [str(o) for o in options]
+                continue
+            for rank, form in enumerate(options):
+                ranked.setdefault(tuple(str(form).lower().split()), []).append((rank, key))
+        for form, keys in ranked.items():  # the keys a form is the correct sense of come first
+            self.table[form] = list(dict.fromkeys(k for _, k in sorted(keys, key=lambda rk: rk[0])))
         self.max_len = max((len(k) for k in self.table), default=1)
+        words = sorted((k[0] for k in self.table if len(k) == 1), key=len, reverse=True)
+        self._stems: dict[str, str] = {}
+        for w in words:  # longest first: it keeps a stem two forms share
+            self._stems.setdefault(_stem(w), w)
+        self._prefixes = [w for w in words if len(w) >= 4]
         self._ops = list(ERROR_WEIGHTS)
         self._weights = list(ERROR_WEIGHTS.values())
 
@@ -147,6 +184,8 @@ class LexiconTranslator:
         while i < len(tokens):
             for n in range(min(self.max_len, len(tokens) - i), 0, -1):
                 options = self.table.get(tuple(lowered[i:i + n]))
+                if not options and n == 1 and self.reverse:
+                    options = self.table.get((self._known_form(lowered[i]),))
                 if options:
                     units.append(self._noisy(" ".join(tokens[i:i + n]), options, rng))
                     i += n
@@ -160,6 +199,13 @@ class LexiconTranslator:
         if out and tokens and tokens[0][:1].isupper():
             out = out[0].upper() + out[1:]
         return Translation(out, units)
+
+    def _known_form(self, word: str) -> str:
+        """Reverse only: a table form for an inflected or compound word (by stem, then longest prefix)."""
+        form = self._stems.get(_stem(word))
+        if form is None:
+            form = next((w for w in self._prefixes if word.startswith(w)), "")
+        return form
 
     def _noisy(self, source: str, options: list[str], rng: random.Random) -> Unit:
         # Draw the same number of values for every unit whatever `noise` is, so errors nest across rates.
@@ -207,19 +253,16 @@ class LexiconBackend:
         self.data = load_lexicon(self.path)  # UserError naming the file if it is not a lexicon
         self.opts = opts
         self.noise = DEFAULT_NOISE if opts.noise is None else opts.noise
-        self._translators: dict[str, Any] = {}
+        self._translators: dict[tuple[str, str], Any] = {}
 
     def identity(self) -> dict[str, Any]:
         return {**model_identity(str(self.path)), "backend": self.name}
 
     def _translator(self, src: str, tgt: str) -> Any:
-        source = self.data.get("source_lang", "en")
-        if src != source:
-            raise UserError(f"the lexicon translates from {source!r} only, not {src!r} (the lexicon backend "
-                            "cannot back-translate)", path=self.path)
-        if tgt not in self._translators:
-            self._translators[tgt] = LexiconTranslator(self.path, tgt, noise=self.noise, seed=self.opts.seed)
-        return self._translators[tgt]
+        if (src, tgt) not in self._translators:  # English → a lexicon language, or back (read in reverse)
+            self._translators[src, tgt] = LexiconTranslator(self.path, tgt, noise=self.noise, seed=self.opts.seed,
+                                                            source_lang=src)
+        return self._translators[src, tgt]
 
     def check_pair(self, src: str, tgt: str) -> None:
         self._translator(src, tgt)

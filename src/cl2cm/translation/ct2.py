@@ -17,8 +17,8 @@ from typing import Any
 import torch
 
 from cl2cm.errors import UserError
-from cl2cm.translate.base import BackendOptions, max_new_tokens_for, model_identity
-from cl2cm.translate.hf import LanguagePlanner, check_seq2seq, load_hf_tokenizer, source_limit
+from cl2cm.translation.base import BackendOptions, max_new_tokens_for, model_identity
+from cl2cm.translation.hf import LanguagePlanner, check_seq2seq, load_hf_tokenizer, source_limit
 
 
 def _import_ct2() -> Any:

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from cl2cm.errors import UserError
-from cl2cm.translate.base import BackendOptions
-from cl2cm.translate.hf import HFBackend, LanguagePlanner
+from cl2cm.translation.base import BackendOptions
+from cl2cm.translation.hf import HFBackend, LanguagePlanner
 
 
 class FakeTokenizer:

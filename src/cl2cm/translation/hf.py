@@ -18,7 +18,7 @@ import torch
 
 from cl2cm.errors import UserError
 from cl2cm.runtime import autocast_dtype
-from cl2cm.translate.base import (
+from cl2cm.translation.base import (
     MBART_CODES,
     NLLB_CODES,
     BackendOptions,
@@ -29,6 +29,12 @@ from cl2cm.translate.base import (
 
 _MARIAN_TAG = re.compile(r"^>>[^<>\s]+<<$")
 _OPUS_PAIR = re.compile(r"opus-mt-([a-z]{2,3})-([a-z]{2,3})(?:$|[-_/])", re.I)
+
+
+def named_pair(model_name: str) -> tuple[str, str] | None:
+    """(source, target) of a single-pair opus-mt model, from its name alone (no download)."""
+    m = _OPUS_PAIR.search(model_name)
+    return (m[1].lower(), m[2].lower()) if m else None
 
 
 def _first_in(cands: list[str], vocab: dict[str, int]) -> str | None:
@@ -83,9 +89,9 @@ class LanguagePlanner:
     def _declared_pair(self) -> tuple[str | None, str | None]:
         src = getattr(self.tok, "source_lang", None)
         tgt = getattr(self.tok, "target_lang", None)
-        m = _OPUS_PAIR.search(self.model_name)
-        if m:
-            src, tgt = src or m[1].lower(), tgt or m[2].lower()
+        named = named_pair(self.model_name)
+        if named:
+            src, tgt = src or named[0], tgt or named[1]
         return src, tgt
 
     def plan(self, src: str, tgt: str) -> LanguagePlan:

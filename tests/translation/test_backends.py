@@ -9,14 +9,14 @@ import pytest
 
 from cl2cm.artifacts.captions import read_captions
 from cl2cm.errors import UserError
-from cl2cm.translate.base import BackendOptions
-from cl2cm.translate.runner import TranslateConfig, translate_corpus, translate_texts
+from cl2cm.translation.base import BackendOptions
+from cl2cm.translation.runner import TranslateConfig, translate_corpus, translate_texts
 
 
 def test_ct2_greedy_matches_hf(tiny_marian: Path, multi30k_slice: Path, tmp_path: Path) -> None:
     pytest.importorskip("ctranslate2")
-    from cl2cm.translate.ct2 import CT2Backend
-    from cl2cm.translate.hf import HFBackend
+    from cl2cm.translation.ct2 import CT2Backend
+    from cl2cm.translation.hf import HFBackend
 
     texts = (multi30k_slice / "test_2016_flickr.en").read_text(encoding="utf-8").splitlines()[:40]
     ct2 = CT2Backend(str(tiny_marian), BackendOptions(work_dir=str(tmp_path / "parts")))
@@ -41,7 +41,7 @@ def test_ct2_missing_is_a_user_error(monkeypatch: pytest.MonkeyPatch, tiny_maria
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", no_ct2)
-    from cl2cm.translate.ct2 import CT2Backend
+    from cl2cm.translation.ct2 import CT2Backend
 
     with pytest.raises(UserError, match="pip install ctranslate2"):
         CT2Backend(str(tiny_marian), BackendOptions())
@@ -54,7 +54,7 @@ def lexicon_file(tmp_path: Path) -> Path:
 
 
 def test_lexicon_backend_equals_the_translator(lexicon_file: Path, tmp_path: Path) -> None:
-    from cl2cm.translate.lexicon import LexiconTranslator
+    from cl2cm.translation.lexicon import LexiconTranslator
 
     texts = ["A small red circle in the top left corner.", "Two blue squares and a yellow star.",
              "A small red circle in the top left corner.", "There is a large green triangle in the middle."]
@@ -72,18 +72,36 @@ def test_lexicon_backend_equals_the_translator(lexicon_file: Path, tmp_path: Pat
                          progress=False)
 
 
-def test_lexicon_cannot_back_translate_or_take_unknown_language(lexicon_file: Path, tmp_path: Path) -> None:
+def test_lexicon_refuses_an_unknown_language(lexicon_file: Path, tmp_path: Path) -> None:
     corpus = tmp_path / "c.jsonl"
     corpus.write_text(json.dumps({"id": "a.png#0", "lang": "en", "text": "A red circle."}) + "\n")
     with pytest.raises(UserError, match="not in the lexicon"):
         translate_corpus(corpus, tmp_path / "mt", TranslateConfig(["ja"], str(lexicon_file), backend="lexicon"),
                          progress=False)
-    with pytest.raises(UserError, match="cannot back-translate"):
-        translate_corpus(corpus, tmp_path / "mt", TranslateConfig(["de"], str(lexicon_file), backend="lexicon",
-                                                                  back_translate=True,
-                                                                  back_model=str(lexicon_file)),
-                         progress=False)
     assert not (tmp_path / "mt").exists()
+
+
+def test_lexicon_translates_target_language_queries_to_english_for_translate_test(lexicon_file: Path,
+                                                                                 tmp_path: Path) -> None:
+    """`translate --from de --to en`: German queries → OUT/en.jsonl with their ids and images, so an English
+    model evaluates them against the same gallery; back-translation runs the same reverse reading."""
+    corpus = tmp_path / "q.de.jsonl"
+    rows = [{"id": "a.png#0", "image": "a.png", "lang": "de", "text": "Ein kleiner roter Kreis oben links."},
+            {"id": "b.png#3", "image": "b.png", "lang": "de", "text": "Ein großes grünes Dreieck in der Mitte."}]
+    corpus.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    cfg = TranslateConfig(["en"], str(lexicon_file), backend="lexicon", source_lang="de", noise=0.0)
+    translate_corpus(corpus, tmp_path / "tt", cfg, progress=False)
+    out = read_captions(tmp_path / "tt" / "en.jsonl")
+    assert [(c.id, c.image, c.lang) for c in out] == [("a.png#0", "a.png", "en"), ("b.png#3", "b.png", "en")]
+    assert [c.text for c in out] == ["A small red circle in the top left corner.",
+                                     "A large green triangle in the middle."]
+    back = TranslateConfig(["de"], str(lexicon_file), backend="lexicon", noise=0.0, back_translate=True,
+                           back_model=str(lexicon_file))
+    en = tmp_path / "c.jsonl"
+    en.write_text(json.dumps({"id": "a.png#0", "lang": "en", "text": "A red circle."}) + "\n")
+    translate_corpus(en, tmp_path / "mt", back, progress=False)
+    row = json.loads((tmp_path / "mt" / "de.jsonl").read_text(encoding="utf-8"))
+    assert (row["text"], row["back"]) == ("Ein rot Kreis.", "A red circle.")
 
 
 def test_ct2_stage_end_to_end(tiny_marian: Path, small_corpus: Path, tmp_path: Path) -> None:

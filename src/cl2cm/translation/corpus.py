@@ -67,6 +67,7 @@ class CorpusIndex:
     """
 
     def __init__(self) -> None:
+        check_scratch_env()
         try:
             self.db = sqlite3.connect("", isolation_level=None)  # "": a private on-disk temporary database
             for pragma in ("journal_mode = OFF", "synchronous = OFF", "temp_store = FILE",
@@ -214,6 +215,28 @@ def _environment(exc: sqlite3.OperationalError) -> OSError:
     message = str(exc)
     code = errno.ENOSPC if "full" in message else errno.EACCES if "unable to open" in message else errno.EIO
     return OSError(code, f"translate's scratch index of the corpus: {message}", scratch_dir())
+
+
+def check_scratch_env() -> None:
+    """A set $SQLITE_TMPDIR or $TMPDIR that is not a writable directory is reported (SQLite would silently
+    use the next directory of its list, perhaps a small /tmp the user meant to avoid)."""
+    for var in ("SQLITE_TMPDIR", "TMPDIR"):
+        d = os.environ.get(var)
+        if not d:
+            continue
+        if not os.path.isdir(d):
+            raise OSError(errno.EACCES, f"{var} is not a directory (translate's scratch index goes there); fix or unset it", d)
+        if not os.access(d, os.W_OK | os.X_OK) or _read_only(d):
+            raise OSError(errno.EROFS, f"{var} is not writable (translate's scratch index goes there); fix or "
+                          "unset it", d)
+
+
+def _read_only(d: str) -> bool:
+    """Mounted read-only (access() says writable for root, so ask the filesystem)."""
+    try:
+        return bool(os.statvfs(d).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
 
 
 def scratch_dir() -> str:

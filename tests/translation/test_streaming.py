@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-import cl2cm.translate.corpus as corpus_index
+import cl2cm.translation.corpus as corpus_index
 from cl2cm.artifacts.manifest import read_manifest
 from cl2cm.demo.lexicon import write_lexicon
-from cl2cm.translate.runner import TranslateConfig, translate_corpus
+from cl2cm.translation.runner import TranslateConfig, translate_corpus
 
 
 @pytest.fixture(scope="module")
@@ -40,9 +40,10 @@ def _slice_jsonl(multi30k_slice: Path, path: Path) -> Path:
 
 
 def _digest(out: Path, lexicon: Path) -> dict[str, str]:
-    """sha256 of every output file; the manifest without its time, command and the lexicon's path."""
+    """sha256 of every output file; the manifest without its time, command, the lexicon's path and the
+    per-file digests (the files themselves are compared here)."""
     man = read_manifest(out).to_dict()
-    for k in ("created", "command", "cl2cm_version"):
+    for k in ("created", "command", "cl2cm_version", "files"):
         man.pop(k, None)
     text = json.dumps(man, sort_keys=True).replace(json.dumps(str(lexicon))[1:-1], "LEXICON")
     files = {p.name: hashlib.sha256(p.read_bytes()).hexdigest()[:16] for p in sorted(out.glob("*.jsonl"))}
@@ -133,3 +134,19 @@ def test_a_full_scratch_disk_is_an_environment_error_naming_the_directory(monkey
     monkeypatch.setenv("SQLITE_TMPDIR", str(tmp_path))
     err = corpus_index._environment(sqlite3.OperationalError("database or disk is full"))
     assert err.errno == errno.ENOSPC and err.filename == str(tmp_path) and "scratch index" in err.strerror
+
+
+@pytest.mark.parametrize("var", ["SQLITE_TMPDIR", "TMPDIR"])
+def test_an_unusable_scratch_directory_is_reported_not_replaced(var: str, lexicon: Path, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch, cli) -> None:
+    """SQLite would silently fall back to /var/tmp or /tmp: a set variable that cannot be used is one line
+    naming it (exit 1, an environment failure), before anything is written."""
+    corpus = _synthetic(tmp_path / "c.jsonl", 10)
+    monkeypatch.delenv("SQLITE_TMPDIR", raising=False)
+    for bad in (tmp_path / "missing", corpus):  # no such directory; a regular file
+        monkeypatch.setenv(var, str(bad))
+        code, _, err = cli(["translate", str(corpus), "--to", "de", "--backend", "lexicon", "--model", str(lexicon),
+                            "--out", str(tmp_path / "mt"), "--quiet"])
+        assert code == 1 and len(err.splitlines()) == 1, err
+        assert f"{bad}: {var} is not a directory" in err and not (tmp_path / "mt" / "de.jsonl").exists()
+    assert not corpus_index._read_only(str(tmp_path))

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import torch
 
+from cl2cm.artifacts.io import give_default_mode
+
 
 def build_tiny_marian(
     out_dir: str | Path,
@@ -82,6 +84,7 @@ def build_tiny_marian(
     model = MarianMTModel(config)
     model.generation_config.bad_words_ids = [[pad]]
     model.save_pretrained(str(out), safe_serialization=True)
+    give_default_mode(*(f for f in out.iterdir() if f.is_file()))  # safetensors writes 0600
     return out
 
 
@@ -117,4 +120,5 @@ def build_tiny_nllb(
     torch.manual_seed(seed)
     model = M2M100ForConditionalGeneration(config)
     model.save_pretrained(str(out), safe_serialization=True)
+    give_default_mode(*(f for f in out.iterdir() if f.is_file()))  # safetensors writes 0600
     return out

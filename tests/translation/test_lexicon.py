@@ -10,7 +10,7 @@ import pytest
 
 from cl2cm.demo.lexicon import ENTRIES, write_lexicon
 from cl2cm.errors import UserError
-from cl2cm.translate.lexicon import LexiconTranslator, stable_seed
+from cl2cm.translation.lexicon import LexiconTranslator, stable_seed
 
 SIZES = ["small", "big", "large", "little"]
 COLOURS = ["red", "green", "blue", "yellow", "purple", "orange"]
@@ -102,3 +102,38 @@ def test_user_mistakes_are_user_errors(lexicon: Path, tmp_path: Path) -> None:
     bad.write_text(json.dumps({"hello": 1}))
     with pytest.raises(UserError, match="not a cl2cm lexicon"):
         LexiconTranslator(bad, "de")
+
+
+# ------------------------------------------------------------------------------------------- reverse
+def _content(text: str) -> list[str]:
+    words = text.lower().replace(",", " ").replace(".", " ").split()
+    return [w for w in words if w in {*COLOURS, *SHAPES, "large", "small"}]
+
+
+def test_reverse_reads_the_dictionary_backwards_and_inflected_gold_german(lexicon: Path) -> None:
+    """Translate-test's MT: the demo grammar's gold German (inflected, compounds) back to English."""
+    back = LexiconTranslator(lexicon, "en", noise=0.0, source_lang="de")
+    assert back.translate(["Ein großer orangefarbener Kreis oben links und ein kleiner blauer Kreis in der "
+                           "Mitte."]) == ["A large orange circle in the top left corner and a small blue circle in "
+                                          "the middle."]
+    # round trip en → de → en keeps every size, colour and shape, in order ("big"/"little" come back as the
+    # first English key of "groß"/"klein")
+    de = LexiconTranslator(lexicon, "de", noise=0.0)
+    norm = {"big": "large", "little": "small"}
+    for src in sentences()[:40]:
+        want = [norm.get(w, w) for w in src.lower().replace(":", " ").replace(".", " ").split()
+                if w in {*COLOURS, *SHAPES, *SIZES}]
+        assert _content(back.translate(de.translate([src]))[0]) == want, src
+
+
+def test_reverse_copies_what_it_cannot_place_and_keeps_the_seeded_noise(lexicon: Path) -> None:
+    back = LexiconTranslator(lexicon, "en", noise=0.0, source_lang="de")
+    assert back.translate(["ein Zebra mit Hut"]) == ["a Zebra with Hut"]
+    noisy = LexiconTranslator(lexicon, "en", noise=0.5, seed=3, source_lang="de")
+    texts = ["Ein großer roter Kreis oben links und ein kleines blaues Quadrat unten rechts."] * 2
+    out = noisy.translate(texts)
+    assert out[0] == out[1] != back.translate(texts[:1])[0]
+    with pytest.raises(UserError, match="'de' → 'fr'"):
+        LexiconTranslator(lexicon, "fr", source_lang="de")
+    with pytest.raises(UserError, match="'cs' is not in the lexicon"):
+        LexiconTranslator(lexicon, "en", source_lang="cs")
