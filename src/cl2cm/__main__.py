@@ -1,6 +1,15 @@
 """`python -m cl2cm` (and so `torchrun -m cl2cm ...`)."""
 
-from cl2cm.cli import main
+import sys
+
+from cl2cm import interrupts
+
+interrupts.install()  # before the heavy imports: a Ctrl-C swallowed by a __del__ on the way is still seen
+try:
+    from cl2cm.cli import main
+except KeyboardInterrupt:  # Ctrl-C while the command line is still importing (torch takes seconds): no traceback
+    print("cl2cm: interrupted", file=sys.stderr)
+    sys.exit(130)
 
 if __name__ == "__main__":
     main()
