@@ -75,8 +75,9 @@ def test_page_health_and_headers(client: TestClient, index: SearchIndex) -> None
     assert "script-src 'sha256-" in page.headers["content-security-policy"]
     assert page.headers["x-content-type-options"] == "nosniff"
     health = client.get("/health").json()
-    assert health == {"status": "ok", "model": str(index.model_dir), "store": str(index.features), "rows": 12,
-                      "dim": 16, "device": "cpu", "index": "exact", "max_k": 10, "images": True, "workers": 2}
+    assert health == {"status": "ok", "model": index.model_dir.name, "store": index.features.name, "rows": 12,
+                      "dim": 16, "device": "cpu", "index": "exact", "max_k": 10, "images": True, "workers": 2,
+                      "version": 1}
     assert client.get("/docs").status_code == 404 and client.get("/openapi.json").status_code == 404
 
 

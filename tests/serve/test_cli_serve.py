@@ -53,3 +53,18 @@ def test_bound_socket_is_tcp_with_nodelay() -> None:
         assert sock.getsockname()[0] == "127.0.0.1" and sock.getsockname()[1] > 0
     finally:
         sock.close()
+
+
+def test_bad_captions_and_examples_files(demo_run: DemoRun, cli, tmp_path: Path) -> None:
+    code, _, err = cli(args(demo_run, "--captions", str(tmp_path), "--port", "0"))  # a directory
+    assert code == 2 and "--captions: not a file" in err and len(err.splitlines()) == 1
+    garbage = tmp_path / "garbage.jsonl"
+    garbage.write_bytes(b"\xff\xfe\x00 not json\n")
+    code, _, err = cli(args(demo_run, "--captions", str(garbage), "--port", "0"))
+    assert code == 2 and len(err.splitlines()) == 1 and "garbage.jsonl" in err
+    empty = tmp_path / "examples.txt"
+    empty.write_text("\n \n", encoding="utf-8")
+    code, _, err = cli(args(demo_run, "--examples", str(empty), "--port", "0"))
+    assert code == 2 and "--examples: no example query" in err and len(err.splitlines()) == 1
+    code, _, err = cli(args(demo_run, "--max-upload-mb", "0", "--port", "0"))
+    assert code == 2 and "--max-upload-mb" in err

@@ -94,3 +94,32 @@ def test_fifty_parallel_queries_equal_sequential_answers(live_server: LiveServer
     assert parallel == reference
     assert [api(live_server, t, k=5) for t in texts] == reference  # and sequentially (cached embeddings)
     assert len({tuple(r) for r in reference}) > 1  # the queries really differ
+
+
+def test_uploads_over_the_limit_get_413_not_a_reset(live_server: LiveServer, demo_run: DemoRun) -> None:
+    """11 MB to the default 10 MB limit: a 413 answer the client reads, declared or streamed (chunked)."""
+    u = urlsplit(live_server.url)
+    big = b"\x89PNG\r\n\x1a\n" + b"\x00" * (11 * 1024 * 1024)
+    for chunked in (False, True):
+        conn = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
+        try:
+            if chunked:
+                conn.request("POST", "/api/search-image?k=3", body=iter([big[i:i + 65536] for i in
+                                                                       range(0, len(big), 65536)]),
+                             headers={"Content-Type": "image/png"}, encode_chunked=True)
+            else:
+                conn.request("POST", "/api/search-image?k=3", body=big, headers={"Content-Type": "image/png"})
+            r = conn.getresponse()
+            assert r.status == 413 and "upload too large" in json.loads(r.read())["error"]
+        finally:
+            conn.close()
+    # the content type is not trusted either way: a real image sent as text/plain is searched by its bytes
+    data = (demo_run.images / demo_run.ids[3]).read_bytes()
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
+    try:
+        conn.request("POST", "/api/search-image?k=1", body=data, headers={"Content-Type": "text/plain"})
+        r = conn.getresponse()
+        assert r.status == 200 and json.loads(r.read())["results"][0]["id"] == demo_run.ids[3]
+    finally:
+        conn.close()
+    assert api(live_server, GERMAN_QUERIES[0], k=1)
