@@ -12,7 +12,7 @@ import torch
 from safetensors.numpy import save_file as save_numpy
 from safetensors.torch import save_file
 
-from cl2cm.retrieval.metrics import compute_ranks, retrieval_metrics
+from cl2cm.retrieval.metrics import compute_ranks, retrieval_metrics, rounded
 
 Cli = Callable[[list[str]], tuple[int, str, str]]
 
@@ -49,7 +49,7 @@ def test_imported_embeddings_evaluate_exactly_like_the_engine(tmp_path: Path, cl
     m = tmp_path / "m.json"
     code, _, err = cli(["eval", "--query-emb", str(q), "--gallery-emb", str(g), "--out", str(m), "-q"])
     assert code == 0, err
-    assert json.loads(m.read_text()) == retrieval_metrics(compute_ranks(data["query"], data["gallery"], data["idx"]))
+    assert json.loads(m.read_text()) == rounded(retrieval_metrics(compute_ranks(data["query"], data["gallery"], data["idx"])))
     manifest = json.loads((q / "manifest.json").read_text())
     assert manifest["kind"] == "embeddings" and manifest["rows"] == 36 and manifest["extra"]["normalized"] is False
     assert (q / "images.txt").exists() and not (g / "images.txt").exists()
@@ -89,7 +89,7 @@ def test_a_store_written_by_hand_as_docs_formats_describes(tmp_path: Path, cli: 
     code, _, err = cli(["eval", "--query-emb", str(tmp_path / "hand" / "q"), "--gallery-emb",
                         str(tmp_path / "hand" / "g"), "--out", str(m), "-q"])
     assert code == 0, err
-    assert json.loads(m.read_text()) == retrieval_metrics(compute_ranks(data["query"], data["gallery"], data["idx"]))
+    assert json.loads(m.read_text()) == rounded(retrieval_metrics(compute_ranks(data["query"], data["gallery"], data["idx"])))
 
 
 def _bad(tmp_path: Path, case: str) -> tuple[list[str], str]:
@@ -155,3 +155,52 @@ def test_bad_inputs_are_one_line_exit_2_and_write_nothing(case: str, tmp_path: P
     code, _, err = cli(["import-embeddings", *argv])
     assert code == 2 and err.count("\n") == 1 and err.startswith("cl2cm: error:") and needle in err, err
     assert not out.exists()
+
+
+def _npy_claiming(path: Path, shape: tuple[int, ...], descr: str = "<f4", body: bytes = b"\0" * 64,
+                  header_pad: int = 0) -> Path:
+    with path.open("wb") as fh:
+        np.lib.format.write_array_header_1_0(fh, {"descr": descr, "fortran_order": False, "shape": shape})
+        fh.write(body)
+    if header_pad:  # a 2.0 header of header_pad bytes (its length field is 4 bytes)
+        raw = b"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), }" + b" " * header_pad + b"\n"
+        path.write_bytes(b"\x93NUMPY\x02\x00" + len(raw).to_bytes(4, "little") + raw + b"\0" * 16)
+    return path
+
+
+@pytest.mark.parametrize(("shape", "pad"), [((10**8, 1000), 0), ((2 * 10**6, 100), 0), ((4, 5), 0), ((2, 2), 50 << 20)])
+def test_an_npy_header_is_never_believed_over_the_file(tmp_path: Path, cli: Cli, shape: tuple[int, int],
+                                                       pad: int) -> None:
+    """Claims of (10**8, 1000) (373 GiB) or (2e6, 100) (800 MB) over 64 bytes, a short body, a 50 MB header:
+    one line, exit 2, before any allocation of the claimed size (the first took a 373 GiB MemoryError)."""
+    import time
+
+    src = _npy_claiming(tmp_path / "x.npy", shape, header_pad=pad)
+    (tmp_path / "ids.txt").write_text("a\nb\nc\nd\n")
+    t0 = time.monotonic()
+    code, _, err = cli(["import-embeddings", str(src), "--ids", str(tmp_path / "ids.txt"), "--out",
+                        str(tmp_path / "out")])
+    assert time.monotonic() - t0 < 30
+    assert code == 2 and len(err.splitlines()) == 1 and "Traceback" not in err, err
+    assert str(src) in err and ("the file holds 64 bytes of data" in err or "not a numeric .npy" in err), err
+    assert not (tmp_path / "out").exists()
+
+
+def test_big_endian_npy_is_converted(tmp_path: Path, cli: Cli) -> None:
+    x = np.arange(12, dtype=">f4").reshape(4, 3) / 7
+    np.save(tmp_path / "be.npy", x)
+    (tmp_path / "ids.txt").write_text("a\nb\nc\nd\n")
+    code, _, err = cli(["import-embeddings", str(tmp_path / "be.npy"), "--ids", str(tmp_path / "ids.txt"),
+                        "--out", str(tmp_path / "out"), "-q"])
+    assert code == 0, err
+    from cl2cm.artifacts.store import load_store
+
+    assert torch.equal(load_store(tmp_path / "out").features, torch.from_numpy(x.astype("<f4")))
+
+
+def test_a_safetensors_file_without_tensors_says_so(tmp_path: Path, cli: Cli) -> None:
+    save_file({}, str(tmp_path / "e.safetensors"), metadata={"pad": "x" * 1000})
+    (tmp_path / "ids.txt").write_text("a\n")
+    code, _, err = cli(["import-embeddings", str(tmp_path / "e.safetensors"), "--ids", str(tmp_path / "ids.txt"),
+                        "--out", str(tmp_path / "out")])
+    assert code == 2 and "e.safetensors: holds no tensors" in err and len(err.splitlines()) == 1, err

@@ -43,7 +43,8 @@ class World:
             return ["extract-features", str(w / "train_images.txt"), "--root", str(w / "images" / "train"),
                     "--model", str(w / "tiny-vit.json"), "--pretrained", "none", "--chunk-size", "4",
                     "--batch-size", "4", "--workers", "0", *common]
-        train = ["--epochs", "6", "--batch-size", "20", "--log-every", "2", *common,
+        # --keep-checkpoints: the cases below corrupt and resume the finished runs' checkpoints
+        train = ["--epochs", "6", "--batch-size", "20", "--log-every", "2", "--keep-checkpoints", *common,
                  *(["--resume"] if resume else [])]
         if stage == "train-teacher":
             return ["train-teacher", "--src", str(w / "train.en.jsonl"), "--tgt", str(ref / "translate" / "de.jsonl"),

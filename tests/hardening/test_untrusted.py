@@ -76,8 +76,13 @@ def _edit_manifest(d: Path, fn: Callable[[dict], None]) -> None:
     (d / "manifest.json").write_text(json.dumps(data))
 
 
-def _copy(world: World, stage: str, tmp_path: Path) -> Path:
-    return Path(shutil.copytree(world.ref / stage, tmp_path / stage))
+def _copy(world: World, stage: str, tmp_path: Path, *, checksums: bool = True) -> Path:
+    """A copy of a reference artifact; `checksums=False`: as written before manifests recorded digests,
+    so that a hand edit reaches the reader's deeper checks (with them, it is a checksum mismatch first)."""
+    out = Path(shutil.copytree(world.ref / stage, tmp_path / stage))
+    if not checksums:
+        _edit_manifest(out, lambda m: m.pop("files"))
+    return out
 
 
 def _eval(world: World, model: Path, features: Path) -> list[str]:
@@ -149,7 +154,7 @@ def case_weights_of_another_model(world: World, t: Path) -> tuple[list[str], str
 
 
 def case_corrupt_config(world: World, t: Path) -> tuple[list[str], str]:
-    student = _copy(world, "distill", t)
+    student = _copy(world, "distill", t, checksums=False)
     (student / "config.json").write_text('{"text": ')
     return _eval(world, student, world.ref / "extract-features"), "corrupt config"
 
@@ -162,7 +167,7 @@ def case_future_manifest(world: World, t: Path) -> tuple[list[str], str]:
 
 def case_ids_out_of_step(world: World, t: Path) -> tuple[list[str], str]:
     """ids.txt of another store (one row short): rows and ids no longer line up."""
-    feats = _copy(world, "extract-features", t)
+    feats = _copy(world, "extract-features", t, checksums=False)
     lines = (feats / "ids.txt").read_text().splitlines()
     (feats / "ids.txt").write_text("\n".join(lines[:-1]) + "\n")
     return _eval(world, world.ref / "distill", feats), "inconsistent store"
@@ -189,7 +194,7 @@ def case_manifest_model_as_a_list(world: World, t: Path) -> tuple[list[str], str
 
 
 def case_store_with_a_duplicate_id(world: World, t: Path) -> tuple[list[str], str]:
-    feats = _copy(world, "extract-features", t)
+    feats = _copy(world, "extract-features", t, checksums=False)
     lines = (feats / "ids.txt").read_text().splitlines()
     lines[4] = lines[1]
     (feats / "ids.txt").write_text("\n".join(lines) + "\n")
@@ -202,6 +207,21 @@ def case_search_on_a_store_with_a_duplicate_id(world: World, t: Path) -> tuple[l
     feats = argv[argv.index("--features") + 1]
     return ["search", "ein Hund", "--model", str(world.ref / "distill"), "--features", feats, "--quiet",
             "--device", "cpu"], needle
+
+
+def case_edited_ids_with_checksums(world: World, t: Path) -> tuple[list[str], str]:
+    """The same edit on an artifact whose manifest records digests: caught before anything else."""
+    feats = _copy(world, "extract-features", t)
+    lines = (feats / "ids.txt").read_text().splitlines()
+    lines[4] = lines[1]
+    (feats / "ids.txt").write_text("\n".join(lines) + "\n")
+    return _eval(world, world.ref / "distill", feats), "ids.txt: checksum mismatch with manifest.json"
+
+
+def case_edited_config_with_checksums(world: World, t: Path) -> tuple[list[str], str]:
+    student = _copy(world, "distill", t)
+    (student / "config.json").write_text((student / "config.json").read_text() + " ")  # still valid JSON
+    return _eval(world, student, world.ref / "extract-features"), "config.json: checksum mismatch with manifest"
 
 
 CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}

@@ -157,7 +157,7 @@ class ChunkJob:
     def __init__(self, out: str | Path, shard: tuple[int, int] = (0, 1), *, collective: bool = False) -> None:
         self.out = Path(out)
         self.shard = shard
-        # torchrun (`train.dist.stage_ranks`): shard = (RANK, WORLD_SIZE) of an initialised group; rank 0 owns
+        # torchrun (`cl2cm.distributed.stage_ranks`): shard = (RANK, WORLD_SIZE) of an initialised group; rank 0 owns
         # OUT and opens the plans first, the ranks meet at a barrier before the merge, rank 0 merges.
         self.collective = collective and shard[1] > 1
         self.plans: list[ChunkPlan] = []

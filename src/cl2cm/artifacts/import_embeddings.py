@@ -18,7 +18,7 @@ import torch
 from cl2cm.artifacts.io import read_lines, remove_stale_temps, removed_if_left_empty, sha256_file
 from cl2cm.artifacts.lock import output_lock
 from cl2cm.artifacts.manifest import MANIFEST_NAME, Manifest, read_manifest
-from cl2cm.artifacts.store import load_safetensors, save_store
+from cl2cm.artifacts.store import first_nonfinite_row, load_safetensors, save_store
 from cl2cm.errors import UserError
 
 SUFFIXES = (".npy", ".safetensors")
@@ -31,6 +31,39 @@ class ImportedEmbeddings:
     dim: int
     status: str  # "complete" or "already complete"
     queries: bool  # True when --images made it a query store (each row knows its visual id)
+
+
+_NPY_HEADERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+
+
+def read_npy(path: Path) -> np.ndarray:
+    """A numeric array from an .npy file, checked against the file before anything is allocated: the header
+    is read alone, and the bytes its shape and dtype claim must be the bytes the file holds (a header that
+    claims (10**8, 1000) is one line, not a 373 GiB allocation). Big-endian data is converted; object
+    arrays (pickle) are refused."""
+    try:
+        with path.open("rb") as fh:
+            version = np.lib.format.read_magic(fh)
+            reader = _NPY_HEADERS.get(version)
+            if reader is None:
+                raise UserError(f"unsupported .npy format version {version[0]}.{version[1]} (1.0 and 2.0 are read)",
+                                path=path)
+            shape, fortran, dtype = reader(fh)
+            offset = fh.tell()
+            if dtype.hasobject or not np.issubdtype(dtype, np.number):
+                raise UserError(f"not a numeric .npy array (dtype {dtype})", path=path)
+            count = int(np.prod(shape, dtype=object))
+            need, have = count * dtype.itemsize, path.stat().st_size - offset
+            if need != have:
+                raise UserError(f"the header says shape {tuple(shape)} of {dtype.str} ({need:,} bytes), the file "
+                                f"holds {have:,} bytes of data: truncated or not what it claims", path=path)
+            data = np.fromfile(fh, dtype=dtype, count=count)
+    except ValueError as exc:  # a bad magic string or header
+        raise UserError(f"not a numeric .npy array ({str(exc).splitlines()[0]})", path=path) from exc
+    data = data.reshape(shape, order="F" if fortran else "C")
+    if not dtype.isnative:
+        data = data.astype(dtype.newbyteorder("="))  # big-endian (">f4"): converted to this machine's order
+    return np.ascontiguousarray(data)
 
 
 def read_matrix(path: str | Path, tensor: str | None = None) -> torch.Tensor:
@@ -46,16 +79,11 @@ def read_matrix(path: str | Path, tensor: str | None = None) -> torch.Tensor:
     if suffix == ".npy":
         if tensor is not None:
             raise UserError("--tensor names a tensor of a .safetensors file; an .npy holds one array", path=path)
-        try:
-            with path.open("rb") as fh:
-                array = np.lib.format.read_array(fh, allow_pickle=False)
-        except ValueError as exc:  # object arrays (pickle), a bad header, a truncated body
-            raise UserError(f"not a numeric .npy array ({str(exc).splitlines()[0]})", path=path) from exc
-        if not np.issubdtype(array.dtype, np.number):
-            raise UserError(f"not a numeric .npy array (dtype {array.dtype})", path=path)
-        matrix = torch.from_numpy(np.ascontiguousarray(array))
+        matrix = torch.from_numpy(read_npy(path))
     else:
         tensors = load_safetensors(path)
+        if not tensors:
+            raise UserError("holds no tensors", path=path)
         if tensor is None and len(tensors) != 1:
             raise UserError(f"holds {len(tensors)} tensors ({', '.join(sorted(tensors)) or 'none'}); pick one "
                             "with --tensor", path=path)
@@ -68,8 +96,8 @@ def read_matrix(path: str | Path, tensor: str | None = None) -> torch.Tensor:
     if not matrix.is_floating_point():
         raise UserError(f"expected floating-point embeddings, got {str(matrix.dtype).replace('torch.', '')}",
                         path=path)
-    if not bool(torch.isfinite(matrix).all()):
-        row = int((~torch.isfinite(matrix)).any(dim=1).nonzero()[0])
+    row = first_nonfinite_row(matrix)
+    if row is not None:
         raise UserError(f"row {row} holds NaN or infinity", path=path)
     return matrix.float() if matrix.dtype not in (torch.float16, torch.float32) else matrix
 

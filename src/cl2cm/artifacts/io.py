@@ -20,12 +20,47 @@ from typing import IO, Any
 from cl2cm.errors import UserError
 
 
+def current_umask() -> int:
+    """The process umask, read without changing it (Linux /proc; else set-and-restore).
+
+    Read at every write, not cached: a caller may change it, and the file must get what `open()` gives now.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def default_file_mode(*, executable: bool = False) -> int:
+    """The mode a plain `open()` (0o666) or an executable (0o777) gets under the current umask."""
+    return (0o777 if executable else 0o666) & ~current_umask()
+
+
+def give_default_mode(*paths: str | Path) -> None:
+    """chmod files to what `open()` gives under the umask: for writers that force 0600 themselves
+    (safetensors' `save_file`, hence HF `save_pretrained`), whatever mode the file had before."""
+    mode = default_file_mode()
+    for path in paths:
+        os.chmod(path, mode)
+
+
 @contextlib.contextmanager
-def atomic_open(path: str | Path, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO[Any]]:
-    """Open a temporary sibling of `path` for writing; rename it over `path` only if the block succeeds."""
+def atomic_open(path: str | Path, mode: str = "w", encoding: str | None = "utf-8", *,
+                executable: bool = False) -> Iterator[IO[Any]]:
+    """Open a temporary sibling of `path` for writing; rename it over `path` only if the block succeeds.
+
+    The file ends with the mode a plain `open()` would give (mkstemp's 0600 would hide every artifact from
+    other users); `executable` gives what `chmod +x` under the umask gives (commands.sh).
+    """
     path = Path(path)
     binary = "b" in mode
-    fd, tmp = _mkstemp_beside(path)
+    fd, tmp = _mkstemp_beside(path, executable=executable)
     try:
         with os.fdopen(fd, mode, encoding=None if binary else encoding, newline=None if binary else "\n") as fh:
             yield fh
@@ -41,8 +76,8 @@ def atomic_open(path: str | Path, mode: str = "w", encoding: str | None = "utf-8
         raise
 
 
-def atomic_write_text(path: str | Path, text: str) -> None:
-    with atomic_open(path, "w") as fh:
+def atomic_write_text(path: str | Path, text: str, *, executable: bool = False) -> None:
+    with atomic_open(path, "w", executable=executable) as fh:
         fh.write(text)
 
 
@@ -62,14 +97,23 @@ def atomic_replace_from(tmp_path: str | Path, path: str | Path) -> None:
     os.replace(tmp_path, path)
 
 
-def _mkstemp_beside(path: Path) -> tuple[int, str]:
+def _mkstemp_beside(path: Path, *, executable: bool = False) -> tuple[int, str]:
     """mkstemp next to `path`; failing (read-only, disk full, a file where a directory should be) names `path`.
 
-    The temp file's random name means nothing to the user: "m.json: Read-only file system" does.
+    The temp file's random name means nothing to the user: "m.json: Read-only file system" does. It gets the
+    umask's mode at once, so whatever writes into it afterwards (safetensors, PIL, matplotlib) and the rename
+    keep that mode.
     """
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        return tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            os.fchmod(fd, default_file_mode(executable=executable))
+        except BaseException:
+            os.close(fd)
+            os.unlink(tmp)
+            raise
+        return fd, tmp
     except FileExistsError as exc:  # mkdir: a regular file sits where a parent directory should be
         raise UserError(f"cannot write here: {exc.filename} is a file, not a directory", path=path) from exc
     except NotADirectoryError as exc:
@@ -125,6 +169,30 @@ def remove_stale_temps(directory: str | Path) -> list[Path]:
                     os.unlink(entry.path)
                     removed.append(Path(entry.path))
     return removed
+
+
+@contextlib.contextmanager
+def atomic_dir(out: str | Path) -> Iterator[Path]:
+    """Fill a temp sibling directory, then rename it to `out`: the directory appears whole or not at all.
+    An existing `out` is an error unless it is empty (never half-overwrite someone's directory)."""
+    import shutil
+
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise UserError("output exists and is not an empty directory", path=out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        yield tmp
+        os.chmod(tmp, default_file_mode(executable=True))  # mkdtemp makes 0700: give what mkdir gives
+        for child in tmp.iterdir():  # and what open() gives (writers such as safetensors force 0600)
+            os.chmod(child, default_file_mode(executable=child.is_dir()))
+        if out.exists():
+            out.rmdir()
+        os.replace(tmp, out)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 @contextlib.contextmanager

@@ -12,7 +12,7 @@ import json
 import shlex
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -55,7 +55,7 @@ def current_command() -> str:
 
 
 # The JSON type of every manifest field (what `Manifest.from_dict` checks before trusting a value).
-_FIELD_TYPES: dict[str, type] = {"kind": str, "rows": int, "model": dict, "inputs": dict, "extra": dict,
+_FIELD_TYPES: dict[str, type] = {"kind": str, "rows": int, "model": dict, "inputs": dict, "extra": dict, "files": dict,
                                  "cl2cm_version": str, "command": str, "created": str}
 
 
@@ -68,6 +68,7 @@ class Manifest:
     model: dict[str, Any] = field(default_factory=dict)
     inputs: dict[str, str] = field(default_factory=dict)  # path -> sha256
     extra: dict[str, Any] = field(default_factory=dict)
+    files: dict[str, str] = field(default_factory=dict)  # data file -> digest (`cl2cm.artifacts.checksum`)
     schema_version: int = SCHEMA_VERSION
     cl2cm_version: str = __version__
     command: str = field(default_factory=current_command)
@@ -105,8 +106,32 @@ def checksum_inputs(paths: dict[str, str | Path] | list[str | Path]) -> dict[str
     return out
 
 
+# Directories whose files a manifest does not record: resume state, not the artifact itself.
+SKIP_DIRS = {".parts", "checkpoints"}
+
+
+def data_files(directory: Path) -> Iterable[Path]:
+    """The data files of an artifact directory whose digests its manifest records, sorted."""
+    for path in sorted(directory.rglob("*")):
+        rel = path.relative_to(directory)
+        if not path.is_file() or path.is_symlink() or rel.parts[0] in SKIP_DIRS or rel.name == MANIFEST_NAME:
+            continue
+        if any(part.startswith(".") for part in rel.parts) or rel.name.endswith((".tmp", ".lock")):
+            continue
+        yield path
+
+
+def record_files(directory: Path) -> dict[str, str]:
+    """{relative path: digest} of every data file of `directory` (what `write_manifest` records)."""
+    from cl2cm.artifacts.checksum import file_digest  # torch-free callers of this module stay torch-free
+
+    return {path.relative_to(directory).as_posix(): file_digest(path) for path in data_files(directory)}
+
+
 def write_manifest(directory: str | Path, manifest: Manifest) -> Path:
+    """Commit an artifact: record the digest of each of its data files, then write the manifest (last)."""
     path = Path(directory) / MANIFEST_NAME
+    manifest.files = record_files(Path(directory))
     atomic_write_json(path, manifest.to_dict())
     return path
 
