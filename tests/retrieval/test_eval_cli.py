@@ -10,7 +10,7 @@ import torch
 
 from cl2cm.artifacts.manifest import Manifest
 from cl2cm.artifacts.store import save_store
-from cl2cm.retrieval.metrics import compute_ranks, retrieval_metrics
+from cl2cm.retrieval.metrics import compute_ranks, retrieval_metrics, rounded
 
 
 def make_stores(root: Path, n_img: int = 30, per: int = 5, dim: int = 16, seed: int = 0,
@@ -32,13 +32,13 @@ def test_stores_json_exact_keys_table_and_ranks(tmp_path: Path, cli) -> None:
     qdir, gdir, query, gallery, idx = make_stores(tmp_path)
     out, ranks_file = tmp_path / "m.json", tmp_path / "ranks.jsonl"
     code, stdout, err = cli(["eval", "--query-emb", str(qdir), "--gallery-emb", str(gdir), "--out", str(out),
-                             "--ranks", str(ranks_file), "--chunk", "7", "--device", "cpu"])
+                             "--ranks", str(ranks_file), "--query-block", "7", "--device", "cpu"])
     assert code == 0, err
     metrics = json.loads(out.read_text())
     assert list(metrics) == ["t2v", "v2t", "SumR", "queries", "gallery"]
     for d in ("t2v", "v2t"):
         assert list(metrics[d]) == ["R@1", "R@5", "R@10", "MedR", "MeanR", "mAP"]
-    assert metrics == retrieval_metrics(compute_ranks(query, gallery, idx))
+    assert metrics == rounded(retrieval_metrics(compute_ranks(query, gallery, idx)))  # rounded once, exactly
     assert metrics["queries"] == 150 and metrics["gallery"] == 30
     assert "t2v" in stdout and "v2t" in stdout and "SumR" in stdout and "MedR" in stdout
     lines = [json.loads(x) for x in ranks_file.read_text().splitlines()]
@@ -50,7 +50,7 @@ def test_stores_json_exact_keys_table_and_ranks(tmp_path: Path, cli) -> None:
 def test_quiet_prints_nothing_and_extra_k(tmp_path: Path, cli) -> None:
     qdir, gdir, *_ = make_stores(tmp_path)
     out = tmp_path / "m.json"
-    code, stdout, _ = cli(["eval", "--query-emb", str(qdir), "--gallery-emb", str(gdir), "--quiet", "--k",
+    code, stdout, _ = cli(["eval", "--query-emb", str(qdir), "--gallery-emb", str(gdir), "--quiet", "--recall-at",
                            "1,5,10,20", "--out", str(out)])
     assert code == 0 and stdout == ""
     assert "R@20" in json.loads(out.read_text())["v2t"]
@@ -73,7 +73,7 @@ def test_fusion_with_identical_mt_store_keeps_t2v(tmp_path: Path, cli) -> None:
                         str(qdir), "--fuse-weight", "0.3", "--out", str(out), "-q"])
     assert code == 0, err
     # w·minmax(S) + (1−w)·minmax(S) = minmax(S): a per-row monotone map, so t2v is unchanged.
-    assert json.loads(out.read_text())["t2v"] == retrieval_metrics(compute_ranks(query, gallery, idx))["t2v"]
+    assert json.loads(out.read_text())["t2v"] == rounded(retrieval_metrics(compute_ranks(query, gallery, idx)))["t2v"]
 
 
 def _one_line_error(code: int, err: str) -> str:
@@ -95,9 +95,9 @@ def test_query_ids_missing_from_gallery(tmp_path: Path, cli) -> None:
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (["--k", "1,500"], "--k 500 is larger than the gallery (30 items)"),
-        (["--k", "x"], "--k 'x'"),
-        (["--chunk", "0"], "'--chunk': 0 is out of range"),
+        (["--recall-at", "1,500"], "--recall-at 500 is larger than the gallery (30 items)"),
+        (["--recall-at", "x"], "--recall-at 'x'"),
+        (["--query-block", "0"], "'--query-block': 0 is out of range"),
         (["--ties", "coin"], "--ties 'coin'"),
         (["--fuse-weight", "2"], "'--fuse-weight': 2 is out of range"),
     ],

@@ -191,7 +191,7 @@ def test_evaluate_text_to_visual_by_ids() -> None:
                                                                "(first: 'zz')"),
         (lambda: gallery_index(["a"], ["a", "a"]), "duplicate id 'a'"),
         (lambda: retrieval_metrics(compute_ranks(torch.randn(2, 2), torch.randn(3, 2), torch.tensor([0, 1])),
-                                   ks=(1, 50)), "--k 50 is larger than the gallery (3 items)"),
+                                   ks=(1, 50)), "--recall-at 50 is larger than the gallery (3 items)"),
     ],
 )
 def test_bad_input_is_a_user_error(call, message: str) -> None:

@@ -70,7 +70,7 @@ def test_student_eval_matches_direct_encoding_and_saved_stores(world: dict[str, 
     assert got["queries"] == 12 and got["gallery"] == 6
     for d in ("t2v", "v2t"):
         for key, value in expected[d].items():
-            assert got[d][key] == pytest.approx(value)
+            assert got[d][key] == pytest.approx(value, abs=5e-5 if key == "mAP" else 0.005)  # JSON: rounded
     saved = load_store(emb / "queries", kind="embeddings")
     assert saved.images == [im for _ in (0, 1) for im in IMAGES]
     assert torch.allclose(saved.features, q, atol=1e-5)
@@ -191,8 +191,10 @@ def test_several_captions_give_one_section_per_language_and_the_mean(world: dict
     assert list(m) == ["de", "fr", "mean"]
     assert m["de"] == single["de"] and m["fr"] == single["fr"]  # each section = that language's own run
     mean = m["mean"]
-    assert mean["SumR"] == pytest.approx((single["de"]["SumR"] + single["fr"]["SumR"]) / 2)
-    assert mean["t2v"]["R@5"] == pytest.approx((single["de"]["t2v"]["R@5"] + single["fr"]["t2v"]["R@5"]) / 2)
+    # the mean of the (2-decimal) sections, itself rounded to 2 decimals
+    assert mean["SumR"] == pytest.approx((single["de"]["SumR"] + single["fr"]["SumR"]) / 2, abs=0.005)
+    assert mean["t2v"]["R@5"] == pytest.approx((single["de"]["t2v"]["R@5"] + single["fr"]["t2v"]["R@5"]) / 2,
+                                               abs=0.005)
     assert mean["queries"] == 12 + 6 and mean["gallery"] == 6 and mean["languages"] == ["de", "fr"]
     rows = [line.split("│")[1].strip() for line in stdout.splitlines() if line.startswith("│")]
     assert [r for r in rows if r] == ["de", "fr", "mean"]  # the rich table: one row per language + mean

@@ -1,4 +1,4 @@
-"""`cl2cm eval` as one library call: get query and gallery embeddings, rank them, write what was asked.
+"""`cl2cm eval` as one library call (`run_eval`): get query and gallery embeddings, rank them, write what was asked.
 
 Three ways to get the embeddings, chosen by which inputs are given (the `SOURCES` registry):
 
@@ -21,47 +21,34 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from cl2cm.artifacts.captions import Caption, pair_by_id, read_captions
+from cl2cm.artifacts.captions import Caption, pair_by_id, read_captions, unique_languages
 from cl2cm.artifacts.io import atomic_open, atomic_write_json, check_output_path
+from cl2cm.artifacts.leakage import check_overlap
 from cl2cm.artifacts.lock import output_lock
 from cl2cm.artifacts.manifest import Manifest, checksum_inputs
 from cl2cm.artifacts.store import EmbeddingStore, load_store, save_store
+from cl2cm.config import check_fields
+from cl2cm.config.query import EvalConfig  # noqa: F401  (the config's home)
+from cl2cm.distributed import StageRanks, stage_ranks
 from cl2cm.errors import UserError
 from cl2cm.progress import Progress, reporter
-from cl2cm.retrieval.metrics import DEFAULT_KS, Ranks, compute_ranks, gallery_index, retrieval_metrics
+from cl2cm.retrieval.langcheck import caption_language, check_language, language_note, languages_of, outside
+from cl2cm.retrieval.languages import as_list, assign_fusion, language_of, per_language_path
+from cl2cm.retrieval.metrics import (
+    Ranks,
+    compute_ranks,
+    gallery_index,
+    mean_over_languages,
+    retrieval_metrics,
+    rounded,
+)
 from cl2cm.runtime import resolve_device
-from cl2cm.train.dist import stage_ranks
-
-
-@dataclass
-class EvalConfig:
-    """Everything `cl2cm eval` can be asked; exactly one source of embeddings must be complete."""
-
-    query_emb: Path | None = None
-    gallery_emb: Path | None = None
-    model: Path | None = None
-    captions: Path | Sequence[Path] | None = None  # several: one section per language (`retrieval.languages`)
-    features: Path | None = None
-    gallery_captions: Path | None = None
-    caption_format: str | None = None
-    fuse_translation: Path | Sequence[Path] | None = None  # with several --captions: one each, or LANG=FILE
-    fuse_weight: float = 0.5
-    ks: Sequence[int] = DEFAULT_KS
-    chunk: int | None = None
-    device: str = "auto"
-    half: bool = False
-    ties: str = "pessimistic"
-    batch_size: int = 256
-    out: Path | None = None
-    ranks: Path | None = None
-    plot: Path | None = None
-    save_embeddings: Path | None = None
 
 
 @dataclass
@@ -76,16 +63,40 @@ class Embedded:
     query_mt: torch.Tensor | None = None
     model: dict[str, Any] = field(default_factory=dict)
     inputs: dict[str, Path] = field(default_factory=dict)
+    leakage: dict[str, Any] | None = None  # the gallery's overlap with the model's training store
+    query_lang: str | None = None  # what the captions say they are in (None: they do not say)
+
+
+@dataclass
+class Ranked:
+    """One query file ranked exactly against the gallery: its metrics section, ranks and embeddings."""
+
+    metrics: dict[str, Any]
+    ranks: Ranks
+    embedded: Embedded
 
 
 @dataclass
 class EvalResult:
+    """What `run_eval` returns. `metrics` is the JSON `eval --out` writes: one section, or with several
+    --captions ``{code: section, ..., "mean": the unweighted mean}``; `sections` holds each ranked file
+    (keyed by language code; one file: by ``""``)."""
+
     metrics: dict[str, Any]
-    ranks: Ranks
     source: str
-    embedded: Embedded
+    sections: dict[str, Ranked]
     written: dict[str, Path] = field(default_factory=dict)
     rank: int = 0  # under torchrun: every rank has the metrics, rank 0 writes the outputs
+
+    @property
+    def languages(self) -> list[str]:
+        """The language codes of a several-language run; empty for one --captions."""
+        return [code for code in self.sections if code]
+
+    @property
+    def ranks(self) -> Ranks:
+        """The first (with one --captions: the only) file's ranks."""
+        return next(iter(self.sections.values())).ranks
 
 
 # ---------------------------------------------------------------------------------------------- sources
@@ -128,12 +139,19 @@ def _load_model(cfg: EvalConfig, device: torch.device, loaded: Any = None) -> tu
         directory = getattr(loaded, "source_dir", None)
         kind = "student" if hasattr(loaded, "encode_store") else "teacher"
         info = {"kind": kind, **(read_manifest(directory).model if directory else {})}
+        if languages_of(loaded):  # what `model.languages` says, even without its directory
+            info["languages"] = list(languages_of(loaded))
         return loaded, {**info, **({"dir": str(directory)} if directory else {})}
     from cl2cm.models import load_model  # heavy (transformers): only for model modes
 
     model = load_model(cfg.model, device)
+    if not hasattr(model, "source_dir") or model.source_dir is None:  # "openclip:NAME@TAG": no directory
+        return model, {"kind": model.kind, **model.identity}
     manifest = read_manifest(cfg.model)
-    return model, {"kind": manifest.kind, **manifest.model, "dir": str(cfg.model)}
+    info = {"kind": manifest.kind, **manifest.model, "dir": str(cfg.model)}
+    if languages_of(model):  # config.json's record (what `model.languages` says) wins over the manifest's
+        info["languages"] = list(languages_of(model))
+    return model, info
 
 
 def _captions(path: Path, fmt: str | None, flag: str) -> list[Caption]:
@@ -158,13 +176,15 @@ def _from_model(cfg: EvalConfig, device: torch.device, loaded: Any = None) -> Em
                         "retrieval pass --gallery-captions instead of --features", path=cfg.model)
     expect = model.expect_store() if hasattr(model, "expect_store") else {"kind": "features"}
     store = load_store(cfg.features, flag="--features", **expect)
+    leakage = check_overlap(info.get("dir"), store, cfg.features)
     queries = _captions(cfg.captions, cfg.caption_format, "--captions")
     with torch.no_grad():
         q = model.encode_text([c.text for c in queries], batch_size=cfg.batch_size)
         g = model.encode_store(store)
         mt = _mt_queries(cfg, model, queries)
     return Embedded(q, [c.id for c in queries], [c.image for c in queries], g, list(store.ids), mt, model=info,
-                    inputs={"model": cfg.model, "captions": cfg.captions, "features": cfg.features})
+                    inputs={"model": cfg.model, "captions": cfg.captions, "features": cfg.features},
+                    leakage=leakage, query_lang=caption_language(queries, cfg.captions))
 
 
 def _from_text(cfg: EvalConfig, device: torch.device, loaded: Any = None) -> Embedded:
@@ -178,7 +198,8 @@ def _from_text(cfg: EvalConfig, device: torch.device, loaded: Any = None) -> Emb
         mt = _mt_queries(cfg, model, queries)
     return Embedded(q, [c.id for c in queries], [c.id for c in queries], g, [c.id for c in english], mt,
                     model=info, inputs={"model": cfg.model, "captions": cfg.captions,
-                                        "gallery_captions": cfg.gallery_captions})
+                                        "gallery_captions": cfg.gallery_captions},
+                    query_lang=caption_language(queries, cfg.captions))
 
 
 #: source name -> (required inputs, loader(config, device, model already loaded or None))
@@ -215,11 +236,14 @@ def rank_records(emb: Embedded, ranks: Ranks) -> Iterator[dict[str, Any]]:
         yield {"direction": "v2t", "query": emb.gallery_ids[g], "rank": r, "ap": ap}
 
 
-def write_ranks(path: Path, emb: Embedded, ranks: Ranks) -> None:
-    """`--ranks`: the `rank_records`, one JSON line each."""
-    with atomic_open(path, "w") as fh:
-        for rec in rank_records(emb, ranks):
-            fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+def plot_title(emb: Embedded) -> str:
+    """What a recall plot shows: the model, the queries' language(s) and the gallery."""
+    def short(path: object) -> str:  # the last two parts: "demo/student", "features/test"
+        return "/".join(Path(str(path)).parts[-2:]) if path else "?"
+
+    model = short(emb.model.get("dir") or emb.inputs.get("query_emb"))
+    gallery = emb.inputs.get("features") or emb.inputs.get("gallery_captions") or emb.inputs.get("gallery_emb")
+    return f"model {model} · {emb.query_lang or 'language not given'} · gallery {short(gallery)}"
 
 
 def save_embeddings(directory: Path, emb: Embedded, source: str) -> None:
@@ -242,13 +266,14 @@ def _named(emb: Embedded, *keys: str) -> str:
     return f"--{key.replace('_', '-')} {emb.inputs[key]}"
 
 
-def evaluate_config(cfg: EvalConfig, *, model: Any = None, progress: Progress | None = None) -> EvalResult:
-    """Embed (per the chosen source) and rank exactly; writes nothing. `model`: one already loaded."""
+def _rank(cfg: EvalConfig, launch: StageRanks, model: Any, progress: Progress | None) -> tuple[str, Ranked]:
+    """Embed one query file (per the chosen source) and rank it exactly; writes nothing."""
     source = choose_source(cfg)
-    launch = stage_ranks(None)  # torchrun: each rank scores a share of the query blocks, counts are summed
     device = launch.device(resolve_device(cfg.device))
     task = reporter(progress).task("encoding", unit="queries")
     emb = SOURCES[source][1](cfg, device, model)
+    notes = check_language(language_note(languages_of(emb.model), emb.query_lang,
+                                         f"the captions of --captions {cfg.captions}"), strict=cfg.strict_languages)
     task.update(description="ranking", total=emb.query.shape[0], completed=0)
     idx = gallery_index(emb.query_items, emb.gallery_ids, query_name=f"queries ({_named(emb, 'query_emb', 'captions')})",
                         gallery_name=f"the gallery ({_named(emb, 'gallery_emb', 'gallery_captions', 'features')})")
@@ -256,63 +281,53 @@ def evaluate_config(cfg: EvalConfig, *, model: Any = None, progress: Progress | 
                           ties=cfg.ties, query_mt_emb=emb.query_mt, fuse_weight=cfg.fuse_weight,
                           progress=task.advance, distributed=launch.collective)
     task.close()
-    return EvalResult(metrics=retrieval_metrics(ranks, cfg.ks), ranks=ranks, source=source, embedded=emb,
-                      rank=launch.rank)
+    metrics = rounded(retrieval_metrics(ranks, cfg.ks))  # `rounded`: what each number means, said once
+    if emb.leakage is not None:
+        metrics["leakage"] = emb.leakage
+    if notes:  # recorded only when there is something to say: the usual JSON keeps its keys
+        metrics["warnings"] = notes
+    return source, Ranked(metrics=metrics, ranks=ranks, embedded=emb)
 
 
-def _paths(value: str | Path | Sequence[str | Path] | None) -> Path | list[Path] | None:
+def _one_or_list(value: Path | Sequence[Path] | None) -> Path | list[Path] | None:
+    """One file is today's single-language run; several (the per-language run) stay a list."""
     if value is None or isinstance(value, (str, Path)):
         return None if value is None else Path(value)
-    return [Path(v) for v in value]
+    return Path(value[0]) if len(value) == 1 else [Path(v) for v in value]
 
 
-def several_languages(cfg: EvalConfig) -> bool:
-    """Several --captions files: the per-language evaluation of `cl2cm.retrieval.languages`."""
-    return not isinstance(cfg.captions, (str, Path, type(None))) and len(cfg.captions) > 1
+def _sections(cfg: EvalConfig, launch: StageRanks, model: Any, progress: Progress | None
+              ) -> tuple[str, dict[str, Ranked]]:
+    """Each query file ranked against the one gallery: ``{"": ranked}`` for one file, else by language."""
+    if not isinstance(cfg.captions, list):
+        source, ranked = _rank(cfg, launch, model, progress)
+        return source, {"": ranked}
+    if cfg.query_emb is not None or cfg.gallery_emb is not None:
+        raise UserError("--captions repeated evaluates a model (--model with --features or --gallery-captions), "
+                        "not --query-emb/--gallery-emb stores")
+    codes = [language_of(p, cfg.caption_format) for p in cfg.captions]
+    unique_languages(codes, cfg.captions, "--captions")
+    fusion = assign_fusion(codes, cfg.captions, as_list(cfg.fuse_translation))
+    if model is None and cfg.model is not None:  # load once for every language
+        from cl2cm.models import load_model
+
+        model = load_model(cfg.model, launch.device(resolve_device(cfg.device)))
+    sections: dict[str, Ranked] = {}
+    for code, path in zip(codes, cfg.captions, strict=True):
+        source, sections[code] = _rank(replace(cfg, captions=path, fuse_translation=fusion[code]), launch,
+                                       model, progress)
+    return source, sections
 
 
-def one_language(cfg: EvalConfig) -> EvalConfig:
-    """A config whose one-element caption/fusion lists are plain paths (today's single-language run)."""
-    from dataclasses import replace
+def run_eval(cfg: EvalConfig, *, model: Any = None, progress: Progress | None = None) -> EvalResult:
+    """The one evaluation (`cl2cm eval`, `cl2cm.evaluate`): one or several --captions files against one
+    gallery, exact ranks, then whatever `cfg` asks to write (--out, --ranks, --plot, --save-embeddings).
 
-    def unwrap(value: Any) -> Any:
-        return value[0] if isinstance(value, (list, tuple)) and len(value) == 1 else value
-
-    return replace(cfg, captions=unwrap(cfg.captions), fuse_translation=unwrap(cfg.fuse_translation))
-
-
-def evaluate(model: Any = None, *, captions: str | Path | Sequence[str | Path] | None = None,
-             features: str | Path | None = None, gallery_captions: str | Path | None = None,
-             query_emb: str | Path | None = None, gallery_emb: str | Path | None = None,
-             config: EvalConfig | None = None) -> dict[str, Any]:
-    """The metrics dict `eval --out` writes, from Python (`cl2cm.evaluate`).
-
-    `model` is a model directory or a model from `cl2cm.load_model`; with `features` it is a student
-    ranking images, with `gallery_captions` a teacher ranking English captions; or pass two embedding
-    stores (`query_emb`, `gallery_emb`). `config` gives the other `eval` options (ks, ties, chunk, ...).
-    Several `captions` files (one per language) give ``{code: metrics, ..., "mean": ...}``.
+    `model`: one already loaded (else `cfg.model` is loaded). Several caption files (one per language,
+    `retrieval.languages`) give one section per language code and their unweighted mean.
     """
-    from dataclasses import replace
-
-    loaded = None if model is None or isinstance(model, (str, Path)) else model
-    inputs = {"captions": captions, "features": features, "gallery_captions": gallery_captions,
-              "query_emb": query_emb, "gallery_emb": gallery_emb}
-    cfg = replace(config or EvalConfig(), model=Path(model) if loaded is None and model is not None else None,
-                  **{k: _paths(v) for k, v in inputs.items()})
-    if loaded is not None:  # the source is chosen as if a directory were given; the loaded model is used
-        cfg = replace(cfg, model=Path(getattr(loaded, "source_dir", None) or "<model in memory>"))
-    if several_languages(cfg):
-        from cl2cm.retrieval.languages import evaluate_languages
-
-        return evaluate_languages(cfg, model=loaded).metrics
-    return evaluate_config(one_language(cfg), model=loaded).metrics
-
-
-def run_eval(cfg: EvalConfig, *, progress: Progress | None = None) -> Any:
-    """`cl2cm eval`: `evaluate_config`, then write --out/--ranks/--plot/--save-embeddings.
-
-    Returns an `EvalResult`, or with several --captions a `languages.LanguagesEvalResult`.
-    """
+    cfg = replace(cfg, captions=_one_or_list(cfg.captions), fuse_translation=_one_or_list(cfg.fuse_translation))
+    check_fields(cfg)
     choose_source(cfg)  # a usage error first
     for flag, path in (("--out", cfg.out), ("--ranks", cfg.ranks), ("--plot", cfg.plot)):
         check_output_path(path, flag)  # before minutes of encoding, not after
@@ -321,26 +336,42 @@ def run_eval(cfg: EvalConfig, *, progress: Progress | None = None) -> Any:
         from cl2cm.retrieval.report import require_matplotlib
 
         require_matplotlib()  # fail before the expensive part, not after it
-    if several_languages(cfg):
-        from cl2cm.retrieval.languages import run_eval_languages
+    launch = stage_ranks(None)  # torchrun: each rank scores a share of the query blocks, counts are summed
+    source, sections = _sections(cfg, launch, model, progress)
+    if "" in sections:
+        metrics = sections[""].metrics
+    else:
+        per_language = {code: r.metrics for code, r in sections.items()}
+        metrics = {**per_language, "mean": rounded(mean_over_languages(per_language))}
+        first = next(iter(sections.values())).embedded
+        unknown = outside(languages_of(first.model), list(per_language))
+        if unknown:  # each such section also carries its one-line warning
+            metrics["mean"]["outside_model_languages"] = unknown
+    result = EvalResult(metrics=metrics, source=source, sections=sections, rank=launch.rank)
+    if result.rank == 0:  # under torchrun every rank has the metrics; rank 0 writes the outputs
+        _write(cfg, result)
+    return result
 
-        return run_eval_languages(cfg, progress=progress)
-    result = evaluate_config(one_language(cfg), progress=progress)
-    if result.rank != 0:  # under torchrun every rank has the metrics; rank 0 writes the outputs
-        return result
-    emb, ranks, metrics = result.embedded, result.ranks, result.metrics
+
+def _write(cfg: EvalConfig, result: EvalResult) -> None:
+    """The outputs asked for; several languages keep one file per language (`languages.per_language_path`)."""
+    several = bool(result.languages)
     if cfg.out is not None:
-        atomic_write_json(cfg.out, metrics)
+        atomic_write_json(cfg.out, result.metrics)
         result.written["metrics"] = cfg.out
     if cfg.ranks is not None:
-        write_ranks(cfg.ranks, emb, ranks)
+        with atomic_open(cfg.ranks, "w") as fh:
+            for code, r in result.sections.items():
+                for rec in rank_records(r.embedded, r.ranks):
+                    fh.write(json.dumps({"lang": code, **rec} if several else rec, ensure_ascii=False) + "\n")
         result.written["ranks"] = cfg.ranks
     if cfg.plot is not None:
         from cl2cm.retrieval.report import plot_recall_curves
 
-        plot_recall_curves(cfg.plot, ranks)
-        result.written["plot"] = cfg.plot
+        for code, r in result.sections.items():
+            plot_recall_curves(per_language_path(cfg.plot, code), r.ranks, title=plot_title(r.embedded))
+        result.written["plots" if several else "plot"] = per_language_path(cfg.plot, "<lang>" if several else "")
     if cfg.save_embeddings is not None:
-        save_embeddings(cfg.save_embeddings, emb, source=result.source)
-        result.written["embeddings"] = cfg.save_embeddings
-    return result
+        for code, r in result.sections.items():
+            save_embeddings(cfg.save_embeddings / code, r.embedded, source=result.source)
+        result.written["embeddings"] = cfg.save_embeddings / ("<lang>" if several else "")

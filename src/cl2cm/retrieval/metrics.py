@@ -39,9 +39,8 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from cl2cm.config.query import DEFAULT_KS  # noqa: E402,F401
 from cl2cm.errors import UserError
-
-DEFAULT_KS = (1, 5, 10)
 
 #: How a negative that scores exactly the positive's score is ranked (see module docstring).
 TIE_RULES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
@@ -166,7 +165,7 @@ def _validate_options(ties: str, chunk: int | None) -> Callable[[torch.Tensor, t
     if ties not in TIE_RULES:
         raise UserError(f"--ties {ties!r}: expected one of {', '.join(TIE_RULES)}")
     if chunk is not None and chunk < 1:
-        raise UserError(f"--chunk {chunk}: expected a positive number of query rows")
+        raise UserError(f"--query-block {chunk}: expected a positive number of query rows")
     return TIE_RULES[ties]
 
 
@@ -348,7 +347,7 @@ def direction_metrics(ranks: torch.Tensor, ap: torch.Tensor, ks: Sequence[int] =
 
 def _ks(ks: Sequence[int]) -> list[int]:
     if not ks or any(int(k) < 1 for k in ks):
-        raise UserError(f"--k {list(ks)}: recall cut-offs must be positive integers")
+        raise UserError(f"--recall-at {list(ks)}: recall cut-offs must be positive integers")
     return sorted({int(k) for k in ks} | set(DEFAULT_KS))
 
 
@@ -360,11 +359,32 @@ def retrieval_metrics(ranks: Ranks, ks: Sequence[int] = DEFAULT_KS) -> dict[str,
     """
     too_big = [k for k in ks if int(k) > ranks.gallery and int(k) not in DEFAULT_KS]
     if too_big:  # the standard 1/5/10 stay defined (saturated) on a tiny gallery, as in NRCCR
-        raise UserError(f"--k {too_big[0]} is larger than the gallery ({ranks.gallery} items)")
+        raise UserError(f"--recall-at {too_big[0]} is larger than the gallery ({ranks.gallery} items)")
     t2v = direction_metrics(ranks.t2v, ranks.t2v_ap, ks)
     v2t = direction_metrics(ranks.v2t, ranks.v2t_ap, ks)
     sumr = sum(d[f"R@{k}"] for d in (t2v, v2t) for k in DEFAULT_KS)
     return {"t2v": t2v, "v2t": v2t, "SumR": float(sumr), "queries": ranks.queries, "gallery": ranks.gallery}
+
+
+#: Decimals a metric means, decided once for every output (eval JSON, results.json, cl2cm.evaluate, tables):
+#: percentages and ranks (R@K, SumR, MedR, MeanR) to 2, mAP (a 0-1 fraction) to 4. R@K over N queries moves
+#: in steps of 100/N, so 2 decimals keep every step up to 10,000 queries and drop only float noise
+#: (57.599999999999994 → 57.6); finer differences are far inside any seed spread.
+METRIC_DECIMALS: dict[str, int] = {"mAP": 4}
+DEFAULT_DECIMALS = 2
+
+
+def rounded(metrics: dict[str, Any]) -> dict[str, Any]:
+    """`metrics` (sections nested) with every float rounded to its `METRIC_DECIMALS`; ints and text as is."""
+    out: dict[str, Any] = {}
+    for key, value in metrics.items():
+        if isinstance(value, dict):
+            out[key] = rounded(value)
+        elif isinstance(value, float):
+            out[key] = round(value, METRIC_DECIMALS.get(key, DEFAULT_DECIMALS))
+        else:
+            out[key] = value
+    return out
 
 
 def mean_over_languages(sections: dict[str, dict[str, Any]]) -> dict[str, Any]:

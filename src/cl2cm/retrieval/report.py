@@ -33,8 +33,11 @@ def require_matplotlib() -> Any:
     return plt
 
 
-def plot_recall_curves(path: Path, ranks: Ranks, max_k: int | None = None) -> Path:
-    """R@K for K = 1..max_k in both directions (log K axis), written atomically as PNG."""
+def plot_recall_curves(path: Path, ranks: Ranks, max_k: int | None = None, *, title: str | None = None) -> Path:
+    """R@K for K = 1..max_k in both directions (log K axis), written atomically as PNG.
+
+    `title` names what was evaluated (model · language · gallery, `evaluate.plot_title`): a PNG seen alone
+    must say what it shows."""
     plt = require_matplotlib()
     max_k = max_k or min(100, max(ranks.gallery, 10))
     ks = list(range(1, max_k + 1))
@@ -47,7 +50,8 @@ def plot_recall_curves(path: Path, ranks: Ranks, max_k: int | None = None) -> Pa
     ax.set_ylim(0, 100)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
-    ax.set_title(f"{ranks.queries} queries × {ranks.gallery} items")
+    sizes = f"{ranks.queries} queries × {ranks.gallery} items"
+    ax.set_title(f"{title}\n{sizes}" if title else sizes, fontsize=10)
     fig.tight_layout()
     with atomic_open(path, "wb") as fh:
         fig.savefig(fh, format="png")

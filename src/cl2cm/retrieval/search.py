@@ -1,22 +1,37 @@
 """`cl2cm search`: free-text queries → the top-K visual items of a feature store, by a student model.
 
-The gallery is scored in chunks with a running top-K, so memory is O(queries × (K + chunk)) however large
-the store. Ties are broken by gallery order (stable), so the same inputs always list the same items; each
-chunk keeps its K best by `topk` plus the entries tied at the boundary, never sorting the whole chunk.
+The gallery is screened in chunks by a first pass with a proven error bound (fp32, or a compact int8/fp16
+copy: `cl2cm.retrieval.compact`), so memory is O(queries × (K + chunk + candidates)) however large the
+store; the candidates that could be in the top-K are rescored exactly. Ties are broken by gallery order
+(stable), so the same inputs always list the same items, whatever the first pass.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from cl2cm.artifacts.store import load_store
+from cl2cm.artifacts.store import EmbeddingStore, first_nonfinite_row, load_store
 from cl2cm.errors import UserError
+from cl2cm.retrieval.compact import PreparedGallery, choose_codec, top_k_prepared
+from cl2cm.retrieval.langcheck import check_language, language_note, languages_of
 from cl2cm.runtime import resolve_device
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One item `cl2cm.search` found: for `query`, at `rank` (1 = best), the visual `id` and its cosine
+    `score`."""
+
+    query: str
+    rank: int
+    id: str
+    score: float
 
 
 @dataclass
@@ -25,47 +40,27 @@ class SearchResult:
     hits: list[tuple[str, float]]  # (visual id, cosine score), best first
 
 
-def top_k(query_emb: torch.Tensor, gallery_emb: torch.Tensor, k: int, *, chunk: int = 65536,
+def top_k(query_emb: torch.Tensor, gallery_emb: torch.Tensor | PreparedGallery, k: int, *, chunk: int = 65536,
           device: str | torch.device = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
-    """(scores [Q, k], gallery indices [Q, k]) of the k best gallery rows per query, ties by lower index."""
+    """(scores [Q, k], gallery indices [Q, k]) of the k best gallery rows per query, ties by lower index.
+
+    Scores are `compact.exact_scores` (a row's score does not depend on its position or the chunking); a
+    `PreparedGallery` (built once, possibly with a compact copy) saves reading its statistics per call.
+    """
     if query_emb.shape[0] == 0:
         raise UserError("no query text given")
-    if gallery_emb.shape[0] == 0:
+    if len(gallery_emb) == 0:
         raise UserError("the gallery is empty")
-    if query_emb.shape[1] != gallery_emb.shape[1]:
-        raise UserError(f"dimension mismatch: queries have dimension {query_emb.shape[1]}, the gallery "
-                        f"{gallery_emb.shape[1]}")
-    if not 1 <= k <= gallery_emb.shape[0]:
-        raise UserError(f"--k {k}: must be between 1 and the gallery size ({gallery_emb.shape[0]})")
-    dev = torch.device(device)
-    q = query_emb.to(dev, torch.float32)
-    best_s = torch.empty(q.shape[0], 0, device=dev)
-    best_i = torch.empty(q.shape[0], 0, dtype=torch.long, device=dev)
-    for lo in range(0, gallery_emb.shape[0], chunk):
-        g = gallery_emb[lo:lo + chunk].to(dev, torch.float32)
-        s = torch.cat([best_s, q @ g.T], 1)
-        i = torch.cat([best_i, torch.arange(lo, lo + g.shape[0], device=dev).expand(q.shape[0], -1)], 1)
-        best_s, best_i = _best_k(s, i, k)
-    return best_s.cpu(), best_i.cpu()
-
-
-def _best_k(s: torch.Tensor, i: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """The k best (score, index) pairs per row: higher score first, equal scores by lower index.
-
-    Exactly the first k of a stable descending sort, without sorting the whole row: `topk` finds each
-    row's k-th score, every entry at least that good is a candidate (more than k only when scores tie at the
-    boundary, where `topk` alone would pick arbitrarily), and only the candidates are sorted.
-    """
-    if s.shape[1] > k:
-        top = torch.topk(s, k, dim=1)
-        m = int((s >= top.values[:, -1:]).sum(1).max())
-        if m > k:  # ties at the k-th score: take every row's candidates (and a few more, which sort below)
-            top = torch.topk(s, m, dim=1)
-        s, i = top.values, i.gather(1, top.indices)
-    by_index = torch.sort(i, dim=1, stable=True)
-    s, i = s.gather(1, by_index.indices), by_index.values
-    order = torch.sort(s, dim=1, descending=True, stable=True).indices[:, :k]
-    return s.gather(1, order), i.gather(1, order)
+    dim = gallery_emb.dim if isinstance(gallery_emb, PreparedGallery) else gallery_emb.shape[1]
+    if query_emb.ndim != 2 or query_emb.shape[1] != dim:
+        raise UserError(f"dimension mismatch: queries have dimension {query_emb.shape[-1]}, the gallery {dim}")
+    if not 1 <= k <= len(gallery_emb):
+        raise UserError(f"--k {k}: must be between 1 and the gallery size ({len(gallery_emb)})")
+    if not bool(torch.isfinite(query_emb).all()):
+        raise UserError("query embeddings contain NaN or infinite values")
+    prepared = (gallery_emb if isinstance(gallery_emb, PreparedGallery)
+                else PreparedGallery(gallery_emb.to(torch.device(device))))
+    return top_k_prepared(prepared, query_emb, k, chunk=chunk)
 
 
 @dataclass
@@ -76,23 +71,56 @@ class Gallery:
     ids: list[str]
     emb: torch.Tensor  # [N, D] L2-normalised, on `device`
     device: torch.device
+    compact: str = "auto"  # the first pass's copy (`compact.choose_codec`: auto = fp32); all rank exactly
+    manifest: Any = None  # the store's manifest (its `extra["version"]` counts appends)
+    _prepared: PreparedGallery | None = field(default=None, init=False, repr=False, compare=False)
+    _key: tuple[Any, ...] = field(default=(), init=False, repr=False, compare=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.ids)
 
+    def prepared(self) -> PreparedGallery:
+        """The rows ready for `top_k` (built once; rebuilt if `emb` is replaced or changed in place)."""
+        key = (id(self.emb), self.emb.data_ptr(), tuple(self.emb.shape), self.emb._version, self.compact)
+        with self._lock:
+            if self._prepared is None or self._key != key:
+                codec = choose_codec(self.compact, self.emb.shape[0], self.emb.device)
+                self._prepared, self._key = PreparedGallery(self.emb, codec), key
+            return self._prepared
 
-def load_gallery(model_dir: Path, features: Path, *, device: str = "auto") -> Gallery:
-    """Load the student in `model_dir`, check the store is its kind, and encode every visual row once."""
+
+def load_gallery(model_dir: Path, features: Path, *, device: str = "auto", compact: str = "auto") -> Gallery:
+    """Load the student in `model_dir`, check the store is its kind, and encode every visual row once.
+
+    `compact` chooses the first pass's copy of the rows (`compact.choose_codec`; the ranking is exact either
+    way); it is built here, so a server pays for it at start-up, not on its first query.
+    """
     from cl2cm.models import load_model  # heavy (transformers): imported only when searching
 
     dev = resolve_device(device)
     model = load_model(model_dir, dev)
     if not hasattr(model, "encode_store"):
         raise UserError("--model: this model encodes no visual rows (search needs a student)", path=model_dir)
-    store = load_store(features, flag="--features", **model.expect_store())
+    return encode_gallery(model, features, dev, model_dir=model_dir, compact=compact)
+
+
+def encode_gallery(model: Any, features: Path | EmbeddingStore, device: torch.device, *,
+                   model_dir: Path | None = None, compact: str = "auto") -> Gallery:
+    """The store in `features` (checked to be `model`'s kind; or a store already loaded, `cl2cm.search`)
+    encoded by an already loaded student; `cl2cm serve` calls it again on a grown store without reloading
+    the model."""
+    store = features if isinstance(features, EmbeddingStore) else load_store(features, flag="--features",
+                                                                             **model.expect_store())
     with torch.no_grad():
-        emb = model.encode_store(store).to(dev)
-    return Gallery(model=model, ids=store.ids, emb=emb, device=dev)
+        emb = model.encode_store(store).to(device)
+    bad = first_nonfinite_row(emb)
+    if bad is not None:  # finite rows, non-finite embeddings: the model's weights are broken
+        raise UserError(f"--model: encodes row {bad} (id {store.ids[bad]!r}) of {features} to NaN or infinity; "
+                        "the model is corrupt", path=model_dir)
+    gallery = Gallery(model=model, ids=store.ids, emb=emb, device=device, compact=compact, manifest=store.manifest)
+    gallery.prepared()
+    return gallery
 
 
 def rank(gallery: Gallery, queries: Sequence[str], *, k: int = 10, batch_size: int = 256) -> list[SearchResult]:
@@ -110,14 +138,26 @@ def rank_embedded(gallery: Gallery, texts: Sequence[str], query_emb: torch.Tenso
     """Top-k items of `gallery` for already encoded queries (`texts` label the results)."""
     if not 1 <= k <= len(gallery):
         raise UserError(f"--k {k}: must be between 1 and the gallery size ({len(gallery)})")
-    scores, idx = top_k(query_emb, gallery.emb, k, device=gallery.device)
+    scores, idx = top_k(query_emb, gallery.prepared(), k)
     return [SearchResult(text, [(gallery.ids[j], float(s)) for j, s in zip(ji.tolist(), si.tolist(), strict=True)])
             for text, si, ji in zip(texts, scores, idx, strict=True)]
 
 
+def check_query_language(model: object, lang: str | None, *, strict: bool = False,
+                         what: str = "the queries (--lang)") -> list[str]:
+    """`--lang` given: warn (or, `strict`, refuse) when the model was not trained on it; the notes said."""
+    return check_language(language_note(languages_of(model), lang, what), strict=strict)
+
+
 def search(model_dir: Path, features: Path, queries: Sequence[str], *, k: int = 10, device: str = "auto",
-           batch_size: int = 256) -> list[SearchResult]:
-    """Encode `queries` and the store's visual rows with the student in `model_dir`; return top-k per query."""
+           batch_size: int = 256, lang: str | None = None, strict_languages: bool = False) -> list[SearchResult]:
+    """Encode `queries` and the store's visual rows with the student in `model_dir`; return top-k per query.
+
+    `lang`: the queries' language, checked against the model's (`langcheck`; an error under
+    `strict_languages`).
+    """
     if not queries or any(not q.strip() for q in queries):  # before loading anything
         raise UserError("empty query text: pass one or more non-empty queries")
-    return rank(load_gallery(model_dir, features, device=device), queries, k=k, batch_size=batch_size)
+    gallery = load_gallery(model_dir, features, device=device)
+    check_query_language(gallery.model, lang, strict=strict_languages)
+    return rank(gallery, queries, k=k, batch_size=batch_size)
