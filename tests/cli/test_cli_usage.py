@@ -18,7 +18,8 @@ import pytest
 import typer
 
 from cl2cm.cli import _USAGE_ERRORS, app
-from cl2cm.cli.app import Range
+from cl2cm.cli.options import RangeCheck
+from cl2cm.config import Range
 
 Cli = Callable[[list[str]], tuple[int, str, str]]
 COMMAND = typer.main.get_command(app)
@@ -44,8 +45,10 @@ def _numeric_options() -> list[tuple[str, str, object]]:
             base, info, *_ = typing.get_args(hint)
             if not ({int, float} & {base, *typing.get_args(base)}) or not isinstance(info, typer.models.OptionInfo):
                 continue
-            flag = next((d for d in info.param_decls if d.startswith("--")), f"--{name.replace('_', '-')}")
-            found.append((command.name, flag, info.callback))
+            decls = [info.default, *info.param_decls]  # in `Annotated`, the first flag is the `default` slot
+            flag = next((d for d in decls if isinstance(d, str) and d.startswith("--")), f"--{name.replace('_', '-')}")
+            flag = flag.split("/")[0]
+            found.append((command.name, flag, info.callback.range if isinstance(info.callback, RangeCheck) else None))
     return found
 
 

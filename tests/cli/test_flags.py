@@ -54,8 +54,10 @@ def test_the_command_line_says_the_flag(tmp_path: Path, capsys: pytest.CaptureFi
                                         line: str) -> None:
     """`train-teacher` gets a ConfigError from the library and prints it as one line naming the flag."""
     en = _jsonl(tmp_path / "en.jsonl", [("a#0", "A dog."), ("b#0", "A cat.")])
+    de = tmp_path / "de.jsonl"  # a target in another language (the source as --tgt is refused on its own)
+    de.write_text(en.read_text().replace('"lang": "en"', '"lang": "de"'))
     with pytest.raises(SystemExit) as exc:
-        main(["train-teacher", "--src", str(en), "--tgt", str(en), "--out", str(tmp_path / "o"),
+        main(["train-teacher", "--src", str(en), "--tgt", str(de), "--out", str(tmp_path / "o"),
               "--encoder", str(tmp_path / "no-model"), "--device", "cpu", *flags])
     assert exc.value.code == 2 and capsys.readouterr().err == line + "\n"
     assert not (tmp_path / "o" / "manifest.json").exists()

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -45,7 +46,8 @@ def _run(world: dict[str, Path], out: Path, *, val: bool = True, epochs: int = 4
     kw = {"val_features": world["feats_val"], "val_captions": world["val_de"]} if val else {}
     config = DistillConfig(options=DistillOptions(**opts),  # type: ignore[arg-type]
                            train=TrainConfig(epochs=epochs, batch_size=32, lr=1e-3, device="cpu", log_every=2,
-                                             seed=3), max_pairs=max_pairs, resume=resume)
+                                             seed=3), max_pairs=max_pairs, resume=resume,
+                           keep_checkpoints=True)  # these tests read the checkpoints
     return distill(world["teacher"], world["feats_train"], world["train_en"], world["train_de"], out, config, **kw)
 
 
@@ -172,6 +174,21 @@ def test_cli_baseline_run_prints_its_summary(world: dict[str, Path], tmp_path: P
     assert read_manifest(tmp_path / "s", kind="student").extra["transfer"] is False
 
 
+def test_cli_finished_student_keeps_only_the_model_and_resume_says_complete(
+        world: dict[str, Path], tmp_path: Path, cli: Callable[[list[str]], tuple[int, str, str]]) -> None:
+    out = tmp_path / "s"
+    code, _, err = cli(_argv(world, out, "--quiet"))
+    assert code == 0, err
+    left = sorted(str(p.relative_to(out)) for p in (out / "checkpoints").iterdir())
+    assert left == ["checkpoints/finished.json"], left  # no last/best weights, token or teacher caches
+    mtime = (out / "model.safetensors").stat().st_mtime_ns
+    code, printed, err = cli(_argv(world, out, "--resume"))
+    assert code == 0 and "already complete" in printed, err
+    assert (out / "model.safetensors").stat().st_mtime_ns == mtime
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["finished.json"]
+    assert load_model(out).encode_text(["ein roter Kreis"]).shape[0] == 1
+
+
 def test_cli_caption_of_an_image_missing_from_the_store_is_one_line(world: dict[str, Path], tmp_path: Path,
                                                                     cli: Callable[[list[str]], tuple[int, str, str]]) -> None:
     rows = world["train_de"].read_text(encoding="utf-8").splitlines()[:40]
@@ -194,6 +211,7 @@ def test_cli_caption_of_an_image_missing_from_the_store_is_one_line(world: dict[
                                               (["--kt-temperature", "0"], "--kt-temperature"),
                                               (["--kt-teacher-temperature", "-1"], "--kt-teacher-temperature"),
                                               (["--init-text", "bogus"], "--init-text"),
+                                              (["--head-lr", "0"], "--head-lr"),
                                               (["--head", "mlp", "--visual-input", "tokens"], "--head mlp reads pooled"),
                                               (["--head", "tokens"], "--head tokens reads [N, T, W]"),
                                               (["--val-features", "x"], "--val-captions")])
@@ -212,10 +230,10 @@ def test_kt_teacher_temperature_sets_only_the_teachers_softmax() -> None:
                        rows=torch.tensor([0, 1]), groups=torch.tensor([0, 1]), visual=torch.randn(2, 8),
                        visual_mask=None)
     both = DistillTask(nn.Identity(), data, DistillOptions(kt_temperature=0.2))  # type: ignore[arg-type]
-    assert (both.transfer.tau_t, both.transfer.tau_s) == (0.2, 0.2)
+    assert (both.net.losses["kt"].loss.tau_t, both.net.losses["kt"].loss.tau_s) == (0.2, 0.2)
     split = DistillTask(nn.Identity(), data, DistillOptions(kt_temperature=0.2,  # type: ignore[arg-type]
                                                             kt_teacher_temperature=0.05))
-    assert (split.transfer.tau_t, split.transfer.tau_s) == (0.05, 0.2)
+    assert (split.net.losses["kt"].loss.tau_t, split.net.losses["kt"].loss.tau_s) == (0.05, 0.2)
 
 
 def test_image_sampling_gives_distinct_images_and_reaches_every_caption() -> None:
@@ -278,3 +296,113 @@ def test_resume_with_other_options_is_refused(world: dict[str, Path], tmp_path: 
     _run(world, tmp_path / "s", val=False, epochs=1, max_pairs=64)
     with pytest.raises(UserError, match="other inputs or model options"):
         _run(world, tmp_path / "s", val=False, epochs=1, max_pairs=64, kt_weight=0.9, resume=True)
+
+
+# ---------------------------------------------------------------------------------------------- --head-lr
+def _record_group_lrs(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, float]]:
+    """After every optimizer step: the lr each trainable parameter (by name) was just stepped with."""
+    from cl2cm.train import engine
+
+    seen: list[dict[str, float]] = []
+    original = engine._Fit._optimizer_step
+
+    def step(self: engine._Fit) -> None:
+        original(self)
+        names = {id(p): n for n, p in self.module.named_parameters()}
+        seen.append({names[id(p)]: g["lr"] for g in self.opt.param_groups for p in g["params"]})
+
+    monkeypatch.setattr(engine._Fit, "_optimizer_step", step)
+    return seen
+
+
+def _head_lr_run(world: dict[str, Path], out: Path, *, head_lr: float | None, resume: bool = False):
+    config = DistillConfig(options=DistillOptions(visual_input="tokens", head_lr=head_lr),
+                           train=TrainConfig(epochs=2, batch_size=32, lr=1e-3, device="cpu", log_every=2, seed=3,
+                                             schedule="constant", warmup=0), max_pairs=128, resume=resume,
+                           keep_checkpoints=True)  # the test reads the checkpoint
+    return distill(world["teacher"], world["feats_train"], world["train_en"], world["train_de"], out, config)
+
+
+def test_head_lr_steps_the_visual_head_and_the_text_tower_with_their_own_lrs(
+        world: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = _record_group_lrs(monkeypatch)
+    _head_lr_run(world, tmp_path / "s", head_lr=5e-3)
+    assert len(seen) == 8
+    for lrs in seen:
+        head = {n: lr for n, lr in lrs.items() if n.startswith("student.visual.")}
+        rest = {n: lr for n, lr in lrs.items() if not n.startswith("student.visual.")}
+        assert head and any(n.startswith("student.text.") for n in rest)
+        assert set(head.values()) == {5e-3} and set(rest.values()) == {1e-3}
+    seen.clear()
+    _head_lr_run(world, tmp_path / "plain", head_lr=None)  # unset: one lr for all, the two groups of before
+    assert {lr for lrs in seen for lr in lrs.values()} == {1e-3}
+    meta = read_checkpoint(tmp_path / "plain" / "checkpoints" / "last.safetensors")[1]
+    assert len(meta["optimizer"]["param_groups"]) == 2
+    assert read_manifest(tmp_path / "s", kind="student").extra["options"]["head_lr"] == 5e-3
+
+
+def test_head_lr_survives_a_kill_and_resume(world: dict[str, Path], tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = _record_group_lrs(monkeypatch)
+    _head_lr_run(world, tmp_path / "full", head_lr=5e-3)
+    with interrupted_on_call(DistillTask, "loss", 6), pytest.raises(KeyboardInterrupt):
+        _head_lr_run(world, tmp_path / "cut", head_lr=5e-3)
+    seen.clear()
+    resumed = _head_lr_run(world, tmp_path / "cut", head_lr=5e-3, resume=True)
+    assert resumed.fit.resumed_from == 1 and len(seen) == 4  # epoch 2 only, from the checkpoint's groups
+    assert all({lr for n, lr in lrs.items() if n.startswith("student.visual.")} == {5e-3} for lrs in seen)
+    a, b = load_file(str(tmp_path / "full" / "model.safetensors")), load_file(str(tmp_path / "cut" / "model.safetensors"))
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=1e-6)
+    with pytest.raises(UserError, match="other inputs or model options"):
+        _head_lr_run(world, tmp_path / "cut", head_lr=1e-2, resume=True)
+
+
+def test_a_run_without_head_lr_keeps_the_fingerprint_of_older_checkpoints(world: dict[str, Path]) -> None:
+    """Unset, the field is absent from the fingerprint, so a checkpoint written before it existed resumes."""
+    options = asdict(DistillOptions())
+    options.pop("head_lr")
+    task = DistillTask.__new__(DistillTask)
+    task.options, task.manifest = DistillOptions(), Manifest(kind="student")
+    task.data = type("D", (), {"rows": torch.zeros(3)})()
+    assert task.fingerprint()["options"] == options
+    task.options = DistillOptions(head_lr=1e-3)
+    assert task.fingerprint()["options"]["head_lr"] == 1e-3
+
+
+# ---------------------------------------------------------------------------------------------- leakage guard
+def test_eval_on_the_students_own_training_features_warns_of_leakage(runs: dict, world: dict[str, Path],
+                                                                      tmp_path: Path, cli) -> None:
+    student = runs["cl2cm"].out_dir
+    record = read_manifest(student, kind="student").extra["training_store"]
+    assert record["rows"] == len(load_store(world["feats_train"]).ids) and record["keys"] == ["ids"]
+    out = tmp_path / "m.json"
+    code, _, err = cli(["eval", "--model", str(student), "--captions", str(world["train_de"]), "--features",
+                        str(world["feats_train"]), "--out", str(out), "--device", "cpu"])
+    assert code == 0, err
+    lines = [x for x in err.splitlines() if x.strip()]
+    assert len(lines) == 1 and lines[0].startswith("warning: test-set leakage") and "training store" in lines[0]
+    leak = json.loads(out.read_text())["leakage"]
+    assert leak["by"] == "store" and leak["overlap"] == leak["gallery"] == record["rows"]
+    # held-out images: no warning, no key
+    code, _, err = cli(["eval", "--model", str(student), "--captions", str(world["val_de"]), "--features",
+                        str(world["feats_val"]), "--out", str(out), "--device", "cpu", "--quiet"])
+    assert code == 0 and err.strip() == "" and "leakage" not in json.loads(out.read_text())
+
+
+def test_a_gallery_sharing_some_training_images_is_caught_by_id(runs: dict, world: dict[str, Path],
+                                                                tmp_path: Path) -> None:
+    """Another store (its own checksum) holding 7 training images among the validation ones."""
+    import cl2cm
+
+    train, val = load_store(world["feats_train"]), load_store(world["feats_val"])
+    mixed = tmp_path / "mixed"
+    save_store(mixed, torch.cat([val.features, train.features[:7]]), [*val.ids, *train.ids[:7]],
+               Manifest(kind="features", model=dict(val.manifest.model)),
+               extra={"tokens": torch.cat([val.extra["tokens"], train.extra["tokens"][:7]])})
+    caps = tmp_path / "caps.jsonl"
+    caps.write_text("".join(json.dumps({"id": f"{i}#0", "image": i, "lang": "de", "text": "ein Kreis"}) + "\n"
+                            for i in [*val.ids, *train.ids[:7]]), encoding="utf-8")
+    m = cl2cm.evaluate(runs["baseline"].out_dir, captions=caps, features=mixed)
+    assert m["leakage"]["by"] == "ids" and m["leakage"]["overlap"] == 7
+    assert m["leakage"]["gallery"] == len(val.ids) + 7

@@ -84,9 +84,10 @@ def test_train_teacher_on_two_languages_records_them(tiny_bert_dir: Path, tmp_pa
     args = ["train-teacher", "--src", str(en), "--tgt", str(de), "--tgt", str(fr), "--val-src", str(en),
             "--val-tgt", str(de), "--val-tgt", str(fr), "--encoder", str(tiny_bert_dir), "--dim", "16",
             "--train-layers", "all", "--max-length", "16", "--batch-size", "6", "--ot-iters", "5",
-            "--device", "cpu", "--out", str(out)]
+            "--device", "cpu", "--out", str(out), "--keep-checkpoints"]  # extended with --resume below
     main([*args, "--epochs", "2"])
-    assert "de fr" in capsys.readouterr().out  # the summary names the languages
+    printed = capsys.readouterr().out
+    assert "languages" in printed and "de" in printed and "· fr" in printed  # the summary names them (and counts)
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["model"]["languages"] == ["de", "fr"] and manifest["extra"]["languages"] == ["de", "fr"]
     assert manifest["extra"]["pairs_per_language"] == {"de": 12, "fr": 6} and manifest["rows"] == 18

@@ -56,7 +56,8 @@ def test_cli_small_run_and_resume(tiny_bert_dir: Path, tmp_path: Path, capsys: p
     args = ["train-teacher", "--src", str(en), "--tgt", str(de), "--val-src", str(en), "--val-tgt", str(de),
             "--encoder", str(tiny_bert_dir), "--dim", "16", "--train-layers", "1", "--max-length", "16",
             "--pooling", "attention", "--batch-size", "4", "--epochs", "2", "--device", "cpu", "--out", str(out),
-            "--ot-iters", "5", "--triplet-weight", "0.5", "--learnable-temperature", "--log-every", "1"]
+            "--ot-iters", "5", "--triplet-weight", "0.5", "--learnable-temperature", "--log-every", "1",
+            "--keep-checkpoints"]  # to extend the finished run with --epochs 3 --resume
     main(args)
     assert "train-teacher" in capsys.readouterr().out
     assert (out / "manifest.json").exists() and (out / "checkpoints" / "last.safetensors").exists()
@@ -92,12 +93,14 @@ def test_cli_user_errors_are_one_line_exit_2(tiny_bert_dir: Path, tmp_path: Path
                                               capsys: pytest.CaptureFixture) -> None:
     en = _jsonl(tmp_path / "en.jsonl", [("a#0", "en", "A dog."), ("b#0", "en", "A cat.")])
     de = _jsonl(tmp_path / "de.jsonl", [("a#0", "de", "Ein Hund."), ("c#0", "de", "Eine Katze.")])
+    ok = _jsonl(tmp_path / "ok.de.jsonl", [("a#0", "de", "Ein Hund."), ("b#0", "de", "Eine Katze.")])
     base = ["train-teacher", "--encoder", str(tiny_bert_dir), "--out", str(tmp_path / "o"), "--device", "cpu"]
     cases = [
         (["--src", str(en), "--tgt", str(de)], "1 ids of --tgt have no caption in --src (first: 'c#0')"),
-        (["--src", str(en), "--tgt", str(en), "--val-src", str(en)], "--val-src and --val-tgt go together"),
-        (["--src", str(en), "--tgt", str(en), "--train-layers", "3-11"], "--train-layers '3-11'"),
-        (["--src", str(en), "--tgt", str(en), "--schedule", "step"], "--schedule 'step'"),
+        (["--src", str(en), "--tgt", str(ok), "--val-src", str(en)], "--val-src and --val-tgt go together"),
+        (["--src", str(en), "--tgt", str(ok), "--train-layers", "3-11"], "--train-layers '3-11'"),
+        (["--src", str(en), "--tgt", str(ok), "--schedule", "step"], "--schedule 'step'"),
+        (["--src", str(en), "--tgt", str(en)], "--tgt: record in 'en', the language of --src"),
     ]
     for extra, expected in cases:
         with pytest.raises(SystemExit) as exc:
@@ -147,7 +150,7 @@ def test_checkpoints_leave_out_frozen_weights_and_resume_bit_for_bit(
     assert any(".layer.1." in k for k in kept) and any(k.startswith("src.proj.") for k in kept)
     assert meta["frozen"]["tensors"] == len(frozen) and len(meta["frozen"]["sha256"]) == 64
     assert set(load_file(str(ckpt / "best.safetensors"))) == {f"teacher.{k}" for k in kept} | {
-        k[len("model."):] for k in tensors if k.startswith("model.nce.")}
+        k[len("model."):] for k in tensors if k.startswith("model.losses.")}
 
     # The same cut, as a run from before checkpoints left the frozen weights out would have written it.
     old = tmp_path / "cut-old"
@@ -159,7 +162,7 @@ def test_checkpoints_leave_out_frozen_weights_and_resume_bit_for_bit(
     save_file({**best, **{f"teacher.{k}": full[k] for k in frozen}}, str(old / "checkpoints" / "best.safetensors"))
 
     for out in (tmp_path / "cut", old):
-        main(args(out, "--resume"))
+        main(args(out, "--resume", "--keep-checkpoints"))  # kept: the frozen-weight check below resumes again
         resumed = load_file(str(out / "model.safetensors"))
         assert resumed.keys() == full.keys()  # the model directory holds every weight, frozen ones included
         for k in full:

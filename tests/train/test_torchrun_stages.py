@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from cl2cm.distributed import StageRanks, stage_ranks
 from cl2cm.errors import UserError
-from cl2cm.train.dist import StageRanks, stage_ranks
 
 REPO = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "PYTHONPATH": str(REPO / "src"), "OMP_NUM_THREADS": "1"}
@@ -54,7 +54,7 @@ def sentences(n: int, seed: int) -> list[str]:
 
 def translate_args(tmp_path: Path, backend: str) -> list[str]:
     from cl2cm.artifacts.captions import Caption, write_captions
-    from cl2cm.translate.tiny import build_tiny_marian
+    from cl2cm.translation.tiny import build_tiny_marian
 
     model = build_tiny_marian(tmp_path / "marian", sentences(400, 1), vocab_size=120, d_model=32, layers=1)
     texts = sentences(60, 2)
@@ -104,8 +104,8 @@ def test_eval_under_torchrun_splits_queries_and_gives_identical_metrics(tmp_path
     save_store(tmp_path / "q", q, [f"c{i}" for i in range(1000)], Manifest(kind="embeddings"),
                images=[f"i{j}" for j in idx.tolist()])
     save_store(tmp_path / "g", g, [f"i{j}" for j in range(200)], Manifest(kind="embeddings"))
-    args = ["eval", "--query-emb", str(tmp_path / "q"), "--gallery-emb", str(tmp_path / "g"), "--chunk", "64",
-            "--device", "cpu", "--k", "1,5,10,50"]
+    args = ["eval", "--query-emb", str(tmp_path / "q"), "--gallery-emb", str(tmp_path / "g"), "--query-block", "64",
+            "--device", "cpu", "--recall-at", "1,5,10,50"]
     cl2cm([*args, "--out", str(tmp_path / "m1.json"), "--ranks", str(tmp_path / "r1.jsonl")])
     proc = cl2cm([*args, "--out", str(tmp_path / "m2.json"), "--ranks", str(tmp_path / "r2.jsonl")], nproc=2)
     assert (tmp_path / "m1.json").read_bytes() == (tmp_path / "m2.json").read_bytes()

@@ -5,13 +5,15 @@ from __future__ import annotations
 import errno
 import os
 import sys
+import warnings
 
 import typer
 
+from cl2cm import interrupts
 from cl2cm.artifacts.manifest import recording_command
 from cl2cm.cli.app import app
 from cl2cm.cli.flags import user_message
-from cl2cm.errors import UserError
+from cl2cm.errors import LanguageWarning, UserError
 
 # Each import registers one command on `app` (one line per command module, in pipeline order).
 # isort: off
@@ -21,9 +23,11 @@ from cl2cm.cli import import_embeddings  # noqa: E402,F401
 from cl2cm.cli import train_teacher  # noqa: E402,F401
 from cl2cm.cli import distill  # noqa: E402,F401
 from cl2cm.cli import demo  # noqa: E402,F401
+from cl2cm.cli import pipeline  # noqa: E402,F401
 from cl2cm.cli import eval  # noqa: E402,F401
 from cl2cm.cli import search  # noqa: E402,F401
 from cl2cm.cli import serve  # noqa: E402,F401
+from cl2cm.cli import verify  # noqa: E402,F401
 # isort: on
 
 __all__ = ["app", "main"]
@@ -76,6 +80,18 @@ def _usage_line(exc: BaseException) -> str:
     return f"{command}{message} See '{path} --help'."
 
 
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: object = None, line: str | None = None) -> None:
+    """The library's warnings for the user (`LanguageWarning`) as one `cl2cm: warning:` line on stderr."""
+    if issubclass(category, LanguageWarning):
+        print(f"cl2cm: warning: {_one_line(str(message))}", file=sys.stderr)
+    else:
+        _DEFAULT_SHOWWARNING(message, category, filename, lineno, file, line)  # type: ignore[arg-type]
+
+
+_DEFAULT_SHOWWARNING = warnings.showwarning
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app; user mistakes become one line on stderr and exit code 2."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -83,11 +99,16 @@ def main(argv: list[str] | None = None) -> None:
     # requesting HEAD ...") would make an offline `--model org/name` a multi-line mess (users may override)
     os.environ.setdefault("HF_HUB_VERBOSITY", "error")
     args = list(sys.argv[1:] if argv is None else argv)
+    interrupts.install()
     try:
-        with recording_command(args):
+        with recording_command(args), warnings.catch_warnings():
+            warnings.simplefilter("always", LanguageWarning)
+            warnings.showwarning = _show_warning
             rv = app(args=args, standalone_mode=False, prog_name="cl2cm")
+        interrupts.check()  # a Ctrl-C that a __del__ swallowed still ends the command as interrupted
     except UserError as exc:
-        print(f"cl2cm: error: {_one_line(user_message(exc))}", file=sys.stderr)
+        if os.environ.get("RANK", "0") == "0":  # under torchrun every rank fails alike: rank 0 says it once
+            print(f"cl2cm: error: {_one_line(user_message(exc))}", file=sys.stderr)
         sys.exit(exc.exit_code)
     except _USAGE_ERRORS as exc:  # bad flag or value: one line naming the command and the flag
         if type(exc).__name__ == "NoArgsIsHelpError":  # bare `cl2cm`: the help, as click itself does
@@ -113,6 +134,7 @@ def main(argv: list[str] | None = None) -> None:
               file=sys.stderr)
         sys.exit(1)
     except KeyboardInterrupt:
+        interrupts.clear()
         print("cl2cm: interrupted; rerun the same command to resume (training stages: add --resume)", file=sys.stderr)
         sys.exit(130)
     if isinstance(rv, int) and rv:

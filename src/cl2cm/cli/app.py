@@ -7,11 +7,23 @@ in `cl2cm.cli.main`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+
+from cl2cm.cli.options import RangeCheck
+from cl2cm.config import (  # noqa: F401
+    AT_LEAST_1,
+    DEVICE_HELP,
+    FRACTION,
+    NON_NEGATIVE,
+    POSITIVE,
+    SEED_HELP,
+    SEED_RANGE,
+    Range,
+)
 
 app = typer.Typer(
     name="cl2cm",
@@ -31,61 +43,17 @@ console = Console(stderr=False)
 err_console = Console(stderr=True)
 
 
-@dataclass(frozen=True)
-class Range:
-    """The values a numeric option accepts, declared where the option is (`typer.Option(callback=Range(...))`).
-
-    Checked while parsing, so `--dropout 2` or `--workers -2` is one line naming the flag and exit 2
-    before any model is loaded or any output directory exists. Open ends (`low_open`) cover the
-    "strictly positive" options (temperatures, learning rates) that typer's own min/max cannot express.
-    """
-
-    low: float | None = None
-    high: float | None = None
-    low_open: bool = False
-    high_open: bool = False
-
-    def __str__(self) -> str:
-        parts = []
-        if self.low is not None:
-            parts.append(f"{'>' if self.low_open else '>='} {_number(self.low)}")
-        if self.high is not None:
-            parts.append(f"{'<' if self.high_open else '<='} {_number(self.high)}")
-        return " and ".join(parts)
-
-    def contains(self, value: float) -> bool:
-        if value != value:  # NaN is in no range
-            return False
-        if self.low is not None and (value < self.low or (self.low_open and value == self.low)):
-            return False
-        return not (self.high is not None and (value > self.high or (self.high_open and value == self.high)))
-
-    def __call__(self, value: float | None) -> float | None:  # typer passes the parsed value
-        if value is not None and not self.contains(value):
-            raise typer.BadParameter(f"{_number(value)} is out of range: it must be {self}.")
-        return value
-
-
-def _number(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() and abs(value) < 2**64 else f"{value:g}"
-
-
-POSITIVE = Range(0, low_open=True)  # > 0: temperatures, learning rates, sizes
-AT_LEAST_1 = Range(1)  # counts: epochs, batch sizes, chunk sizes, beams
-NON_NEGATIVE = Range(0)  # weights of optional loss terms (0 = off), workers, seeds
-FRACTION = Range(0, 1, high_open=True)  # dropout and noise probabilities: [0, 1)
-
-
-DeviceOpt = Annotated[str, typer.Option("--device", help="auto | cpu | cuda (auto: CUDA when present).")]
-SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed: the same seed gives the same artifact.",
-                                      callback=Range(0, 2**63 - 1))]
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or tables, only errors.")]
+DeviceOpt = Annotated[str, typer.Option("--device", help=DEVICE_HELP)]
+SeedOpt = Annotated[int, typer.Option("--seed", help=SEED_HELP, callback=RangeCheck(SEED_RANGE))]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or tables, only errors.",
+                                        metavar="")]
+OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Output model directory.")]
 
 
 
 def _print_version(value: bool) -> None:
     if value:
-        from cl2cm import __version__
+        from cl2cm._version import __version__
 
         console.print(f"cl2cm {__version__}")
         raise typer.Exit()

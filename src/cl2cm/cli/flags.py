@@ -9,12 +9,18 @@ from __future__ import annotations
 
 from dataclasses import fields
 
+from cl2cm.config.demo import DemoConfig
+from cl2cm.config.distill import DistillConfig, DistillOptions
+from cl2cm.config.query import EvalConfig, SearchConfig, ServeConfig
+from cl2cm.config.stages import BigfileConfig, ExtractConfig, ImportEmbeddingsConfig, TranslateConfig
+from cl2cm.config.teacher import TeacherOptions, TextEncoderConfig, TrainTeacherConfig
+from cl2cm.config.train import TrainConfig, TrainStageConfig
 from cl2cm.errors import ConfigError, UserError
-from cl2cm.train.distill import DistillOptions
-from cl2cm.train.engine import TrainConfig, TrainStageConfig
-from cl2cm.train.teacher import TeacherOptions
 
-CONFIGS: tuple[type, ...] = (TrainConfig, TrainStageConfig, TeacherOptions, DistillOptions)
+# Every config a command's flags come from (`cl2cm.cli.options`), in pipeline order.
+CONFIGS: tuple[type, ...] = (TranslateConfig, ExtractConfig, BigfileConfig, ImportEmbeddingsConfig, TrainConfig,
+                             TrainStageConfig, TextEncoderConfig, TeacherOptions, TrainTeacherConfig, DistillOptions,
+                             DistillConfig, DemoConfig, EvalConfig, SearchConfig, ServeConfig)
 # Stage functions' arguments whose flag is not the default rule's.
 ARGUMENT_FLAGS = {"out_dir": "--out"}
 

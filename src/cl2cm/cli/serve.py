@@ -2,57 +2,32 @@
 
 from __future__ import annotations
 
-from contextlib import nullcontext, suppress
-from pathlib import Path
-from typing import Annotated
+from contextlib import nullcontext
 
-import typer
-
-from cl2cm.cli.app import AT_LEAST_1, NON_NEGATIVE, DeviceOpt, QuietOpt, Range, app, console, err_console
+from cl2cm import interrupts
+from cl2cm.cli.app import QuietOpt, app, console, err_console
+from cl2cm.cli.options import configured
+from cl2cm.config import check_fields
+from cl2cm.config.query import ServeConfig
 from cl2cm.errors import UserError
 
 
 @app.command("serve")
-def serve_cmd(
-    model: Annotated[Path, typer.Option("--model", help="Student model directory.")],
-    features: Annotated[Path, typer.Option("--features", help="Feature store of the visual items.")],
-    root: Annotated[Path | None, typer.Option("--root", help="Image folder (ids are paths under it); "
-                                              "without it no thumbnails are served.")] = None,
-    host: Annotated[str, typer.Option("--host", help="Address to listen on; 0.0.0.0 exposes the server to "
-                                      "other machines.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", callback=Range(0, 65535),
-                                      help="TCP port (0: any free port, printed at start).")] = 8000,
-    workers: Annotated[int, typer.Option("--workers", callback=Range(1, 64),
-                                         help="Threads that encode, score and make thumbnails.")] = 2,
-    max_k: Annotated[int, typer.Option("--max-k", callback=Range(1, 10000),
-                                       help="Largest k a request may ask for.")] = 100,
-    max_pending: Annotated[int, typer.Option("--max-pending", callback=AT_LEAST_1,
-                                             help="Requests that may wait for a worker; more are answered 503.")
-                           ] = 256,
-    index: Annotated[str, typer.Option("--index", help="exact (cl2cm search's ranking) or ivf (approximate, "
-                                       "faiss IVF-Flat; needs the 'ann' extra).")] = "exact",
-    nlist: Annotated[int, typer.Option("--nlist", callback=NON_NEGATIVE,
-                                       help="--index ivf: number of lists (0: about √rows).")] = 0,
-    nprobe: Annotated[int, typer.Option("--nprobe", callback=AT_LEAST_1,
-                                        help="--index ivf: lists scored per query (recall vs speed).")] = 32,
-    access_log: Annotated[bool, typer.Option("--access-log", help="Log every request to stderr.")] = False,
-    device: DeviceOpt = "auto",
-    quiet: QuietOpt = False,
-) -> None:
+@configured
+def serve_cmd(*, config: ServeConfig, quiet: QuietOpt = False) -> None:
     """Search the gallery over HTTP: a search page at /, JSON at /api/search?q=TEXT&k=K, images at /image/ID.
 
     The ranking is exactly that of `cl2cm search` with the same --model and --features.
 
     Example:
 
-        cl2cm serve --model runs/demo/student --features runs/demo/features/test \\
-            --root runs/demo/world/images/test --port 8000
+        cl2cm serve --model runs/demo/student --features runs/demo/features/test --root runs/demo/world/images/test --port 8000
     """
-    from cl2cm.serve.index import INDEX_KINDS
-    from cl2cm.serve.server import bind_socket, run_server, url_of
+    from cl2cm.serve.server import bind_socket, is_loopback, run_server, url_of
 
-    if index not in INDEX_KINDS:
-        raise UserError(f"--index {index!r}: expected one of {', '.join(INDEX_KINDS)}")
+    c = config
+    host, root, features = c.host, c.root, c.features
+    check_fields(c)
     if root is not None and not root.is_dir():
         raise UserError("--root: not a directory", path=root)
     try:
@@ -60,31 +35,52 @@ def serve_cmd(
     except ImportError as exc:
         raise UserError(f"cl2cm serve needs the 'serve' extra ({exc.name} is missing): "
                         "pip install 'cl2cm[serve]'") from None
+    from cl2cm.retrieval.langcheck import describe
     from cl2cm.serve import SearchIndex
+    from cl2cm.serve.captions import load_examples, load_item_captions
+    from cl2cm.serve.language import model_languages
 
-    sock = bind_socket(host, port)  # before loading: a taken port fails in a second, not after the model
+    for path in c.captions:
+        if not path.is_file():
+            raise UserError("--captions: not a file", path=path)
+
+    sock = bind_socket(host, c.port)  # before loading: a taken port fails in a second, not after the model
     try:
         with console.status("loading model and gallery", spinner="dots") if not quiet else nullcontext():
-            options = {"nlist": nlist, "nprobe": nprobe} if index == "ivf" else {}
-            search_index = SearchIndex.load(model, features, device=device, index=index, **options)
+            options = {"nlist": c.nlist, "nprobe": c.nprobe} if c.index == "ivf" else {}
+            search_index = SearchIndex.load(c.model, features, device=c.device, index=c.index, **options)
+        item_captions = load_item_captions(c.captions, search_index.gallery.ids)
+        example_queries = load_examples(c.examples, item_captions, model_languages(search_index.gallery.model),
+                                        search_index.gallery.ids)
     except BaseException:
         sock.close()
         raise
-    web_app = create_app(search_index, root=root, workers=workers, max_pending=max_pending, max_k=max_k)
+    web_app = create_app(search_index, root=root, workers=c.threads, max_pending=c.max_pending, max_k=c.max_k,
+                         captions=item_captions, examples=example_queries,
+                         max_upload_bytes=int(c.max_upload_mb * 1024 * 1024), reload_every=c.reload_every)
     url = url_of(sock)
+    try:
+        interrupts.check()  # Ctrl-C during the imports or the load, swallowed by a __del__: do not start serving
+    except KeyboardInterrupt:
+        sock.close()
+        raise
 
     def started() -> None:
-        if host not in ("127.0.0.1", "localhost", "::1"):
+        if not is_loopback(host):
             err_console.print(f"warning: listening on {host}: reachable from other machines", highlight=False)
         if not quiet:
             console.print(f"cl2cm serve: {len(search_index)} items from {features} on {search_index.device} "
-                          f"({search_index.describe()}); open {url} (Ctrl-C to stop)", highlight=False,
+                          f"({search_index.describe()}); model languages: "
+                          f"{describe(model_languages(search_index.gallery.model))}; open {url} (Ctrl-C to stop)",
+                          highlight=False,
                           soft_wrap=True)
 
-    # uvicorn shuts down gracefully on Ctrl-C, then re-raises it: here that is the normal end
-    with suppress(KeyboardInterrupt):
-        run_server(web_app, sock, log_level="info" if access_log else "warning", access_log=access_log,
-                   on_started=started)
+    # uvicorn shuts down gracefully on Ctrl-C or SIGTERM, then re-raises it: here that is the normal end
+    try:
+        run_server(web_app, sock, log_level="info" if c.access_log else "warning", access_log=c.access_log,
+                   on_started=started, limits=c.limits)
+    except KeyboardInterrupt:
+        interrupts.clear()
     if not quiet:
         console.print("cl2cm serve: stopped", highlight=False)
 

@@ -3,4 +3,4 @@
 Kept free of heavy imports so that `cl2cm --help` does not pay for torch.
 """
 
-DEFAULT_MAX_PIXELS = 89_478_485  # PIL's own decompression-bomb threshold
+from cl2cm.config.stages import DEFAULT_MAX_PIXELS  # noqa: E402,F401  (PIL's decompression-bomb threshold)

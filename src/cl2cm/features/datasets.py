@@ -23,7 +23,8 @@ from cl2cm.errors import UserError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm")
 CAPTION_SUFFIXES = (".jsonl", ".json", ".caption.txt", ".tsv", ".csv", ".parquet")
-INPUT_KINDS = ("auto", "folder", "list", "captions")
+from cl2cm.config.stages import INPUT_KINDS  # noqa: E402
+
 _MULTI30K_TEXT = re.compile(r"^.+\.[a-z]{2,3}(?:_[a-z]+)?$")
 
 
@@ -146,8 +147,15 @@ def to_rgb(img: Image.Image, background: tuple[int, int, int] = (255, 255, 255))
     return img.convert("RGB")  # L, 1, P, CMYK, YCbCr, LAB, HSV, F
 
 
-def open_image(path: Path, *, target: int, max_pixels: int) -> Image.Image:
-    """Decode one image to RGB, cheaply: JPEGs decode at a reduced DCT scale when still ≥ `target`.
+#: --decode MODE → whether JPEGs may decode at a reduced DCT scale (PIL's `draft`) while still ≥ the model's
+#: input size on both sides. "draft" (the default since the first release) changes pixels slightly:
+#: docs/features.md gives the measured cosine to "exact" (full-size decode, then the model's own resize).
+DECODE_MODES: dict[str, bool] = {"draft": True, "exact": False}
+
+
+def open_image(path: Path, *, target: int, max_pixels: int, draft: bool = True) -> Image.Image:
+    """Decode one image to RGB, cheaply: JPEGs decode at a reduced DCT scale when still ≥ `target`
+    (unless `draft` is False: the full-size decode, for bit-for-bit standard preprocessing).
 
     Raises ValueError/OSError (→ a skip reason) for anything unusable, including images above
     `max_pixels` after the reduced decode (the decompression-bomb guard).
@@ -163,7 +171,7 @@ def open_image(path: Path, *, target: int, max_pixels: int) -> Image.Image:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             with Image.open(path) as img:
-                if img.format == "JPEG":
+                if img.format == "JPEG" and draft:
                     img.draft("RGB", (target, target))
                 w, h = img.size
                 if w * h > max_pixels:
@@ -190,15 +198,17 @@ class ImageDataset(torch.utils.data.Dataset):
     """Item i → (i, uint8 tensor [3,H,W] or [K,3,H,W] + frame count, or a skip reason)."""
 
     def __init__(self, items: list[Item], transform: Callable[[Image.Image], torch.Tensor], *, target: int,
-                 max_pixels: int, frames: int | None = None) -> None:
+                 max_pixels: int, frames: int | None = None, decode: str = "draft") -> None:
+        if decode not in DECODE_MODES:
+            raise UserError(f"--decode {decode!r}: expected one of {', '.join(DECODE_MODES)}")
         self.items, self.transform, self.target = items, transform, target
-        self.max_pixels, self.frames = max_pixels, frames
+        self.max_pixels, self.frames, self.draft = max_pixels, frames, DECODE_MODES[decode]
 
     def __len__(self) -> int:
         return len(self.items)
 
     def _one(self, path: Path) -> torch.Tensor:
-        return self.transform(open_image(path, target=self.target, max_pixels=self.max_pixels))
+        return self.transform(open_image(path, target=self.target, max_pixels=self.max_pixels, draft=self.draft))
 
     def __getitem__(self, i: int) -> tuple[int, torch.Tensor | None, int, str | None]:
         item = self.items[i]

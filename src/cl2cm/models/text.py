@@ -13,8 +13,9 @@ then loads all weights from model.safetensors: nothing is fetched from the hub w
 from __future__ import annotations
 
 import contextlib
+import json
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,31 +23,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from cl2cm.config.teacher import DEFAULT_ENCODER, TextEncoderConfig  # noqa: F401  (the config's home)
 from cl2cm.errors import ConfigError
-
-DEFAULT_ENCODER = "bert-base-multilingual-cased"
-
-
-@dataclass
-class TextEncoderConfig:
-    """What a text encoder is made of; stored in the model directory's config.json."""
-
-    encoder: str = DEFAULT_ENCODER  # HF name or local directory of the backbone
-    pooling: str = "mean"  # key of POOLINGS: mean | cls | attention
-    dim: int = 1536  # joint-space dimension [NRCCR: 1536]
-    train_layers: str = "auto"  # "auto", "3-11", "0,2,5-7", "all" or "none" [auto = 3-11 on 12 layers, NRCCR's]
-    max_length: int = 64  # tokens per caption incl. special tokens [ours]
-    dropout: float = 0.1  # dropout of the head [NRCCR: 0.1]
-    # With train_layers "all": keep the word-embedding matrix frozen (96M of e5-small's 118M parameters,
-    # 92M of mBERT's; a pretrained multilingual vocabulary barely moves in one fine-tuning run) [ours]
-    freeze_word_embeddings: bool = False
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TextEncoderConfig:
-        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+from cl2cm.runtime import no_hf_progress_bars
 
 
 @dataclass
@@ -218,25 +197,16 @@ class TextEncoder(nn.Module):
         if not 0 <= config.dropout < 1:
             raise ConfigError("{dropout} {value}: must be >= 0 and < 1", value=config.dropout)
         self.config = config
-        from transformers.utils import logging as hf_logging
-
-        bars = hf_logging.is_progress_bar_enabled()
-        hf_logging.disable_progress_bar()  # no tqdm "Loading weights" line: stderr is for errors and our bars
         try:
-            if hf_config is not None:
-                cfg = AutoConfig.for_model(**hf_config)
-                self.backbone = AutoModel.from_config(cfg)
-            else:
-                self.backbone = AutoModel.from_pretrained(config.encoder)
-            self.tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir or config.encoder),
-                                                           **_model_dir_tokenizer_kwargs(tokenizer_dir))
+            with no_hf_progress_bars():
+                self.backbone = (AutoModel.from_config(AutoConfig.for_model(**hf_config)) if hf_config is not None
+                                 else AutoModel.from_pretrained(config.encoder))
+                self.tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir or config.encoder),
+                                                               **_model_dir_tokenizer_kwargs(tokenizer_dir))
         except (OSError, ValueError) as exc:
             raise ConfigError("{encoder} {value!r}: cannot load the model or tokenizer ({why})",
                               value=config.encoder,
                               why=str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from exc
-        finally:
-            if bars:
-                hf_logging.enable_progress_bar()
         max_pos = getattr(self.backbone.config, "max_position_embeddings", None)
         if max_pos is not None:
             offset = 2 if self.backbone.config.model_type in ("xlm-roberta", "roberta") else 0  # padding_idx offset
@@ -311,3 +281,20 @@ def encode_texts(encoder: TextEncoder, texts: list[str], batch_size: int = 256) 
     finally:
         encoder.train(was_training)
     return out
+
+
+def tokenizer_fingerprint(tokenizer: Any) -> str:
+    """A digest of everything a tokenizer maps text with (vocabulary, merges, normalizer, special tokens):
+    a run resumed after its encoder's tokenizer files changed would train on other token ids."""
+    import hashlib
+
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is not None:  # fast tokenizers: their whole definition, less the call-time state that the
+        definition = json.loads(backend.to_str())  # last call's truncation/padding settings leave in it
+        definition.pop("truncation", None)
+        definition.pop("padding", None)
+        text = json.dumps(definition, sort_keys=True, ensure_ascii=False)
+    else:
+        text = json.dumps(sorted(tokenizer.get_vocab().items()), ensure_ascii=False)
+    text += json.dumps([sorted(map(str, tokenizer.all_special_tokens)), getattr(tokenizer, "do_lower_case", None)])
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]

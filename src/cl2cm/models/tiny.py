@@ -12,10 +12,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import torch
 
-from cl2cm.artifacts.io import atomic_write_json
+from cl2cm.artifacts.io import atomic_write_json, give_default_mode
 
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
@@ -70,6 +71,7 @@ def build_tiny_bert(
     )
     torch.manual_seed(seed)
     BertModel(config).save_pretrained(str(out), safe_serialization=True)
+    give_default_mode(*(f for f in out.iterdir() if f.is_file()))  # safetensors writes 0600
     return out
 
 
@@ -120,6 +122,7 @@ def build_tiny_xlmr(
                               pad_token_id=1, bos_token_id=0, eos_token_id=2)
     torch.manual_seed(seed)
     XLMRobertaModel(config).save_pretrained(str(out), safe_serialization=True)
+    give_default_mode(*(f for f in out.iterdir() if f.is_file()))  # safetensors writes 0600
     return out
 
 
@@ -131,17 +134,55 @@ def tiny_open_clip_config(
     width: int = 64,
     layers: int = 2,
     embed_dim: int = 64,
+    text_cfg: dict[str, Any] | None = None,
 ) -> Path:
-    """Write an open_clip model-config JSON for a tiny ViT; its file stem becomes the model name."""
+    """Write an open_clip model-config JSON for a tiny ViT; its file stem becomes the model name.
+
+    `text_cfg` replaces the tiny text tower (whose 512-token vocabulary only the visual side's tests can
+    use): e.g. CLIP's own tokenizer needs ``vocab_size`` 49408, and ``{"hf_model_name": DIR,
+    "hf_tokenizer_name": DIR, "hf_pooler_type": "mean_pooler", "hf_proj_type": "linear"}`` builds a
+    multilingual-CLIP-like model over a local (e.g. tiny) Hugging Face encoder.
+    """
     cfg = {
         "embed_dim": embed_dim,
         "vision_cfg": {"image_size": image_size, "layers": layers, "width": width, "patch_size": patch_size,
                        "head_width": max(16, width // 2)},
-        "text_cfg": {"context_length": 16, "vocab_size": 512, "width": 32, "heads": 2, "layers": 1},
+        "text_cfg": text_cfg or {"context_length": 16, "vocab_size": 512, "width": 32, "heads": 2, "layers": 1},
     }
     path = Path(path)
     atomic_write_json(path, cfg)
     return path
+
+
+def build_tiny_hf_vision(out_dir: str | Path, kind: str = "siglip", *, image_size: int = 32, seed: int = 0) -> Path:
+    """A random tiny Hugging Face vision model + its image processor, saved as a hub model directory is
+    (config.json, model.safetensors, preprocessor_config.json): `extract-features --backend hf` reads it
+    back through `from_pretrained`. kind: siglip (two towers, attention-pool head), clip (two towers,
+    projection; shortest-edge resize + center crop) or clip-vision (CLIPVisionModelWithProjection)."""
+    import transformers as tf
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    vision = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+                  image_size=image_size, patch_size=8)
+    text = dict(vocab_size=64, hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2,
+                max_position_embeddings=16, pad_token_id=1, bos_token_id=0, eos_token_id=2)
+    torch.manual_seed(seed)
+    if kind == "siglip":
+        model = tf.SiglipModel(tf.SiglipConfig(text_config=text, vision_config=vision))
+        processor = tf.SiglipImageProcessor(size={"height": image_size, "width": image_size})
+    elif kind in ("clip", "clip-vision"):
+        if kind == "clip":
+            model = tf.CLIPModel(tf.CLIPConfig(text_config=text, vision_config=vision, projection_dim=24))
+        else:
+            model = tf.CLIPVisionModelWithProjection(tf.CLIPVisionConfig(**vision, projection_dim=24))
+        processor = tf.CLIPImageProcessor(size={"shortest_edge": image_size},
+                                          crop_size={"height": image_size, "width": image_size})
+    else:
+        raise ValueError(f"kind {kind!r}: expected siglip, clip or clip-vision")
+    model.eval().save_pretrained(out)
+    processor.save_pretrained(out)
+    return out
 
 
 def read_json(path: str | Path) -> dict:

@@ -97,7 +97,7 @@ def cached(path: Path, build: Callable[[], dict[str, torch.Tensor]], *, write: b
 
 
 # ---------------------------------------------------------------------------------------------- languages
-LANGUAGE_SAMPLING = ("balanced", "proportional")
+from cl2cm.config.train import LANGUAGE_SAMPLING  # noqa: E402,F401
 
 
 class LanguageBalancedSampler(Sampler[int]):
@@ -159,6 +159,18 @@ class LanguagePairs:
     def counts(self) -> dict[str, int]:
         return {code: int((self.language == i).sum()) for i, code in enumerate(self.languages)}
 
+    def imbalance(self) -> float:
+        return language_imbalance(self.counts())
+
+
+def language_imbalance(counts: dict[str, int]) -> float:
+    """Pairs of the largest language per pair of the smallest (1.0 for one language): recorded in the
+    manifest and shown in the summary, since a 10-pair language beside a 1,500-pair one barely trains
+    (or, with balanced sampling, is repeated 150 times an epoch)."""
+    if not counts:
+        return 1.0
+    return round(max(counts.values()) / max(1, min(counts.values())), 1)
+
 
 def language_inputs(flag: str, paths: str | Path | Sequence[str | Path], codes: list[str]) -> dict[str, Path]:
     """Manifest input names of a repeatable flag: `--tgt` for one file, `--tgt de`, `--tgt fr`, ... for several."""
@@ -185,6 +197,27 @@ def file_language(records: list[Caption], path: str | Path, flag: str, *, severa
         return records[0].lang
 
 
+def check_target_records(records: list[Caption], path: str | Path, by_id: dict[str, Caption], src_langs: set[str],
+                         src: str | Path, *, tgt_flag: str = "--tgt", src_flag: str = "--src") -> None:
+    """Refuse target records that cannot be training pairs with the English ones, naming file and record:
+    one language per file, not the source's language, and each id's image the same on both sides (the
+    stages take the image from the target rows, so a mismatch trains on wrong caption/image pairs)."""
+    first = next((r for r in records if r.lang != "und"), None)
+    for n, rec in enumerate(records, 1):
+        if first is not None and rec.lang not in (first.lang, "und"):
+            raise UserError(f"{tgt_flag}: two languages in one file ({first.lang!r} on record "
+                            f"{records.index(first) + 1}, {rec.lang!r} here); give each language its own file "
+                            f"(repeat {tgt_flag})", path=path, line=n)
+        if rec.lang in src_langs:
+            raise UserError(f"{tgt_flag}: record in {rec.lang!r}, the language of {src_flag}; the target must be "
+                            "another language (swapped --src and --tgt?)", path=path, line=n)
+        eng = by_id.get(rec.id)
+        if eng is not None and eng.image != rec.image:
+            raise UserError(f"{tgt_flag}: id {rec.id!r} has image {rec.image!r}, but {src_flag} {src} gives "
+                            f"{eng.image!r} for it; the files disagree on what the caption describes",
+                            path=path, line=n)
+
+
 def read_language_pairs(src: str | Path, tgts: str | Path | Sequence[str | Path], fmt: str | None, *,
                         src_flag: str = "--src", tgt_flag: str = "--tgt", minimum: int = 2,
                         max_pairs: int | None = None) -> LanguagePairs:
@@ -197,9 +230,12 @@ def read_language_pairs(src: str | Path, tgts: str | Path | Sequence[str | Path]
     pairs: Pairs = []
     codes: list[str] = []
     index: list[int] = []
+    by_id = {c.id: c for c in english}
+    src_langs = {c.lang for c in english} - {"und"}
     for path in paths:
         records = read_captions(path, fmt)
         name = f"{tgt_flag} {path}" if len(paths) > 1 else tgt_flag
+        check_target_records(records, path, by_id, src_langs, src, tgt_flag=tgt_flag, src_flag=src_flag)
         codes.append(file_language(records, path, tgt_flag, several=len(paths) > 1))
         these = pair_by_id(english, records, src_name=src_flag, tgt_name=name)[:max_pairs]
         if len(these) < minimum:

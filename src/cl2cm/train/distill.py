@@ -33,22 +33,25 @@ from torch.utils.data import Dataset
 
 from cl2cm.artifacts.captions import Caption, read_captions, unique_languages
 from cl2cm.artifacts.io import atomic_write_json, sha256_text
+from cl2cm.artifacts.leakage import training_record, write_training_items
 from cl2cm.artifacts.lock import output_lock
 from cl2cm.artifacts.manifest import Manifest, checksum_inputs, read_manifest, remove_manifest
 from cl2cm.artifacts.store import EmbeddingStore, load_store
+from cl2cm.config.distill import SAMPLING, DistillConfig, DistillOptions  # noqa: F401  (the configs' home)
+from cl2cm.distributed import is_main_process
 from cl2cm.errors import ConfigError, UserError
-from cl2cm.losses import InfoNCE, same_group_mask
-from cl2cm.losses.transfer import RelationalTransferLoss
+from cl2cm.losses.contrastive import same_group_mask
+from cl2cm.losses.registry import STUDENT_LOSSES, active
+from cl2cm.losses.terms import LossInputs, build_terms, needs, sum_terms
 from cl2cm.models.student import (
-    INIT_TEXT,
     VISUAL_HEADS,
-    VISUAL_INPUTS,
     Student,
     StudentConfig,
     student_text_config,
     visual_rows,
 )
 from cl2cm.models.teacher import CrossLingualTeacher
+from cl2cm.models.text import tokenizer_fingerprint
 from cl2cm.progress import Progress
 from cl2cm.runtime import resolve_device, seed_everything
 from cl2cm.train.data import (
@@ -59,91 +62,17 @@ from cl2cm.train.data import (
     cached,
     file_language,
     group_ids,
+    language_imbalance,
     language_inputs,
     per_language_metrics,
     read_language_pairs,
     tokenize_corpus,
     trim,
 )
-from cl2cm.train.dist import all_gather_nograd, all_gather_with_grad, is_main_process
-from cl2cm.train.engine import CKPT_DIR, FitResult, TrainStageConfig, TrainTask, fit, option
+from cl2cm.train.dist import all_gather_nograd, all_gather_with_grad
+from cl2cm.train.engine import CKPT_DIR, FitResult, TrainTask, fit
 
-SAMPLING = ("caption", "image")
 RUN_FILE = "distill.json"  # in checkpoints/: what the run was started on (visual model, input, shape)
-
-
-@dataclass
-class DistillOptions:
-    """Model and loss settings of `distill` (the optimiser's are in `TrainConfig`): each field's help and flag
-    in its metadata (`cl2cm.train.engine.option`), which the CLI reads."""
-
-    head: str = option("auto", f"Visual head: auto | {' | '.join(VISUAL_HEADS)} (auto: mlp on pooled features, "
-                       "flat on patch tokens, temporal on frames).", flag="--head")
-    visual_input: str = option("features", f"{' | '.join(VISUAL_INPUTS)}: which stored tensor the head reads "
-                               "(tokens: extract-features --tokens).", flag="--visual-input")
-    dim: int | None = option(None, "Joint dimension (default: the teacher's).", flag="--dim")
-    hidden: int = option(256, "Width of the visual head.", flag="--hidden")  # [ours]
-    dropout: float = option(0.1, "Dropout of the visual head.", flag="--dropout")
-    init_text: str = option("encoder", f"{' | '.join(INIT_TEXT)}: start the target text encoder from the "
-                            "pretrained encoder or from the teacher.", flag="--init-text")
-    train_layers: str | None = option(None, "Encoder layers to fine-tune (default: the teacher's).",
-                                      flag="--train-layers")
-    temperature: float = option(0.07, "InfoNCE temperature τ.", flag="--temperature")  # [ours, CCLM/LECCR]
-    vt_weight: float = option(0.5, "Weight of vision–target InfoNCE on the pseudo pairs.",
-                              flag="--vt-weight")  # [C2KD balance 0.5]
-    en_weight: float = option(0.0, "Weight of vision–English InfoNCE (0 = off; NRCCR uses one).",
-                              flag="--en-weight")
-    transfer: bool = option(True, "Cross-lingual knowledge transfer from the teacher; --no-transfer = the plain "
-                            "baseline, all else equal.", flag="--transfer")
-    kt_weight: float = option(0.5, "Weight of the transfer KL.", flag="--kt-weight")  # [C2KD 1 − balance]
-    kt_temperature: float = option(0.1, "Temperature of the transfer softmaxes (the student's; the teacher's too "
-                                   "unless --kt-teacher-temperature).", flag="--kt-temperature")  # [C2KD distill_temp]
-    kt_teacher_temperature: float | None = option(None, "Temperature of the teacher's target→English softmax τ_T "
-                                                  "(default: --kt-temperature).", flag="--kt-teacher-temperature")
-    kt_rows: bool = option(True, "Transfer KL over the rows (each target caption's distribution over the "
-                           "batch's images).", library_only=True)
-    kt_columns: bool = option(True, "Transfer KL over the columns (each image's distribution over the batch's "
-                              "target captions).", library_only=True)
-    feat_weight: float = option(0.0, "Feature-level transfer term (needs --dim = the teacher's; 0 = off).",
-                                flag="--feat-weight")
-    rel_weight: float = option(0.0, "Intra-modal relation transfer term (0 = off).", flag="--rel-weight")
-    sampling: str = option("caption", f"{' | '.join(SAMPLING)}: every pair once per epoch, or one random caption "
-                           "per image (distinct images per batch).", flag="--sampling")
-
-    def check(self) -> None:
-        for name in ("vt_weight", "en_weight", "kt_weight", "feat_weight", "rel_weight"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"{{{name}}} {{value}}: must be >= 0", value=getattr(self, name))
-        if self.vt_weight == 0 and self.en_weight == 0 and not (self.transfer and self.kt_weight > 0):
-            raise ConfigError("{vt_weight}, {en_weight} and the transfer are all off: nothing to train")
-        if self.temperature <= 0:
-            raise ConfigError("{temperature} {value}: must be positive", value=self.temperature)
-        if not 0 <= self.dropout < 1:
-            raise ConfigError("{dropout} {value}: must be >= 0 and < 1", value=self.dropout)
-        if self.hidden < 1:
-            raise ConfigError("{hidden} {value}: must be at least 1", value=self.hidden)
-        if self.kt_temperature <= 0:
-            raise ConfigError("{kt_temperature} {value}: must be positive", value=self.kt_temperature)
-        if self.kt_teacher_temperature is not None and self.kt_teacher_temperature <= 0:
-            raise ConfigError("{kt_teacher_temperature} {value}: must be positive", value=self.kt_teacher_temperature)
-        if self.head != "auto" and self.head not in VISUAL_HEADS:
-            raise ConfigError(f"{{head}} {{value!r}}: expected auto or one of {', '.join(VISUAL_HEADS)}",
-                              value=self.head)
-        if self.visual_input not in VISUAL_INPUTS:
-            raise ConfigError(f"{{visual_input}} {{value!r}}: expected one of {', '.join(VISUAL_INPUTS)}",
-                              value=self.visual_input)
-        if self.init_text not in INIT_TEXT:
-            raise ConfigError(f"{{init_text}} {{value!r}}: expected one of {', '.join(INIT_TEXT)}",
-                              value=self.init_text)
-        if self.sampling not in SAMPLING:
-            raise ConfigError(f"{{sampling}} {{value!r}}: expected one of {', '.join(SAMPLING)}",
-                              value=self.sampling)
-        if self.dim is not None and self.dim < 1:
-            raise ConfigError("{dim} {value}: must be positive", value=self.dim)
-
-    @property
-    def uses_teacher(self) -> bool:
-        return self.transfer and self.kt_weight > 0
 
 
 # ---------------------------------------------------------------------------------------------- data
@@ -183,12 +112,12 @@ def teacher_embeddings(teacher: CrossLingualTeacher, pairs: list[tuple[Caption, 
 
 # ---------------------------------------------------------------------------------------------- task
 class DistillModule(nn.Module):
-    """The student plus the loss's own state; the only module the engine optimises and checkpoints."""
+    """The student plus the loss terms' own state; the only module the engine optimises and checkpoints."""
 
-    def __init__(self, student: Student, temperature: float) -> None:
+    def __init__(self, student: Student, losses: nn.ModuleDict) -> None:
         super().__init__()
         self.student = student
-        self.nce = InfoNCE(temperature)
+        self.losses = losses
 
     def forward(self, tgt_ids: torch.Tensor, tgt_mask: torch.Tensor, visual: torch.Tensor,
                 visual_mask: torch.Tensor | None = None, src_ids: torch.Tensor | None = None,
@@ -205,15 +134,13 @@ class DistillTask(TrainTask):
     def __init__(self, student: Student, data: DistillData, options: DistillOptions, *,
                  val: tuple[dict[str, list[Caption]], EmbeddingStore] | None = None,
                  manifest: Manifest | None = None, val_batch_size: int = 256,
-                 languages: torch.Tensor | None = None) -> None:
-        self.net = DistillModule(student, options.temperature)
+                 languages: torch.Tensor | None = None, training_items: dict[str, torch.Tensor] | None = None
+                 ) -> None:
+        self.weights, terms = build_terms(STUDENT_LOSSES, options)  # the configured terms: name → weight
+        self.net = DistillModule(student, terms)
+        self.training_items = training_items  # the leakage guard's record (`cl2cm.artifacts.leakage`)
         self.data = data
         self.options = options
-        # τ_T sharpens (small) or flattens (large) the teacher's target→English targets; τ_S is the student's.
-        self.transfer = RelationalTransferLoss(options.kt_teacher_temperature or options.kt_temperature,
-                                               student_temperature=options.kt_temperature, rows=options.kt_rows,
-                                               columns=options.kt_columns, feature_weight=options.feat_weight,
-                                               relation_weight=options.rel_weight)
         self.val = val
         self.languages = languages
         self.manifest = manifest or Manifest(kind="student")
@@ -232,7 +159,18 @@ class DistillTask(TrainTask):
     def fingerprint(self) -> dict[str, Any]:
         """Training inputs (not validation ones), pairs and options: a resume on other ones is refused."""
         train_inputs = {k: v for k, v in self.manifest.inputs.items() if not k.startswith("--val")}
-        return {"inputs": train_inputs, "pairs": int(len(self.data.rows)), "options": asdict(self.options)}
+        options = asdict(self.options)
+        if options["head_lr"] is None:  # unset: the fingerprint of checkpoints written before the field existed
+            del options["head_lr"]
+        found = {"inputs": train_inputs, "pairs": int(len(self.data.rows)), "options": options}
+        net = getattr(self, "net", None)  # (a task built field by field, as a test does, has no model)
+        if net is not None:
+            found["tokenizer"] = tokenizer_fingerprint(net.student.tokenizer)
+        return found
+
+    def lr_overrides(self) -> dict[str, float]:
+        """`head_lr` for the visual head's parameters (`DistillModule.student.visual`)."""
+        return {} if self.options.head_lr is None else {"student.visual": self.options.head_lr}
 
     def train_dataset(self) -> Dataset:
         n = len(self._offsets) - 1 if self.options.sampling == "image" else len(self.data.rows)
@@ -261,31 +199,16 @@ class DistillTask(TrainTask):
         return batch
 
     def loss(self, model: nn.Module, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        o = self.options
         t, v, e = model(batch["tgt_ids"], batch["tgt_mask"], batch["visual"], batch.get("visual_mask"),
                         batch.get("src_ids"), batch.get("src_mask"))
-        t, v = all_gather_with_grad(t), all_gather_with_grad(v)
-        pos = same_group_mask(all_gather_nograd(batch["groups"]))
-        nce = self.net.nce
-        terms: dict[str, torch.Tensor] = {}
-        total = torch.zeros((), device=t.device)
-        if o.vt_weight > 0:
-            terms["vt"] = nce(t, v, pos)
-            total = total + o.vt_weight * terms["vt"]
-        if o.en_weight > 0 and e is not None:
-            terms["en"] = nce(all_gather_with_grad(e), v, pos)
-            total = total + o.en_weight * terms["en"]
-        if o.uses_teacher:
-            tt = all_gather_nograd(batch["teacher_tgt"]).float()
-            ts = all_gather_nograd(batch["teacher_src"]).float()
-            kt = self.transfer(t.float(), v.float(), tt, ts)
-            terms["kt"] = kt.kt
-            if o.feat_weight > 0:
-                terms["feat"] = kt.feature
-            if o.rel_weight > 0:
-                terms["rel"] = kt.relation
-            total = total + o.kt_weight * kt.total
-        return {"loss": total, **{k: val.detach() for k, val in terms.items()}}
+        x = LossInputs(target=all_gather_with_grad(t), visual=all_gather_with_grad(v),
+                       positives=same_group_mask(all_gather_nograd(batch["groups"])))
+        if e is not None:
+            x.english = all_gather_with_grad(e)
+        if "teacher_tgt" in batch:
+            x.teacher_target = all_gather_nograd(batch["teacher_tgt"]).float()
+            x.teacher_english = all_gather_nograd(batch["teacher_src"]).float()
+        return sum_terms(self.weights, self.net.losses, x)
 
     def validate(self, module: nn.Module) -> dict[str, float]:
         if not self.val:
@@ -301,6 +224,9 @@ class DistillTask(TrainTask):
     def save(self, module: nn.Module, out_dir: Path, best: dict[str, float] | None = None) -> None:
         if best is not None:
             self.manifest.extra["val"] = best
+        remove_manifest(out_dir)  # the items file belongs to the manifest written after it
+        if self.training_items is not None:
+            write_training_items(out_dir, self.training_items)
         module.student.save(out_dir, self.manifest)  # type: ignore[union-attr]
 
 
@@ -333,6 +259,7 @@ class DistillResult:
     trained_layers: str = ""  # what --train-layers (or the teacher's) resolved to, e.g. "3-11 of 12 (auto)"
     extra: dict[str, Any] = field(default_factory=dict)
     languages: list[str] = field(default_factory=list)
+    pairs_per_language: dict[str, int] = field(default_factory=dict)
 
 
 def _resolve_head(options: DistillOptions, x: torch.Tensor) -> tuple[str, int]:
@@ -375,14 +302,6 @@ def _check_signature(have: dict[str, Any], want: dict[str, Any], flag: str, path
 
 
 @dataclass
-class DistillConfig(TrainStageConfig):
-    """Everything `distill` takes besides its inputs and output directory."""
-
-    max_val: int | None = option(None, "Use only the first N val captions.", flag="--max-val")
-    options: DistillOptions = field(default_factory=DistillOptions)  # model and loss
-
-
-@dataclass
 class _Inputs:
     """Everything read and checked before any work: the visual rows, the pairs, validation, the head."""
 
@@ -421,6 +340,9 @@ def distill(teacher_dir: str | Path, features: str | Path, src: str | Path, tgt:
     config = config or DistillConfig()
     options, train = config.options, config.train
     options.check()
+    task_weights = active(STUDENT_LOSSES, options)  # also refuses an unknown --loss name
+    if not task_weights:
+        raise ConfigError("{vt_weight}, {en_weight} and the transfer are all off: nothing to train")
     train.validate_values()
     if (val_features is None) != (val_captions is None):
         raise ConfigError("{val_features} and {val_captions} go together (validation images and their human "
@@ -444,24 +366,29 @@ def distill(teacher_dir: str | Path, features: str | Path, src: str | Path, tgt:
         if val_features is not None and val_captions is not None and inp.val:
             inputs.update({"--val-features": val_features,
                            **language_inputs("--val-captions", val_captions, list(inp.val[0]))})
+        training_store, training_items = training_record(inp.store, features)
         manifest = Manifest(kind="student", rows=len(inp.pairs), inputs=checksum_inputs(inputs),
                             model={"languages": inp.languages},
-                            extra={"train": asdict(train), "options": asdict(options), "head": inp.head,
-                                   "transfer": options.uses_teacher, "images": inp.images,
+                            extra={"training_store": training_store,
+                                   "train": asdict(train), "options": asdict(options), "head": inp.head,
+                                   "transfer": "kt" in task_weights, "images": inp.images,
                                    "val_captions": inp.val_captions, "languages": inp.languages,
                                    "pairs_per_language": inp.pairs_per_language,
+                                   "language_imbalance": language_imbalance(inp.pairs_per_language),
                                    "trained_layers": student.text.trained_layers_text})
         several = len(inp.languages) > 1 and options.sampling == "caption"
         task = DistillTask(student, data, options, val=inp.val, manifest=manifest,
-                           languages=inp.language if several else None)
+                           languages=inp.language if several else None, training_items=training_items)
         if is_main and not config.resume:
             remove_manifest(out_dir)  # only once every input and option has been checked
-        result = fit(task, train, out_dir, resume=config.resume, progress=progress)
+        result = fit(task, train, out_dir, resume=config.resume, progress=progress,
+                     keep_checkpoints=config.keep_checkpoints)
     n_train = sum(p.numel() for p in task.net.parameters() if p.requires_grad)
     return DistillResult(out_dir=out_dir, pairs=len(inp.pairs), images=inp.images,
-                         val_captions=inp.val_captions, fit=result, transfer=options.uses_teacher,
+                         val_captions=inp.val_captions, fit=result, transfer="kt" in task.weights,
                          head=inp.head, visual_input=options.visual_input, trainable_params=n_train,
-                         trained_layers=student.text.trained_layers_text, languages=inp.languages)
+                         trained_layers=student.text.trained_layers_text, languages=inp.languages,
+                         pairs_per_language=inp.pairs_per_language)
 
 
 def _read_inputs(teacher_dir: str | Path, features: str | Path, src: str | Path,
@@ -474,7 +401,7 @@ def _read_inputs(teacher_dir: str | Path, features: str | Path, src: str | Path,
     before = json.loads(run_path.read_text(encoding="utf-8")) if config.resume and run_path.exists() else None
     store = load_store(features, kind="features", flag="--features",
                        expect_model=(before["model"] or None) if before else None,
-                       expect_dim=before["shape"][-1] if before else None)
+                       expect_dim=before["shape"][-1] if before and before["visual_input"] == "features" else None)
     x, x_mask = visual_rows(store, options.visual_input, field="features")
     signature = _visual_signature(store, options.visual_input, x)
     if before is not None:  # a resumed run must read the very visual rows its checkpoint was trained on
@@ -520,7 +447,7 @@ def _build_student(teacher: CrossLingualTeacher, teacher_dir: str | Path, option
                            visual_dim=int(inp.x.shape[-1]), visual_len=inp.seq_len, hidden=options.hidden,
                            dropout=options.dropout, visual_model=inp.signature["model"],
                            visual_encoder=visual_encoder(inp.store), languages=inp.languages)
-    if options.feat_weight > 0 and options.uses_teacher and text_cfg.dim != teacher.dim:
+    if options.feat_weight > 0 and "kt" in active(STUDENT_LOSSES, options) and text_cfg.dim != teacher.dim:
         raise ConfigError(f"{{feat_weight}} needs {{dim}} {teacher.dim} (the teacher's dimension), got {text_cfg.dim}")
     return Student.from_teacher(teacher, teacher_dir, config, init_text=options.init_text)
 
@@ -530,13 +457,14 @@ def _prepare_data(ckpt: Path, teacher: CrossLingualTeacher, teacher_dir: str | P
     """Tokens (student tokenizer) and the frozen teacher's embeddings, once; both cached for a resume."""
     pairs = inp.pairs
     text_cfg = student.config.text
-    key = cache_key(pairs, text_cfg.encoder, text_cfg.max_length, student.tokenizer.vocab_size,
-                    options.en_weight > 0)
+    wanted = needs(STUDENT_LOSSES, options)  # what the configured loss terms read besides text and visual
+    key = cache_key(pairs, text_cfg.encoder, text_cfg.max_length, tokenizer_fingerprint(student.tokenizer),
+                    "english" in wanted)
 
     def tokens() -> dict[str, torch.Tensor]:
         ids, lens = tokenize_corpus(student.text, [t.text for _, t in pairs])
         out = {"tgt_ids": ids, "tgt_len": lens}
-        if options.en_weight > 0:
+        if "english" in wanted:
             out["src_ids"], out["src_len"] = tokenize_corpus(student.text, [s.text for s, _ in pairs])
         return out
 
@@ -545,7 +473,7 @@ def _prepare_data(ckpt: Path, teacher: CrossLingualTeacher, teacher_dir: str | P
 
     token_tensors = cached(ckpt / f"tokens-{key}.safetensors", tokens, write=write)
     teacher_emb: dict[str, torch.Tensor] = {}
-    if options.uses_teacher:
+    if "teacher" in wanted:
         tkey = sha256_text(key + str(checksum_inputs({"t": teacher_dir})["t"]))[:16]
         teacher_emb = cached(ckpt / f"teacher-{tkey}.safetensors", embeddings, write=write)
     return DistillData(rows=inp.rows, groups=group_ids([t.image for _, t in pairs]), visual=inp.x,

@@ -39,101 +39,29 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, default_collate
 
-from cl2cm import testhook
+from cl2cm import distributed as D
+from cl2cm import interrupts, testhook
 from cl2cm.artifacts.io import atomic_write_text
-from cl2cm.artifacts.store import load_safetensors, save_safetensors
+from cl2cm.artifacts.store import load_safetensors, read_metadata, save_safetensors
+from cl2cm.config import help_of, option  # noqa: F401  (re-exported: the configs' home moved)
+from cl2cm.config.train import AMP_CHOICES, SCHEDULES, TrainConfig, TrainStageConfig  # noqa: F401
 from cl2cm.errors import ConfigError, UserError
 from cl2cm.progress import Progress, reporter
 from cl2cm.runtime import autocast_dtype, resolve_device, seed_everything
-from cl2cm.train import dist as D
-from cl2cm.train.data import LANGUAGE_SAMPLING, LanguageBalancedSampler
+from cl2cm.train.data import LanguageBalancedSampler
+from cl2cm.train.dist import mean_over_ranks
 
 CKPT_DIR = "checkpoints"
 LAST = "last.safetensors"
 BEST = "best.safetensors"
+# In checkpoints/ of a finished run whose resume checkpoints were removed (no --keep-checkpoints): its state,
+# settings and input fingerprint, so `--resume` still answers "already complete" (or refuses other settings).
+FINISHED = "finished.json"
 METRICS = "metrics.jsonl"
-SCHEDULES = ("cosine", "nrccr", "constant")
-AMP_CHOICES = ("auto", "bf16", "fp16", "off")
 # Settings a resumed run must share with the checkpoint, or its result would not be the same run's.
+# Fingerprint keys added after checkpoints existed: compared only when the checkpoint has them.
+_LATER_FINGERPRINT_KEYS = ("tokenizer",)
 _RESUME_KEYS = ("batch_size", "accum", "lr", "weight_decay", "warmup", "schedule", "seed", "language_sampling")
-
-
-def option(default: Any, help: str, *, flag: str | None = None, library_only: bool = False) -> Any:
-    """A config field with its help text (said once: the CLI reads it) and its CLI flag, or marked
-    library-only (settable from Python, no flag)."""
-    if (flag is None) == (not library_only):
-        raise ValueError("a config field has a flag or is library-only")
-    return field(default=default, metadata={"help": help, "flag": flag, "library_only": library_only})
-
-
-def help_of(config: type, name: str) -> str:
-    """The help text of a config field (for the CLI's option)."""
-    return config.__dataclass_fields__[name].metadata["help"]
-
-
-@dataclass
-class TrainConfig:
-    """Optimisation settings of `train-teacher` and `distill`: each field's help and flag in its metadata
-    (`cl2cm.cli.engine_options` builds the flags from it); library-only fields have no flag."""
-
-    epochs: int = option(10, "Maximum epochs.", flag="--epochs")
-    batch_size: int = option(128, "Global batch (all processes). [NRCCR: 128]", flag="--batch-size")
-    lr: float = option(1e-4, "Peak learning rate (AdamW). [NRCCR: 1e-4]", flag="--lr")
-    weight_decay: float = option(0.01, "AdamW weight decay (not on biases/norms). [ours; NRCCR: Adam, no decay]",
-                                 flag="--weight-decay")
-    warmup: float = option(0.05, "Warm-up: fraction of all optimizer steps (< 1) or a number of steps (>= 1).",
-                           flag="--warmup")
-    schedule: str = option("cosine", f"{' | '.join(SCHEDULES)}.", flag="--schedule")
-    min_lr_ratio: float = option(0.0, "Floor of the cosine, as a fraction of lr.", library_only=True)
-    grad_clip: float = option(2.0, "Max gradient norm (0 = off). [NRCCR: 2]", flag="--grad-clip")
-    accum: int = option(1, "Gradient accumulation steps.", flag="--accum")
-    amp: str = option("auto", f"{' | '.join(AMP_CHOICES)} (auto: bf16/fp16 on CUDA, off on CPU).", flag="--amp")
-    seed: int = option(0, "Random seed: the same seed gives the same artifact.", flag="--seed")
-    device: str = option("auto", "auto | cpu | cuda (auto: CUDA when present).", flag="--device")
-    patience: int = option(10, "Early stop after N epochs without improvement. [NRCCR: 10]", flag="--patience")
-    max_steps: int | None = option(None, "Stop after N optimizer steps (smoke runs, tests).", flag="--max-steps")
-    log_every: int = option(50, "Log the train loss every N steps.", flag="--log-every")
-    num_workers: int = option(0, "DataLoader worker processes.", flag="--workers")
-    language_sampling: str = option(
-        "balanced", "With several --tgt languages: balanced (each epoch draws every language equally often, "
-        "so a small one is not drowned) | proportional (every pair once per epoch).", flag="--language-sampling")
-    profile: bool = option(False, "Synchronise CUDA around forward/backward to time them (benchmarks).",
-                           library_only=True)
-
-    def validate_values(self) -> None:
-        checks = [
-            ("epochs", self.epochs >= 1, "must be at least 1"),
-            ("batch_size", self.batch_size >= 2, "must be at least 2 (in-batch negatives)"),
-            ("lr", self.lr > 0, "must be positive"),
-            ("accum", self.accum >= 1, "must be at least 1"),
-            ("schedule", self.schedule in SCHEDULES, f"expected one of {', '.join(SCHEDULES)}"),
-            ("amp", self.amp in AMP_CHOICES, f"expected one of {', '.join(AMP_CHOICES)}"),
-            ("warmup", self.warmup >= 0, "must be >= 0"),
-            ("grad_clip", self.grad_clip >= 0, "must be >= 0"),
-            ("patience", self.patience >= 1, "must be at least 1"),
-            ("max_steps", self.max_steps is None or self.max_steps >= 1, "must be >= 1"),
-            ("log_every", self.log_every >= 1, "must be >= 1"),
-            ("num_workers", self.num_workers >= 0, "must be >= 0"),
-            ("language_sampling", self.language_sampling in LANGUAGE_SAMPLING,
-             f"expected one of {', '.join(LANGUAGE_SAMPLING)}"),
-        ]
-        for name, ok, why in checks:
-            if not ok:
-                value = getattr(self, name)
-                shown = "{value!r}" if isinstance(value, str) else "{value}"
-                raise ConfigError(f"{{{name}}} {shown}: {why}", value=value)
-
-
-@dataclass
-class TrainStageConfig:
-    """What both training stages take besides their model and loss options (each stage's config adds
-    `options`): the engine's settings, how much of the inputs to read, resume. Help and flag as `TrainConfig`'s."""
-
-    train: TrainConfig = field(default_factory=TrainConfig)  # the engine's optimisation settings
-    fmt: str | None = option(None, "Caption format of all inputs (default: from the file names).", flag="--format")
-    max_pairs: int | None = option(None, "Use only the first N pairs.", flag="--max-pairs")
-    max_val: int | None = option(None, "Use only the first N val pairs.", flag="--max-val")
-    resume: bool = option(False, "Continue from OUT/checkpoints/last.safetensors.", flag="--resume")
 
 
 class TrainTask(ABC):
@@ -174,6 +102,11 @@ class TrainTask(ABC):
         """What the run trains on (inputs, model options), JSON-able; a resume with another one is refused."""
         return {}
 
+    def lr_overrides(self) -> dict[str, float]:
+        """Peak learning rates of parameter subsets apart from `TrainConfig.lr`: {name prefix: lr} over the
+        module's parameter names (e.g. the student's visual head); the schedule scales every group alike."""
+        return {}
+
     def batch_size_of(self, batch: Any) -> int:
         first = next(iter(batch.values())) if isinstance(batch, dict) else batch[0]
         return int(first.shape[0])
@@ -193,6 +126,7 @@ class FitResult:
     samples_per_s: float = 0.0
     time_total_s: float = 0.0  # wall time of the training steps (data + compute)
     time_compute_s: float = 0.0  # forward + backward + optimizer step
+    already_complete: bool = False  # --resume found the run finished (its checkpoints removed): nothing done
 
 
 # ---------------------------------------------------------------------------------------------- helpers
@@ -217,15 +151,30 @@ def resolve_amp(amp: str, device: torch.device) -> torch.dtype | None:
     return torch.bfloat16 if amp == "bf16" else torch.float16
 
 
-def param_groups(module: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
-    """Trainable parameters, with weight decay on matrices only (not biases, norms, scalars)."""
-    decay, no_decay = [], []
-    for p in module.parameters():
-        if p.requires_grad:
-            (decay if p.ndim >= 2 else no_decay).append(p)
-    if not decay and not no_decay:
+def param_groups(module: nn.Module, weight_decay: float, lr: float, overrides: dict[str, float] | None = None
+                 ) -> list[dict[str, Any]]:
+    """Trainable parameters, with weight decay on matrices only (not biases, norms, scalars); each group
+    carries its peak lr as `base_lr` (the schedule multiplies it). `overrides` ({name prefix: lr}) puts the
+    parameters under a prefix into groups of their own (two per prefix: decay, no decay), after the default
+    two, so a run without overrides keeps the two groups older checkpoints hold."""
+    overrides = overrides or {}
+    buckets: dict[tuple[float, bool], list[nn.Parameter]] = {(lr, True): [], (lr, False): []}
+    for value in overrides.values():
+        buckets.setdefault((value, True), [])
+        buckets.setdefault((value, False), [])
+    keys = {prefix: [(value, True), (value, False)] for prefix, value in overrides.items()}
+    n_trainable = 0
+    for name, p in module.named_parameters():
+        if not p.requires_grad:
+            continue
+        n_trainable += 1
+        prefix = next((k for k in overrides if name == k or name.startswith(k + ".")), None)
+        decay_key, no_decay_key = keys[prefix] if prefix is not None else [(lr, True), (lr, False)]
+        buckets[decay_key if p.ndim >= 2 else no_decay_key].append(p)
+    if not n_trainable:
         raise ConfigError("nothing to train: every parameter is frozen (check {train_layers})")
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return [{"params": params, "weight_decay": weight_decay if decay else 0.0, "base_lr": value}
+            for (value, decay), params in buckets.items()]
 
 
 def lr_factor(config: TrainConfig, step: int, total: int, lr_scale: float) -> float:
@@ -352,14 +301,18 @@ def save_checkpoint(path: Path, module: nn.Module, opt: torch.optim.Optimizer, s
 
 
 def read_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    from safetensors import safe_open
-
+    """Tensors and state of a checkpoint, verified against the digest it was written with."""
     tensors = load_safetensors(path)
-    with safe_open(str(path), framework="pt") as fh:
-        raw = (fh.metadata() or {}).get("cl2cm")
+    raw = read_metadata(path).get("cl2cm")
     if raw is None:
         raise UserError("not a cl2cm training checkpoint (no metadata)", path=path)
-    return tensors, json.loads(raw)
+    try:
+        meta = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise UserError(f"corrupt checkpoint metadata ({exc.msg})", path=path) from None
+    if not isinstance(meta, dict):
+        raise UserError("corrupt checkpoint metadata (not a JSON object)", path=path)
+    return tensors, meta
 
 
 def model_weights(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -405,18 +358,37 @@ class _Metrics:
             self.tb.close()
 
 
+def remove_checkpoints(ckpt_dir: Path, finished: dict[str, Any]) -> None:
+    """Replace a finished run's checkpoints/ by `FINISHED` (its state and settings, a few hundred bytes).
+
+    The model directory already holds every weight `load_model` needs; last/best weights, optimizer state
+    and token caches only serve a resume. `FINISHED` is written first, so a kill in between leaves a
+    directory that still resumes (from `LAST`) or answers "already complete".
+    """
+    atomic_write_text(ckpt_dir / FINISHED, json.dumps(finished, indent=1, default=str) + "\n")
+    for entry in ckpt_dir.iterdir():
+        if entry.name != FINISHED and entry.is_file():
+            entry.unlink(missing_ok=True)
+
+
 # ---------------------------------------------------------------------------------------------- fit
 def fit(task: TrainTask, config: TrainConfig, out_dir: str | Path, *, resume: bool = False,
-        progress: Progress | None = None) -> FitResult:
-    """Train `task.module()` under `config`; write checkpoints, metrics and (via the task) the model dir."""
+        progress: Progress | None = None, keep_checkpoints: bool = True) -> FitResult:
+    """Train `task.module()` under `config`; write checkpoints, metrics and (via the task) the model dir.
+
+    `keep_checkpoints=False` (the training commands' default) removes OUT/checkpoints/ once the model
+    directory is written, leaving `FINISHED` so a later `resume` says "already complete".
+    """
     config.validate_values()
     run = _Fit(task, config, Path(out_dir))  # setup: devices, processes, optimizer, data
     run.resume_or_start(resume)
+    if run.already_complete:  # the stage may have re-made its token caches: they go again
+        return run.complete_result(keep_checkpoints=keep_checkpoints)
     run.open_reporting(progress)
     while not run.finished():
         t_epoch = run.train_epoch()
         run.end_epoch(t_epoch)
-    return run.finalize()
+    return run.finalize(keep_checkpoints=keep_checkpoints)
 
 
 class _Fit:
@@ -440,7 +412,8 @@ class _Fit:
             self.ckpt_dir.mkdir(parents=True, exist_ok=True)
 
         self.module = task.module().to(device)
-        self.opt = torch.optim.AdamW(param_groups(self.module, config.weight_decay), lr=config.lr)
+        self.opt = torch.optim.AdamW(param_groups(self.module, config.weight_decay, config.lr, task.lr_overrides()),
+                                     lr=config.lr)
         self.scaler = torch.amp.GradScaler("cuda") if self.amp_dtype == torch.float16 else None
         self.model: nn.Module = self.module
         if info.enabled:
@@ -473,6 +446,8 @@ class _Fit:
                                       "lr_scale": 1.0, "since_decay": 0, "best_val": None}
         self.resumed_from: int | None = None
         self.stopped_early = False
+        self.already_complete = False
+        self.finished_record: dict[str, Any] = {}
         self.last_loss: float | None = None
         self.last_val: dict[str, float] = {}
         self.t_total = self.t_compute = 0.0
@@ -482,19 +457,14 @@ class _Fit:
     # ------------------------------------------------------------------------------------------- resume
     def resume_or_start(self, resume: bool) -> None:
         """Continue from `last.safetensors` (same settings and inputs only), or start fresh from the seed."""
-        config, task = self.config, self.task
-        last_path = self.ckpt_dir / LAST
+        config = self.config
+        last_path, finished_path = self.ckpt_dir / LAST, self.ckpt_dir / FINISHED
+        if resume and not last_path.exists() and finished_path.exists():
+            self._resume_finished(finished_path)
+            return
         if resume and last_path.exists():
             tensors, meta = read_checkpoint(last_path)
-            old = meta["config"]
-            for key in _RESUME_KEYS:  # a key newer than the checkpoint had its default then
-                if old.get(key, TrainConfig.__dataclass_fields__[key].default) != getattr(config, key):
-                    raise ConfigError(f"{{{key}}} {{value!r}} differs from the checkpoint's {{old!r}}; resume "
-                                      "with the same settings or start a new {out_dir}", path=last_path,
-                                      value=getattr(config, key), old=old.get(key))
-            if meta.get("task", {}) != json.loads(json.dumps(task.fingerprint())):
-                raise ConfigError("the checkpoint was trained on other inputs or model options; resume with the "
-                                  "same ones or start a new {out_dir}", path=last_path)
+            self._check_same_run(meta, last_path)
             load_checkpoint_weights(self.module, model_weights(tensors), last_path)
             self.frozen = frozen_fingerprint(self.module)  # after the load: an old full checkpoint sets them
             old_frozen = meta.get("frozen")  # absent in checkpoints that held every weight
@@ -512,8 +482,51 @@ class _Fit:
             self.frozen = frozen_fingerprint(self.module)
             seed_everything(config.seed)  # the data order and dropout of a fresh run depend only on the seed
             if self.info.is_main:
-                for stale in (last_path, self.ckpt_dir / BEST):
+                for stale in (last_path, self.ckpt_dir / BEST, finished_path):
                     stale.unlink(missing_ok=True)
+
+    def _check_same_run(self, meta: dict[str, Any], path: Path) -> None:
+        """A resume continues one run: the checkpoint's settings and inputs must be today's."""
+        old = meta["config"]
+        for key in _RESUME_KEYS:  # a key newer than the checkpoint had its default then
+            if old.get(key, TrainConfig.__dataclass_fields__[key].default) != getattr(self.config, key):
+                raise ConfigError(f"{{{key}}} {{value!r}} differs from the checkpoint's {{old!r}}; resume "
+                                  "with the same settings or start a new {out_dir}", path=path,
+                                  value=getattr(self.config, key), old=old.get(key))
+        now = json.loads(json.dumps(self.task.fingerprint()))
+        for key in _LATER_FINGERPRINT_KEYS:  # a checkpoint written before the key existed did not record it
+            if key not in meta.get("task", {}):
+                now.pop(key, None)
+        if meta.get("task", {}) != now:
+            raise ConfigError("the checkpoint was trained on other inputs or model options; resume with the "
+                              "same ones or start a new {out_dir}", path=path)
+
+    def _resume_finished(self, path: Path) -> None:
+        """`--resume` on a run that finished and dropped its checkpoints: "already complete", or a refusal
+        to extend it (its optimizer state is gone)."""
+        try:
+            meta = json.loads(path.read_text(encoding="utf-8"))
+            state = dict(meta["state"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ConfigError("corrupt record of a finished run; start a new {out_dir}", path=path) from exc
+        self._check_same_run(meta, path)
+        self.state.update(state)
+        self.stopped_early = bool(meta.get("stopped_early"))
+        if not self.finished():
+            raise ConfigError("this run finished after {done} epochs and its resume checkpoints were removed, "
+                              "so it cannot be trained further; start a new {out_dir} (or pass "
+                              "{keep_checkpoints} to keep them for extending a run)", path=path,
+                              done=state.get("epoch"))
+        self.already_complete = True
+        self.finished_record = meta
+
+    def complete_result(self, *, keep_checkpoints: bool) -> FitResult:
+        if self.info.is_main and not keep_checkpoints:
+            remove_checkpoints(self.ckpt_dir, self.finished_record)
+        st = self.state
+        return FitResult(out_dir=self.out_dir, epochs=st["epoch"], steps=st["step"], best_metric=st["best"],
+                         best_epoch=st["best_epoch"], last_loss=None, stopped_early=self.stopped_early,
+                         already_complete=True)
 
     def open_reporting(self, progress: Progress | None) -> None:
         """metrics.jsonl (rank 0; a resumed run keeps the records of the epochs it continues after)."""
@@ -548,6 +561,7 @@ class _Fit:
         for micro_i, batch in enumerate(self.loader, 1):
             if micro_i > self.steps_per_epoch * config.accum:  # a trailing partial accumulation is dropped
                 break
+            interrupts.check()  # a Ctrl-C swallowed by a __del__ (see cl2cm.interrupts) stops at a step boundary
             batch = to_device(batch, self.device)
             self._sync()
             t0 = time.perf_counter()
@@ -571,7 +585,7 @@ class _Fit:
             if micro_i % config.accum == 0:
                 step = state["step"]
                 if step % config.log_every == 0 or step == self.total_steps:
-                    avg = {k: float(D.mean_over_ranks(torch.tensor(v / n_running))) for k, v in running.items()}
+                    avg = {k: float(mean_over_ranks(torch.tensor(v / n_running))) for k, v in running.items()}
                     rate = samples_epoch / max(time.perf_counter() - t_epoch, 1e-9)
                     self.metrics.log({"split": "train", "epoch": epoch, "step": step, **avg,
                                       "lr": self.opt.param_groups[0]["lr"], "samples_per_s": rate})
@@ -596,8 +610,8 @@ class _Fit:
         if config.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(self.trainable, config.grad_clip)
         factor = lr_factor(config, state["step"], self.total_steps, state["lr_scale"])
-        for g in opt.param_groups:
-            g["lr"] = config.lr * factor
+        for g in opt.param_groups:  # base_lr: the group's peak lr (absent in checkpoints before head_lr)
+            g["lr"] = g.get("base_lr", config.lr) * factor
         if scaler is not None:
             scaler.step(opt)
             scaler.update()
@@ -652,9 +666,9 @@ class _Fit:
             self.stopped_early = True
 
     # ------------------------------------------------------------------------------------------- finalize
-    def finalize(self) -> FitResult:
+    def finalize(self, *, keep_checkpoints: bool = True) -> FitResult:
         """The best weights into the module, the task writes the model directory (rank 0) with the best
-        epoch's validation metrics."""
+        epoch's validation metrics; then, unless `keep_checkpoints`, the checkpoints go (`remove_checkpoints`)."""
         self.bar.close()
         state, task, module = self.state, self.task, self.module
         if self.info.is_main:
@@ -663,6 +677,10 @@ class _Fit:
                 load_checkpoint_weights(module, load_safetensors(best_path, device=str(self.device)), best_path)
             module.eval()
             task.save(module, self.out_dir, best=state.get("best_val"))
+            if not keep_checkpoints:
+                remove_checkpoints(self.ckpt_dir, {"config": asdict(self.config),
+                                                   "task": json.loads(json.dumps(task.fingerprint())),
+                                                   "state": state, "stopped_early": self.stopped_early})
         self.metrics.close()
         D.barrier()
         return FitResult(out_dir=self.out_dir, epochs=state["epoch"], steps=state["step"], best_metric=state["best"],

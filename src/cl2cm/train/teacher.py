@@ -24,10 +24,14 @@ from torch.utils.data import Dataset
 from cl2cm.artifacts.captions import Caption
 from cl2cm.artifacts.lock import output_lock
 from cl2cm.artifacts.manifest import Manifest, checksum_inputs, remove_manifest
+from cl2cm.config.teacher import TeacherOptions, TrainTeacherConfig
+from cl2cm.distributed import is_main_process
 from cl2cm.errors import ConfigError
-from cl2cm.losses import InfoNCE, TripletLoss, WordAlignmentLoss, same_group_mask
+from cl2cm.losses.contrastive import same_group_mask
+from cl2cm.losses.registry import TEACHER_LOSSES, active
+from cl2cm.losses.terms import LossInputs, build_terms, sum_terms
 from cl2cm.models.teacher import CrossLingualTeacher, TeacherConfig
-from cl2cm.models.text import TextEncoderConfig
+from cl2cm.models.text import tokenizer_fingerprint
 from cl2cm.progress import Progress
 from cl2cm.runtime import seed_everything
 from cl2cm.train.data import (
@@ -42,38 +46,8 @@ from cl2cm.train.data import (
     tokenize_corpus,
     trim,
 )
-from cl2cm.train.dist import all_gather_nograd, all_gather_with_grad, is_main_process
-from cl2cm.train.engine import CKPT_DIR, FitResult, TrainStageConfig, TrainTask, fit, option
-
-
-@dataclass
-class TeacherOptions:
-    """Model and loss settings of `train-teacher` (the optimiser's are in `TrainConfig`): each field's help
-    and flag in its metadata (`cl2cm.train.engine.option`), which the CLI reads."""
-
-    text: TextEncoderConfig = field(default_factory=TextEncoderConfig)  # its fields are flags of their own
-    shared: bool = option(True, "One encoder for both languages, or two towers.", flag="--shared-encoder")
-    temperature: float = option(0.07, "InfoNCE temperature τ.", flag="--temperature")  # [ours, CCLM/LECCR's 0.07]
-    learnable_temperature: bool = option(False, "Learn τ (CLIP-style).", flag="--learnable-temperature")
-    nce_weight: float = option(1.0, "Weight of sentence InfoNCE.", flag="--nce-weight")
-    triplet_weight: float = option(0.0, "Weight of the VSE++ hardest-negative triplet loss (0 = off).",
-                                   flag="--triplet-weight")  # NRCCR's VSE++ loss as an option
-    margin: float = option(0.2, "Triplet margin.", flag="--margin")  # [NRCCR]
-    ot_weight: float = option(0.1, "λ of word-level OT alignment (0 = off).", flag="--ot-weight")  # λ_ot [ours]
-    ot_eps: float = option(0.05, "Sinkhorn entropic regularisation ε.", flag="--ot-eps")  # [ours]
-    ot_iters: int = option(50, "Sinkhorn iterations.", flag="--ot-iters")  # [ours]
-
-    def check(self) -> None:
-        for name in ("nce_weight", "triplet_weight", "ot_weight"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"{{{name}}} {{value}}: must be >= 0", value=getattr(self, name))
-        if self.nce_weight == 0 and self.triplet_weight == 0:
-            raise ConfigError("{nce_weight} and {triplet_weight} are both 0: no sentence-level loss to train")
-        if self.temperature <= 0:
-            raise ConfigError("{temperature} {value}: must be positive", value=self.temperature)
-        if self.ot_eps <= 0 or self.ot_iters < 1:
-            raise ConfigError("{ot_eps} {eps} / {ot_iters} {iters}: need eps > 0 and iters >= 1",
-                              eps=self.ot_eps, iters=self.ot_iters)
+from cl2cm.train.dist import all_gather_nograd, all_gather_with_grad
+from cl2cm.train.engine import CKPT_DIR, FitResult, TrainTask, fit
 
 
 # ---------------------------------------------------------------------------------------------- data
@@ -93,12 +67,12 @@ class PairTokens:
 
 # ---------------------------------------------------------------------------------------------- task
 class TeacherTrainModule(nn.Module):
-    """The teacher plus the loss's own parameters (a learnable temperature), optimised together."""
+    """The teacher plus the loss terms' own parameters (a learnable temperature), optimised together."""
 
-    def __init__(self, teacher: CrossLingualTeacher, nce: InfoNCE) -> None:
+    def __init__(self, teacher: CrossLingualTeacher, losses: nn.ModuleDict) -> None:
         super().__init__()
         self.teacher = teacher
-        self.nce = nce
+        self.losses = losses
 
     def forward(self, src_ids: torch.Tensor, src_mask: torch.Tensor, tgt_ids: torch.Tensor,
                 tgt_mask: torch.Tensor) -> Any:
@@ -111,11 +85,10 @@ class TeacherTask(TrainTask):
     def __init__(self, teacher: CrossLingualTeacher, tokens: PairTokens, options: TeacherOptions, *,
                  val: dict[str, Pairs] | None = None, manifest: Manifest | None = None,
                  val_batch_size: int = 256, languages: torch.Tensor | None = None) -> None:
-        self.net = TeacherTrainModule(teacher, InfoNCE(options.temperature, options.learnable_temperature))
+        self.weights, terms = build_terms(TEACHER_LOSSES, options)  # the configured terms: name → weight
+        self.net = TeacherTrainModule(teacher, terms)
         self.tokens = tokens
         self.options = options
-        self.triplet = TripletLoss(options.margin)
-        self.ot = WordAlignmentLoss(options.ot_eps, options.ot_iters)
         self.val = val
         self.manifest = manifest or Manifest(kind="teacher")
         self.val_batch_size = val_batch_size
@@ -131,7 +104,7 @@ class TeacherTask(TrainTask):
 
     def fingerprint(self) -> dict[str, Any]:
         return {"inputs": self.manifest.inputs, "pairs": int(len(self.tokens.groups)),
-                "options": asdict(self.options)}
+                "options": asdict(self.options), "tokenizer": tokenizer_fingerprint(self.net.teacher.tokenizer)}
 
     def train_dataset(self) -> Dataset:
         return IndexDataset(len(self.tokens.groups))
@@ -145,25 +118,12 @@ class TeacherTask(TrainTask):
                 "groups": t.groups[idx]}
 
     def loss(self, model: nn.Module, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        o = self.options
         src, tgt = model(batch["src_ids"], batch["src_mask"], batch["tgt_ids"], batch["tgt_mask"])
-        es, et = all_gather_with_grad(src.emb), all_gather_with_grad(tgt.emb)
-        pos = same_group_mask(all_gather_nograd(batch["groups"]))
-        terms: dict[str, torch.Tensor] = {}
-        total = torch.zeros((), device=es.device)
-        if o.nce_weight > 0:
-            terms["nce"] = self.net.nce(et, es, pos)
-            total = total + o.nce_weight * terms["nce"]
-        if o.triplet_weight > 0:
-            terms["triplet"] = self.triplet(et, es, pos)
-            total = total + o.triplet_weight * terms["triplet"]
-        if o.ot_weight > 0:
-            terms["ot"] = self.ot(src.tokens, src.token_mask, tgt.tokens, tgt.token_mask)
-            total = total + o.ot_weight * terms["ot"]
-        out = {"loss": total, **{k: v.detach() for k, v in terms.items()}}
-        if o.learnable_temperature:
-            out["temperature"] = torch.tensor(self.net.nce.temperature)
-        return out
+        x = LossInputs(target=all_gather_with_grad(tgt.emb), english=all_gather_with_grad(src.emb),
+                       positives=same_group_mask(all_gather_nograd(batch["groups"])),
+                       target_tokens=tgt.tokens, target_token_mask=tgt.token_mask,
+                       english_tokens=src.tokens, english_token_mask=src.token_mask)
+        return sum_terms(self.weights, self.net.losses, x)
 
     def validate(self, module: nn.Module) -> dict[str, float]:
         if not self.val:
@@ -205,12 +165,13 @@ class TeacherResult:
     trained_layers: str = ""  # what --train-layers resolved to, e.g. "3-11 of 12 (auto)"
     extra: dict[str, Any] = field(default_factory=dict)
     languages: list[str] = field(default_factory=list)
+    pairs_per_language: dict[str, int] = field(default_factory=dict)
 
 
 def _pair_tokens(cache: Path, teacher: CrossLingualTeacher, pairs: Pairs, write: bool) -> PairTokens:
     """Both sides tokenised once (cached in OUT/checkpoints for a resume)."""
-    key = cache_key(pairs, teacher.config.text.encoder, teacher.config.text.max_length, teacher.tokenizer.vocab_size,
-                    teacher.config.languages)
+    key = cache_key(pairs, teacher.config.text.encoder, teacher.config.text.max_length,
+                    tokenizer_fingerprint(teacher.tokenizer), teacher.config.languages)
 
     def build() -> dict[str, torch.Tensor]:
         src_ids, src_len = tokenize_corpus(teacher.src, [s.text for s, _ in pairs])
@@ -218,13 +179,6 @@ def _pair_tokens(cache: Path, teacher: CrossLingualTeacher, pairs: Pairs, write:
         return PairTokens(src_ids, src_len, tgt_ids, tgt_len, group_ids([t.image for _, t in pairs])).to_tensors()
 
     return PairTokens(**cached(cache / f"tokens-{key}.safetensors", build, write=write))
-
-
-@dataclass
-class TrainTeacherConfig(TrainStageConfig):
-    """Everything `train-teacher` takes besides its inputs and output directory."""
-
-    options: TeacherOptions = field(default_factory=TeacherOptions)  # model and loss
 
 
 def train_teacher(src: str | Path, tgt: str | Path | Sequence[str | Path], out_dir: str | Path,
@@ -239,6 +193,7 @@ def train_teacher(src: str | Path, tgt: str | Path | Sequence[str | Path], out_d
     config = config or TrainTeacherConfig()
     options, train, fmt, max_pairs, max_val = config.options, config.train, config.fmt, config.max_pairs, config.max_val
     options.check()
+    active(TEACHER_LOSSES, options)  # an unknown --loss name or a bad weight: refused before any work
     train.validate_values()
     if (val_src is None) != (val_tgt is None):
         raise ConfigError("{val_src} and {val_tgt} go together (English and human target captions of one split)")
@@ -266,14 +221,16 @@ def train_teacher(src: str | Path, tgt: str | Path | Sequence[str | Path], out_d
                             model={"languages": languages},
                             extra={"train": asdict(train), "options": opts, "val_pairs": n_val,
                                    "trained_layers": teacher.src.trained_layers_text,
-                                   "languages": languages, "pairs_per_language": train_pairs.counts()})
+                                   "languages": languages, "pairs_per_language": train_pairs.counts(),
+                                   "language_imbalance": train_pairs.imbalance()})
         task = TeacherTask(teacher, tokens, options, val=val, manifest=manifest,
                            languages=train_pairs.language if len(languages) > 1 else None)
         if is_main and not config.resume:
             remove_manifest(out_dir)  # only once every input and option has been checked
-        result = fit(task, train, out_dir, resume=config.resume, progress=progress)
+        result = fit(task, train, out_dir, resume=config.resume, progress=progress,
+                     keep_checkpoints=config.keep_checkpoints)
     n_train = sum(p.numel() for p in task.net.parameters() if p.requires_grad)
     n_all = sum(p.numel() for p in task.net.parameters())
     return TeacherResult(out_dir=out_dir, pairs=len(pairs), val_pairs=n_val, fit=result,
                          trainable_params=n_train, total_params=n_all, trained_layers=teacher.src.trained_layers_text,
-                         languages=languages)
+                         languages=languages, pairs_per_language=train_pairs.counts())

@@ -1,0 +1,137 @@
+"""Every command's options come from config fields (`cl2cm.config.option`), and the paths that only parse
+(`--help`, `--version`, usage errors) never import torch or transformers."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+import typer.main
+
+from cl2cm.cli import app, main
+from cl2cm.cli.options import leaves
+from cl2cm.config import option
+from cl2cm.config.demo import DEMO_ENCODER_NAMES, DemoConfig
+from cl2cm.config.distill import INIT_TEXT_NAMES, VISUAL_HEAD_NAMES, DistillConfig
+from cl2cm.config.query import INDEX_KIND_NAMES, TIE_RULE_NAMES, EvalConfig, SearchConfig, ServeConfig
+from cl2cm.config.stages import BigfileConfig, ExtractConfig, ImportEmbeddingsConfig, TranslateConfig
+from cl2cm.config.teacher import POOLING_NAMES, TrainTeacherConfig
+
+COMMAND = typer.main.get_command(app)
+CONFIG_OF = {"translate": TranslateConfig, "extract-features": ExtractConfig, "import-bigfile": BigfileConfig,
+             "import-embeddings": ImportEmbeddingsConfig, "train-teacher": TrainTeacherConfig,
+             "distill": DistillConfig, "demo": DemoConfig, "eval": EvalConfig, "search": SearchConfig,
+             "serve": ServeConfig}
+# What a command declares by hand: its inputs (files, directories) and --quiet. Nothing else.
+INPUTS = {"translate": {"--out"}, "extract-features": {"--out"}, "import-bigfile": {"--out"},
+          "import-embeddings": {"--out"}, "train-teacher": {"--src", "--tgt", "--out", "--val-src", "--val-tgt"},
+          "distill": {"--teacher", "--features", "--src", "--tgt", "--out", "--val-features", "--val-captions"},
+          "demo": set(), "eval": set(), "search": set(), "serve": set()}
+
+
+def _visible_options(command: str) -> dict[str, click.Parameter]:
+    cmd = COMMAND.commands[command]  # type: ignore[attr-defined]
+    return {p.opts[0]: p for p in cmd.params if p.param_type_name == "option" and not p.hidden}
+
+
+# `pipeline` takes a config file, its output folder and run controls (--init, --dry-run, --redo-from): no
+# option of it repeats a config field.
+# `verify` takes an artifact directory and --quiet: it has no settings.
+NO_CONFIG = {"pipeline", "verify"}
+
+
+def test_every_command_has_its_config() -> None:
+    assert set(CONFIG_OF) | NO_CONFIG == set(COMMAND.commands)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("command", sorted(CONFIG_OF))
+def test_each_field_is_a_flag_and_each_flag_a_field_or_an_input(command: str) -> None:
+    options = _visible_options(command)
+    fields = {f.metadata["flag"]: (owner, f) for owner, f in leaves(CONFIG_OF[command]) if f.metadata["flag"]}
+    for flag, (_, f) in fields.items():
+        assert flag in options, f"{command}: field {f.name} ({flag}) is no flag"
+        assert options[flag].help == f.metadata["help"], flag
+    extra = set(options) - set(fields) - INPUTS[command] - {"--quiet", "--help"}
+    assert not extra, f"{command}: options written by hand that no config field declares: {extra}"
+    assert INPUTS[command] <= set(options), command
+
+
+def test_library_only_fields_have_no_flag() -> None:
+    with pytest.raises(ValueError):
+        option(1, "x")
+    assert "--kt-rows" not in _visible_options("distill") and "--lr" not in _visible_options("demo")
+
+
+@pytest.mark.parametrize(("names", "module", "registry"), [
+    (POOLING_NAMES, "cl2cm.models.text", "POOLINGS"),
+    (VISUAL_HEAD_NAMES, "cl2cm.models.student", "VISUAL_HEADS"),
+    (INIT_TEXT_NAMES, "cl2cm.models.student", "INIT_TEXT"),
+    (TIE_RULE_NAMES, "cl2cm.retrieval.metrics", "TIE_RULES"),
+    (INDEX_KIND_NAMES, "cl2cm.serve.index", "INDEX_KINDS"),
+    (DEMO_ENCODER_NAMES, "cl2cm.demo.pipeline", "DEMO_ENCODERS"),
+])
+def test_the_configs_choices_are_the_registries_names(names: tuple[str, ...], module: str, registry: str) -> None:
+    """The configs name the choices without importing torch; the registries (with torch) must agree."""
+    import importlib
+
+    assert tuple(getattr(importlib.import_module(module), registry)) == names
+
+
+_PARSE_ONLY = """
+import contextlib, io, json, sys
+from cl2cm.cli import main
+runs = json.loads(sys.argv[1])
+for argv in runs:
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        try:
+            main(argv)
+        except SystemExit:
+            pass
+print(json.dumps(sorted(m for m in ("torch", "transformers", "numpy", "open_clip") if m in sys.modules)))
+"""
+
+
+def test_help_version_and_usage_errors_import_neither_torch_nor_transformers(tmp_path: Path) -> None:
+    runs = [["--help"], ["--version"], [], ["no-such-command"]]
+    for command in sorted(CONFIG_OF):
+        runs += [[command, "--help"], [command, "--no-such-flag"]]
+    runs += [["translate"], ["search"], ["serve", "--model", "m"], ["search", "--k", "0", "q"],  # missing, range
+             ["train-teacher", "--batch-size", "1"], ["distill", "--dropout", "2"], ["demo", "--captions", "9"]]
+    src = Path(__file__).resolve().parents[2] / "src"
+    done = subprocess.run([sys.executable, "-c", _PARSE_ONLY, json.dumps(runs)], capture_output=True, text=True,
+                          timeout=120, env={"PATH": "", "PYTHONPATH": str(src)}, cwd=tmp_path)
+    assert not any(tmp_path.iterdir())  # nothing ran
+    assert done.returncode == 0, done.stderr
+    loaded = json.loads(done.stdout.strip().splitlines()[-1])
+    assert "torch" not in loaded and "transformers" not in loaded, loaded
+
+
+def test_a_renamed_flag_still_works_with_one_warning_line(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:  # eval --k (now --recall-at) is read, then the missing input refused
+        main(["eval", "--k", "1,5,10,x"])
+    err = capsys.readouterr().err.splitlines()
+    assert exc.value.code == 2
+    assert err[0] == "cl2cm: warning: --k is deprecated (kept for one release): use --recall-at"
+    assert err[1].startswith("cl2cm: error: --recall-at '1,5,10,x'") and len(err) == 2
+
+
+def test_a_removed_flag_warns_that_it_does_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["import-bigfile", str(tmp_path / "missing"), "--out", str(tmp_path / "o"), "--seed", "3"])
+    assert capsys.readouterr().err.splitlines()[0] == ("cl2cm: warning: --seed is deprecated (kept for one release): "
+                                                       "it has no effect and will be removed")
+
+
+def test_fields_keep_their_defaults_on_the_command_line() -> None:
+    """What a flag left out means is the field's default (ks typed as 1,5,10 is the tuple (1, 5, 10))."""
+    for command, config in CONFIG_OF.items():
+        options = _visible_options(command)
+        for _, f in leaves(config):
+            if f.default is dataclasses.MISSING or f.metadata.get("cli") is not None:
+                continue
+            assert options[f.metadata["flag"]].default == f.default, (command, f.name)
