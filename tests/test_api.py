@@ -43,8 +43,8 @@ def test_import_is_light_and_exports_the_api() -> None:
         assert callable(getattr(cl2cm, name)), name
     with pytest.raises(AttributeError):
         cl2cm.no_such_thing  # noqa: B018
-    importlib.import_module("cl2cm.translate.runner")  # binds the subpackage `cl2cm.translate`: still callable
-    assert callable(cl2cm.translate) and cl2cm.translate.runner.translate_corpus  # and still the package
+    importlib.import_module("cl2cm.translation.runner")  # the subpackage has its own name: no shadowing
+    assert cl2cm.translate is importlib.import_module("cl2cm.api").translate
 
 
 def test_stage_functions_share_one_calling_convention() -> None:
@@ -102,3 +102,30 @@ def test_encode_images_refuses_an_unusable_file(demo: Path, tmp_path: Path) -> N
     bad.write_bytes(b"not an image")
     with pytest.raises(cl2cm.UserError, match="x.png"):
         cl2cm.load_model(demo / "student").encode_images([bad])
+
+
+def test_search_gives_the_ranking_of_the_search_command_on_a_demo_run(demo: Path, cli) -> None:
+    import re
+
+    queries = ["ein roter Kreis", "zwei blaue Quadrate"]
+    model = cl2cm.load_model(demo / "student")
+    assert model.languages == ("de",)
+    hits = cl2cm.search(model, demo / "features" / "test", queries, k=5)
+    assert [(h.query, h.rank) for h in hits] == [(q, r) for q in queries for r in range(1, 6)]
+    code, out, err = cli(["search", "--model", str(demo / "student"), "--features", str(demo / "features" / "test"),
+                          *queries, "--k", "5", "--device", "cpu"])
+    assert code == 0, err
+    printed = re.findall(r"│\s*(\d)\s*│\s*(\S+\.png)\s*│\s*(-?\d\.\d{4})\s*│", out)
+    assert [(int(r), i, s) for r, i, s in printed] == [(h.rank, h.id, f"{h.score:.4f}") for h in hits]
+
+
+def test_help_opens_with_the_overview_and_the_function_list() -> None:
+    import pydoc
+
+    text = pydoc.render_doc(cl2cm, renderer=pydoc.plaintext)
+    head = text[:text.index("PACKAGE CONTENTS")]
+    for name in ("load_model", "load_store", "search", "evaluate", "encode_text", "translate", "distill"):
+        assert f"{name}" in head, name
+    assert len(text.splitlines()) < 200, len(text.splitlines())  # not every class's full documentation
+    assert "class EvalConfig" not in text and "FUNCTIONS" in text
+    assert cl2cm.EvalConfig.__name__ == "EvalConfig"  # still there by name, only not listed

@@ -45,8 +45,8 @@ def test_the_library_does_not_import_the_demo() -> None:
 
 def test_registries_do_not_import_what_they_list() -> None:
     """Backends import the translation base; the base names them by import string, never imports them."""
-    base = _imports(PACKAGE / "translate" / "base.py")
-    assert not {n for n in base if n.startswith("cl2cm.translate.")}
+    base = _imports(PACKAGE / "translation" / "base.py")
+    assert not {n for n in base if n.startswith("cl2cm.translation.")}
     io = _imports(PACKAGE / "models" / "io.py")
     assert not {n for n in io if n in ("cl2cm.models.teacher", "cl2cm.models.student")}
 
@@ -101,3 +101,108 @@ def test_the_flag_scan_skips_docstrings_and_registrations(tmp_path: Path) -> Non
     f.write_text('"""Run with --a."""\nx = option(1, f"see --g {x}", flag="--b")\ny = f"--c {x}"\n'
                  'def g():\n    """--d"""\n    return "see --e-f", "a--b", "---"\n')
     assert _flag_literals(f) == {"--c", "--e-f"}
+
+
+# ---------------------------------------------------------------------------------------------- layers
+#: Lowest first. A package may import its own modules and any package of a LOWER layer, never one of its
+#: own layer or above; every package must be placed here (a new one fails `test_every_package_has_a_layer`).
+LAYERS: list[set[str]] = [
+    {"_version", "errors", "progress", "testhook", "registry"},  # no cl2cm imports of substance
+    {"runtime", "artifacts", "config"},                            # devices/seeds; files on disk; settings
+    {"distributed"},                                               # which process am I (torchrun, --shard)
+    {"losses", "features", "translation"},                         # independent building blocks / stages
+    {"models"},                                                    # teacher, student (students encode images)
+    {"retrieval"},                                                 # metrics, eval (loads models), search
+    {"train"},                                                     # the engine, teacher and distill stages
+    {"pipeline"},                                                  # `cl2cm pipeline`: the stages from one config
+    {"api", "demo", "serve"},                                      # the public API; the demo; the server
+    {"cli", "__init__"},                                           # the skin; `cl2cm` (lazy names of `api`)
+    {"__main__"},                                                  # `python -m cl2cm`
+]
+
+
+def _package(module: str) -> str:
+    """`cl2cm.train.dist` → `train`; `cl2cm` (the top-level `__init__`) → `__init__`."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "__init__"
+
+
+def _module_graph() -> dict[str, set[str]]:
+    """module → the cl2cm modules it imports (`from cl2cm.train import dist` names `cl2cm.train.dist`)."""
+    files = {".".join(p.relative_to(PACKAGE.parent).with_suffix("").parts).removesuffix(".__init__"): p
+             for p in PACKAGE.rglob("*.py")}
+
+    def resolve(name: str) -> str:
+        while name not in files:
+            name = name.rpartition(".")[0]
+        return name
+
+    graph: dict[str, set[str]] = {}
+    for module, path in files.items():
+        edges = graph.setdefault(module, set())
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                edges.update(resolve(a.name) for a in node.names if a.name.split(".")[0] == "cl2cm")
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").split(".")[0] == "cl2cm":
+                edges.update(resolve(f"{node.module}.{a.name}") for a in node.names)
+        edges.discard(module)
+    return graph
+
+
+def _upward(graph: dict[str, set[str]]) -> list[str]:
+    layer = {pkg: i for i, pkgs in enumerate(LAYERS) for pkg in pkgs}
+    return sorted(f"{m} -> {n}" for m, names in graph.items() for n in names
+                  if _package(m) != _package(n) and layer[_package(n)] >= layer[_package(m)])
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in sorted(graph.get(v, ())):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while (w := stack.pop()) != v:
+                comp.append(w)
+            if comp:
+                found.append(sorted([v, *comp]))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_every_package_has_a_layer() -> None:
+    placed = set().union(*LAYERS)
+    assert {_package(m) for m in _module_graph()} - placed == set()
+
+
+def test_no_import_reaches_up_or_sideways() -> None:
+    """Every import (top level or inside a function) goes from a higher layer to a lower one."""
+    assert _upward(_module_graph()) == []
+
+
+def test_no_import_circle() -> None:
+    assert _cycles(_module_graph()) == []
+
+
+def test_the_layer_and_circle_checks_can_fail() -> None:
+    """The checks on a made-up graph: the old `retrieval.languages → api` arrow and its circle."""
+    graph = {"cl2cm.api": {"cl2cm.retrieval.evaluate"}, "cl2cm.retrieval.evaluate": {"cl2cm.retrieval.languages"},
+             "cl2cm.retrieval.languages": {"cl2cm.api", "cl2cm.retrieval.evaluate"},
+             "cl2cm.features.extract": {"cl2cm.train.dist"}, "cl2cm.train.dist": set()}
+    assert _upward(graph) == ["cl2cm.features.extract -> cl2cm.train.dist",
+                              "cl2cm.retrieval.languages -> cl2cm.api"]
+    assert _cycles(graph) == [["cl2cm.api", "cl2cm.retrieval.evaluate", "cl2cm.retrieval.languages"]]

@@ -34,3 +34,11 @@ def test_a_value_is_never_read_as_a_template(hostile: str) -> None:
 def test_raising_and_catching_as_a_user_error() -> None:
     with pytest.raises(UserError, match="^dim 0: must be positive$"):
         raise ConfigError("{dim} {value}: must be positive", value=0)
+
+
+@pytest.mark.parametrize(("rank", "lines"), [("0", 1), ("3", 0)])
+def test_under_torchrun_only_rank_0_prints_a_user_error(rank: str, lines: int, tmp_path, cli, monkeypatch) -> None:
+    """Every rank fails alike on a user mistake: one line (rank 0's), exit 2 from every rank."""
+    monkeypatch.setenv("RANK", rank)
+    code, _, err = cli(["eval", "--query-emb", str(tmp_path / "nope"), "--gallery-emb", str(tmp_path / "nope")])
+    assert code == 2 and len(err.splitlines()) == lines, err

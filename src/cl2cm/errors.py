@@ -52,3 +52,8 @@ class ConfigError(UserError):
     def render(self, name_of: Callable[[str], str]) -> str:
         """The message with each field named by `name_of(field)` (the file/line prefix kept)."""
         return f"{self.where}{self._message(name_of)}"
+
+
+class LanguageWarning(UserWarning):
+    """The input is in a language the model was not trained on (`cl2cm.retrieval.langcheck`); the CLI
+    prints it as one ``cl2cm: warning:`` line."""

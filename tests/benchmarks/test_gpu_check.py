@@ -14,7 +14,7 @@ import torch
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "benchmarks" / "gpu_check.py"
-SECTIONS = ("eval", "translate", "extract", "train_teacher", "distill")
+SECTIONS = ("eval", "search", "translate", "extract", "decode", "train_teacher", "distill")
 
 
 def _module():  # noqa: ANN202
@@ -40,6 +40,9 @@ def test_tiny_cpu_run_writes_every_section(tmp_path: Path) -> None:
     e = data["eval"]
     assert e["fp32"]["seconds"] > 0 and e["fp32"]["gemm_floor_s"] > 0 and e["fp16"]["SumR"] > 0
     assert e["fp32"]["SumR"] == pytest.approx(e["fp16"]["SumR"], abs=5.0)  # bf16 scores, same retrieval
+    assert data["search"]["identical"] and data["search"]["codec"] == "int8" and data["search"]["compact_s"] > 0
+    assert data["decode"]["torchvision_img_s"] > 0 and data["decode"]["pil_exact_img_s"] > 0
+    assert data["decode"]["vs_pil_exact_mean_abs"] < 2.0  # the same pixels, up to the decoders' rounding
     assert data["translate"]["hf"]["sent_per_s"] > 0 and data["translate"]["naive"]["sentences"] > 0
     assert data["extract"]["images"] == 48 and data["extract"]["end_to_end_img_s"] > 0
     assert data["train_teacher"]["steps"] == 3 and 0 <= data["train_teacher"]["outside_fwd_bwd_share"] < 1

@@ -31,8 +31,12 @@ def test_generate_writes_a_world_and_its_manifest(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("argv", "needle"), [
     (["demo", "--out", "{tmp}/d", "--lang", "cs"], "--lang 'cs'"),
     (["demo", "--generate", "{tmp}/w", "--train", "0"], "'--train': 0 is out of range"),
-    (["demo", "--generate", "{tmp}/w", "--captions", "9"], "'--captions': 9 is out of range"),
+    (["demo", "--generate", "{tmp}/w", "--captions-per-image", "9"], "'--captions-per-image': 9 is out of range"),
     (["demo", "--generate", "{tmp}/w", "--device", "tpu"], "--device"),
+    # these shape only --generate's world: with --out they are refused, not silently ignored (issue 25.8)
+    (["demo", "--out", "{tmp}/d", "--captions-per-image", "3"], "--captions-per-image: only with --generate"),
+    (["demo", "--out", "{tmp}/d", "--image-size", "96"], "--image-size: only with --generate"),
+    (["demo", "--out", "{tmp}/d", "--overwrite"], "--overwrite: only with --generate"),
 ])
 def test_user_mistakes_are_one_line_and_exit_2(argv: list[str], needle: str, tmp_path: Path,
                                                capsys: pytest.CaptureFixture[str]) -> None:
@@ -41,4 +45,4 @@ def test_user_mistakes_are_one_line_and_exit_2(argv: list[str], needle: str, tmp
     err = capsys.readouterr().err
     assert exc.value.code == 2
     assert err.count("\n") == 1 and err.startswith("cl2cm: error:") and needle in err
-    assert not (tmp_path / "w" / "manifest.json").exists()
+    assert not (tmp_path / "w" / "manifest.json").exists() and not (tmp_path / "d").exists()

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from cl2cm.cli import main
-from cl2cm.demo.pipeline import RESULT_KEYS, DemoConfig, plan
+from cl2cm.demo.pipeline import RESULT_KEYS, DemoConfig, prepare_demo
 from cl2cm.errors import UserError
 
 TINY = ["--train", "40", "--val", "12", "--test", "12", "--teacher-epochs", "1", "--student-epochs", "1"]
@@ -59,16 +59,35 @@ def test_demo_runs_every_stage_and_resumes(tmp_path: Path, capsys: pytest.Captur
     assert "differs in: student_epochs" in capsys.readouterr().err
 
 
-def test_interrupted_training_step_is_resumed(tmp_path: Path) -> None:
-    cfg = DemoConfig(out=tmp_path / "d")
-    steps = {s.name: s for s in plan(cfg)}
-    teacher = steps["train-teacher"]
-    assert teacher.resumable_training and teacher.done == tmp_path / "d" / "teacher" / "manifest.json"
-    assert teacher.argv[teacher.argv.index("--out") + 1] == str(tmp_path / "d" / "teacher")
+def test_the_demo_is_the_pipeline_over_its_world(tmp_path: Path) -> None:
+    """prepare_demo writes OUT/pipeline.toml, whose stages train on the world's files with the tiny flags."""
+    from cl2cm.pipeline.plan import plan
+
+    out = tmp_path / "d"
+    ran: list[list[str]] = []
+
+    def fake_world(argv: list[str]) -> None:  # the world exists already: only its manifest is looked at
+        ran.append(argv)
+        for name in ("lexicon.json", "train_images.txt", "val_images.txt", "test_images.txt", "train.en.jsonl",
+                     "val.en.jsonl", "val.de.jsonl", "test.en.jsonl", "test.de.jsonl"):
+            (out / "world" / name).parent.mkdir(parents=True, exist_ok=True)
+            (out / "world" / name).write_text('{"languages": ["de", "fr"]}')
+        for d in ("images/train", "images/val", "images/test", "encoder"):
+            (out / "world" / d).mkdir(parents=True, exist_ok=True)
+
+    config, before = prepare_demo(DemoConfig(out=out), fake_world)
+    assert ran and ran[0][:3] == ["demo", "--generate", str(out / "world")] and before[0].startswith("cl2cm demo")
+    assert config.path == out / "pipeline.toml" and config.no_transfer_baseline
+    stages = {s.name: s for s in plan(config, out)}
+    teacher = stages["train-teacher"]
+    assert teacher.resumable_training and teacher.done == out / "teacher" / "manifest.json"
+    assert teacher.argv[teacher.argv.index("--encoder") + 1] == str(out / "world" / "encoder")
+    assert teacher.argv[teacher.argv.index("--train-layers") + 1] == "all"
+    assert "--no-transfer" in stages["distill-no-transfer"].argv
 
 
 @pytest.mark.parametrize(("flags", "message"), [(["--lang", "cs"], "--lang 'cs'"),
-                                                 (["--teacher-epochs", "0"], "--teacher-epochs 0")])
+                                                 (["--teacher-epochs", "0"], "teacher_epochs 0")])
 def test_bad_demo_flags(tmp_path: Path, flags: list[str], message: str) -> None:
     with pytest.raises(UserError, match=message):
         from cl2cm.demo.pipeline import run_demo
@@ -88,19 +107,17 @@ def test_second_demo_into_the_same_directory_is_refused(tmp_path: Path) -> None:
     assert ran == []
 
 
-def test_e5_plan_converts_once_then_trains_on_it_with_the_library_defaults(tmp_path: Path) -> None:
-    cfg = DemoConfig(out=tmp_path / "d", encoder="e5")
-    steps = plan(cfg)
-    names = [s.name for s in steps]
-    convert = steps[names.index("convert the e5 encoder")]
-    assert convert.action is not None and convert.done == tmp_path / "d" / "e5" / "config.json"
-    assert names.index("convert the e5 encoder") < names.index("train-teacher")
-    teacher = steps[names.index("train-teacher")]
-    assert teacher.argv[teacher.argv.index("--encoder") + 1] == str(tmp_path / "d" / "e5")
-    assert "--train-layers" not in teacher.argv and "--lr" not in teacher.argv  # pretrained: defaults apply
-    tiny = {s.name: s for s in plan(DemoConfig(out=tmp_path / "t"))}
-    assert all(s.action is None for s in tiny.values())
-    assert tiny["train-teacher"].argv[tiny["train-teacher"].argv.index("--train-layers") + 1] == "all"
+def test_e5_config_trains_with_the_library_defaults() -> None:
+    from cl2cm.pipeline.config import tomllib
+    from cl2cm.pipeline.template import demo_config
+
+    common = {"langs": ["de"], "noise": 0.15, "dim": 128, "lr": 2e-3, "teacher_epochs": 5, "student_epochs": 8,
+              "seed": 0, "device": "auto", "threads": 1}
+    e5 = tomllib.loads(demo_config("world", encoder="e5", train_flags=False, **common))
+    assert e5["train_teacher"]["encoder"] == "e5"
+    assert "train_layers" not in e5["train_teacher"] and "lr" not in e5["distill"]  # pretrained: defaults apply
+    tiny = tomllib.loads(demo_config("world", encoder="world/encoder", train_flags=True, **common))
+    assert tiny["train_teacher"]["train_layers"] == tiny["distill"]["train_layers"] == "all"
 
 
 def test_unknown_demo_encoder_and_a_run_with_another_encoder_are_refused(tmp_path: Path) -> None:
@@ -127,8 +144,8 @@ def test_demo_two_languages_trains_one_student_for_both(tmp_path: Path, capsys: 
     results = json.loads((out / "results.json").read_text())
     for key in RESULT_KEYS:
         assert list(results[key]) == ["de", "fr", "mean"]
-        assert results[key]["mean"]["SumR"] == pytest.approx(
-            (results[key]["de"]["SumR"] + results[key]["fr"]["SumR"]) / 2)
+        assert results[key]["mean"]["SumR"] == pytest.approx(  # sections and mean: 2 decimals
+            (results[key]["de"]["SumR"] + results[key]["fr"]["SumR"]) / 2, abs=0.005)
     for d in ("teacher", "student", "student-no-transfer"):
         manifest = json.loads((out / d / "manifest.json").read_text())
         assert manifest["model"]["languages"] == ["de", "fr"], d

@@ -18,7 +18,7 @@ from cl2cm.demo.grammar import EN_POS, EN_SIZE
 from cl2cm.demo.scene import COLOURS, SHAPES, sample_scene
 from cl2cm.demo.world import generate_world
 from cl2cm.errors import UserError
-from cl2cm.translate.lexicon import LexiconTranslator
+from cl2cm.translation.lexicon import LexiconTranslator
 
 SIZES = {"n_train": 30, "n_val": 10, "n_test": 24}
 

@@ -119,7 +119,7 @@ def test_translate_memory_does_not_grow_with_captions(tmp_path: Path) -> None:
     full at 200k, not at 20k) and no more. The in-memory runner grew by 85 MB (743 → 828 MB), ~0.5 KB a
     caption; the streaming one measured 745 → 761 MB (docs/performance.md)."""
     from cl2cm.demo.lexicon import write_lexicon
-    from cl2cm.translate.corpus import CACHE_MB
+    from cl2cm.translation.corpus import CACHE_MB
 
     lexicon = write_lexicon(tmp_path / "lexicon.json")
     small, t_small = _translate_peak_rss(tmp_path, 20_000, lexicon)

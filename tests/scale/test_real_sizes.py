@@ -135,7 +135,7 @@ def test_real_size_marian_translate(backend: str, n: int, tmp_path: Path) -> Non
     """200 captions through ct2; the hf path on 40 (random weights decode every sentence to its length budget,
     and greedy HF generate at this size runs ~1 sentence/s on 2 busy cores: 200 would take minutes)."""
     from cl2cm.artifacts.captions import Caption, read_captions, write_captions
-    from cl2cm.translate.tiny import build_tiny_marian
+    from cl2cm.translation.tiny import build_tiny_marian
 
     if backend == "ct2":
         pytest.importorskip("ctranslate2")

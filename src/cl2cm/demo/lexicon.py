@@ -1,7 +1,7 @@
 """The demo world's bilingual lexicon: the English → de/fr dictionary its "MT system" translates with.
 
 CL2CM's premise is that machine-translated training captions are noisy. Offline there is no MT model, so
-the demo translates its English captions with `cl2cm.translate.lexicon` (`translate --backend lexicon`),
+the demo translates its English captions with `cl2cm.translation.lexicon` (`translate --backend lexicon`),
 a dictionary translator with seeded MT-like errors, reading the lexicon this module writes
 (WORLD/lexicon.json). Each entry lists the correct translation first, then plausible wrong senses.
 """
@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from cl2cm.artifacts.io import atomic_write_json
-from cl2cm.translate.lexicon import build_lexicon as _build
+from cl2cm.translation.lexicon import build_lexicon as _build
 
 # ------------------------------------------------------------------------------------------------- data
 # English → {lang: [correct, wrong senses...]}. Multi-word keys are matched before single words.

@@ -41,12 +41,12 @@ from cl2cm.demo.grammar import GOLD_LANGS, plan_captions, realise, word_forms
 from cl2cm.demo.lexicon import ENTRIES, write_lexicon
 from cl2cm.demo.scene import BACKGROUNDS, COLOURS, Obj, Scene, sample_scene
 from cl2cm.errors import UserError
-from cl2cm.translate.lexicon import stable_seed
+from cl2cm.translation.lexicon import stable_seed
 
 KIND = "demo-world"
 _WORD = re.compile(r"\w+|[^\w\s]")  # BERT's pre-tokenisation: words and single punctuation marks
 SPLITS = ("train", "val", "test")
-DEFAULT_SIZES = {"train": 1200, "val": 200, "test": 500}
+from cl2cm.config.demo import DEFAULT_SIZES  # noqa: E402,F401
 
 # Geometry in units of the image side: object centres and radii (chosen so that objects never overlap).
 CENTRES = {"top_left": (0.22, 0.22), "top_right": (0.78, 0.22), "bottom_left": (0.22, 0.78),
