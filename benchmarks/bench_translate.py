@@ -2,7 +2,7 @@
 
 * naive  — what peers do (Multilingual-CLIP's translation script): HF `generate` in input order, fixed
            batches of 16, fp32, every caption translated even when repeated.
-* ours   — `cl2cm.translate.runner.translate_corpus` with the hf backend: dedupe, longest-first sort,
+* ours   — `cl2cm.translation.runner.translate_corpus` with the hf backend: dedupe, longest-first sort,
            token-budget batches, inference_mode, bf16/fp16 on CUDA, chunked resumable output written to
            disk (the timing includes those writes).
 * ct2    — the same stage with `--backend ct2` (CTranslate2), when it is installed.
@@ -38,10 +38,10 @@ import torch  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from cl2cm.artifacts.captions import read_captions  # noqa: E402
-from cl2cm.translate.base import BackendOptions  # noqa: E402
-from cl2cm.translate.hf import HFBackend, reference_translate  # noqa: E402
-from cl2cm.translate.runner import TranslateConfig, translate_corpus  # noqa: E402
-from cl2cm.translate.tiny import build_tiny_marian  # noqa: E402
+from cl2cm.translation.base import BackendOptions  # noqa: E402
+from cl2cm.translation.hf import HFBackend, reference_translate  # noqa: E402
+from cl2cm.translation.runner import TranslateConfig, translate_corpus  # noqa: E402
+from cl2cm.translation.tiny import build_tiny_marian  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "multi30k"
 SHAPES = {  # d_model, layers, heads, ffn, total vocabulary

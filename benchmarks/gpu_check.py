@@ -77,6 +77,10 @@ class Sizes:
     max_length: int
     train_steps: int
     pairs: int
+    search_n: int = 1_000_000  # compact-exact top-k: queries = gallery rows
+    search_dim: int = 512
+    search_exact_queries: int = 65_536  # the fp32-first-pass baseline runs on the first N queries (rate reported)
+    decode_images: int = 2_000  # JPEGs decoded by PIL (workers) and by torchvision on the device
 
 
 FULL = Sizes(eval_n=1_000_000, eval_dim=512, mt_sentences=20_000, mt_naive_sentences=2_000,
@@ -86,7 +90,8 @@ FULL = Sizes(eval_n=1_000_000, eval_dim=512, mt_sentences=20_000, mt_naive_sente
              pairs=128 * 40)
 TINY = Sizes(eval_n=20_000, eval_dim=64, mt_sentences=200, mt_naive_sentences=64, mt_shape=(32, 1, 2, 64, 0),
              mt_max_tokens=4096, images=48, image_size=(500, 375), vit="tiny", vit_batch=16, workers=1,
-             bert=(32, 2, 2, 64, 0), train_layers="all", batch=16, max_length=32, train_steps=3, pairs=64)
+             bert=(32, 2, 2, 64, 0), train_layers="all", batch=16, max_length=32, train_steps=3, pairs=64,
+             search_n=4_000, search_dim=64, search_exact_queries=1_024, decode_images=48)
 
 
 # ---------------------------------------------------------------------------------------------- helpers
@@ -185,7 +190,7 @@ def _marian(ctx: Ctx, texts: list[str]) -> Path:
     """The opus-mt-sized Marian, EOS suppressed (final_logits_bias) so every sentence decodes its budget."""
     from safetensors.torch import load_file, save_file
 
-    from cl2cm.translate.tiny import build_tiny_marian
+    from cl2cm.translation.tiny import build_tiny_marian
 
     d, layers, heads, ffn, vocab = ctx.sizes.mt_shape
     path = build_tiny_marian(ctx.tmp / "marian", texts[:3000], vocab_size=min(4000, 8 * len(texts)), d_model=d,
@@ -201,9 +206,9 @@ def _marian(ctx: Ctx, texts: list[str]) -> Path:
 def section_translate(ctx: Ctx) -> dict[str, Any]:
     """Sentences/s: naive HF generate vs our translate stage (hf, ct2), same model and length budgets."""
     from cl2cm.artifacts.captions import Caption, read_captions, write_captions
-    from cl2cm.translate.base import BackendOptions, max_new_tokens_for
-    from cl2cm.translate.hf import HFBackend, reference_translate
-    from cl2cm.translate.runner import TranslateConfig, translate_corpus
+    from cl2cm.translation.base import BackendOptions, max_new_tokens_for
+    from cl2cm.translation.hf import HFBackend, reference_translate
+    from cl2cm.translation.runner import TranslateConfig, translate_corpus
 
     dev, sz = ctx.device, ctx.sizes
     texts = sentences(sz.mt_sentences)
@@ -295,6 +300,83 @@ def section_extract(ctx: Ctx) -> dict[str, Any]:
             "batch_size": sz.vit_batch, "workers": sz.workers, "write_jpegs_s": write_s,
             "end_to_end_img_s": e2e, "model_only_img_s": alone, "ratio": e2e / alone,
             "full_call_s": run.seconds}
+
+
+def section_search(ctx: Ctx) -> dict[str, Any]:
+    """Compact-exact top-10, N queries × N rows: the compact first pass (fp16 on CUDA, int8 on CPU) + exact
+    rescoring, vs the fp32 first pass on the first `search_exact_queries` queries; answers asserted equal."""
+    from cl2cm.retrieval.compact import PreparedGallery, choose_codec, top_k_prepared
+
+    dev, n, dim = ctx.device, ctx.sizes.search_n, ctx.sizes.search_dim
+    gen = torch.Generator(device=dev).manual_seed(0)
+    g = torch.nn.functional.normalize(torch.randn(n, dim, device=dev, generator=gen), dim=-1)
+    q = torch.nn.functional.normalize(g + 0.5 * torch.randn(n, dim, device=dev, generator=gen), dim=-1)
+    codec = "fp16" if dev.type == "cuda" else choose_codec("int8", n, dev)
+    (compact, exact), build_s = timed(lambda: (PreparedGallery(g, codec), PreparedGallery(g, "fp32")), dev)
+    batch = 4096 if dev.type == "cuda" else 256
+    top_k_prepared(compact, q[:batch], 10)  # warm-up
+
+    def run(p: PreparedGallery, m: int) -> list[torch.Tensor]:
+        return [top_k_prepared(p, q[lo:min(lo + batch, m)], 10)[1] for lo in range(0, m, batch)]
+
+    ids, compact_s = timed(lambda: run(compact, n), dev)
+    m = min(n, ctx.sizes.search_exact_queries)
+    ref, exact_s = timed(lambda: run(exact, m), dev)
+    same = torch.equal(torch.cat(ids)[:m], torch.cat(ref))
+    assert same, "compact-exact and the fp32 first pass disagree"
+    return {"queries": n, "gallery": n, "dim": dim, "codec": codec, "build_s": build_s, "k": 10,
+            "compact_s": compact_s, "compact_queries_per_s": n / compact_s,
+            "exact_queries": m, "exact_s": exact_s, "exact_queries_per_s": m / exact_s,
+            "speedup": (n / compact_s) / (m / exact_s), "identical": same,
+            "bytes_per_row": {"fp32": exact.bytes_per_row(), codec: compact.bytes_per_row()}}
+
+
+def section_decode(ctx: Ctx) -> dict[str, Any]:
+    """JPEG decode + resize to the model's input: PIL in DataLoader workers (extract-features' loader, --decode
+    draft and exact) vs torchvision.io.decode_jpeg on the device (nvJPEG on CUDA), batched; pixel agreement."""
+    import torchvision
+    from torchvision.io import decode_jpeg, read_file
+    from torchvision.transforms.v2 import functional as TF
+
+    from cl2cm.features.datasets import ImageDataset, list_images
+
+    dev, sz = ctx.device, ctx.sizes
+    imgs = ctx.tmp / "decode-jpegs"
+    write_jpegs(imgs, sz.decode_images, sz.image_size, sz.workers)
+    items = list_images(imgs)
+    side = 224
+
+    def transform(im: Any) -> torch.Tensor:  # shortest side → 224, centre crop (open_clip's geometry)
+        x = TF.pil_to_tensor(im)
+        return TF.center_crop(TF.resize(x, side, antialias=True), [side, side])
+
+    res: dict[str, Any] = {"images": len(items), "size": "x".join(map(str, sz.image_size)), "target": side,
+                           "workers": sz.workers, "torchvision": torchvision.__version__}
+    pil: dict[str, torch.Tensor] = {}
+    for mode in ("draft", "exact"):
+        ds = ImageDataset(items, transform, target=side, max_pixels=10**9, decode=mode)
+        loader = torch.utils.data.DataLoader(ds, batch_size=64, num_workers=sz.workers,
+                                             collate_fn=lambda b: torch.stack([x[1] for x in b]))
+        out, secs = timed(lambda loader=loader: torch.cat(list(loader)), torch.device("cpu"))
+        pil[mode] = out
+        res[f"pil_{mode}_img_s"] = len(items) / secs
+    datas = [read_file(str(it.paths[0])) for it in items]
+    decode_jpeg(datas[:8], device=dev)  # warm-up (nvJPEG handles)
+
+    def on_device() -> torch.Tensor:
+        outs = []
+        for lo in range(0, len(datas), 256):
+            for x in decode_jpeg(datas[lo:lo + 256], device=dev):
+                outs.append(TF.center_crop(TF.resize(x, side, antialias=True), [side, side]))
+        return torch.stack(outs)
+
+    dec, secs = timed(on_device, dev)
+    res["torchvision_img_s"] = len(items) / secs
+    res["torchvision_device"] = str(dev)
+    diff = (dec.cpu().float() - pil["exact"].float()).abs()
+    res["vs_pil_exact_max_abs"], res["vs_pil_exact_mean_abs"] = float(diff.max()), float(diff.mean())
+    res["speedup_vs_pil_draft"] = res["torchvision_img_s"] / res["pil_draft_img_s"]
+    return res
 
 
 def _text_pairs(ctx: Ctx) -> tuple[Path, Path]:
@@ -407,7 +489,8 @@ def section_ddp(ctx: Ctx) -> dict[str, Any]:
 
 
 SECTIONS: dict[str, Callable[[Ctx], dict[str, Any]]] = {
-    "eval": section_eval, "translate": section_translate, "extract": section_extract,
+    "eval": section_eval, "search": section_search, "translate": section_translate, "extract": section_extract,
+    "decode": section_decode,
     "train_teacher": section_train_teacher, "distill": section_distill, "ddp": section_ddp,
 }
 
@@ -438,6 +521,14 @@ def headline(name: str, r: dict[str, Any]) -> tuple[str, str]:
         return (f"{r['queries']:,}×{r['gallery']:,} d{r['dim']}: fp32 {r['fp32']['seconds']:.2f} s "
                 f"(GEMM floor {r['fp32']['gemm_floor_s']:.2f}), fp16 {r['fp16']['seconds']:.2f} s "
                 f"(floor {r['fp16']['gemm_floor_s']:.2f})", "1M×1M < 10 s, floor ≈ 1.3 s (H200)")
+    if name == "search":
+        return (f"{r['queries']:,}×{r['gallery']:,} d{r['dim']} top-10 {r['codec']}: {r['compact_queries_per_s']:,.0f} q/s "
+                f"({r['compact_s']:.1f} s) vs fp32 pass {r['exact_queries_per_s']:,.0f} q/s, identical",
+                "exact, faster than fp32")
+    if name == "decode":
+        return (f"{r['images']:,} JPEGs {r['size']}→{r['target']}: PIL draft {r['pil_draft_img_s']:,.0f}, exact "
+                f"{r['pil_exact_img_s']:,.0f}, torchvision on {r['torchvision_device']} {r['torchvision_img_s']:,.0f} "
+                f"img/s (max |Δpx| {r['vs_pil_exact_max_abs']:.0f})", "≥ 2,500 img/s")
     if name == "translate":
         rate = {k: f"{r[k]['sent_per_s']:,.0f}" if "sent_per_s" in r.get(k, {}) else
                 str(r.get(k, {}).get("skipped") or r.get(k, {}).get("error", "-"))[:40] for k in ("hf", "ct2")}

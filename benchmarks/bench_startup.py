@@ -1,0 +1,67 @@
+"""Start-up of the paths that only parse (`--help`, `--version`, a usage error) and of a one-query search,
+side by side with `python -c pass` (the interpreter's own floor), in one run; prints each ratio.
+
+    python benchmarks/bench_startup.py [--repeat 7] [--search-demo DIR] [--baseline-src OLD/src]
+
+`--search-demo DIR` (a finished `cl2cm demo --out DIR`) also times `cl2cm search` of one query against
+DIR/student and DIR/features/test: the whole process, as a user runs it. `--baseline-src` (another
+checkout's src/, e.g. `git archive <commit> src | tar -x -C OLD`) times the same `--help` with that code
+first on PYTHONPATH, in the same run. Medians of wall seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def _wall(argv: list[str], repeat: int, env: dict[str, str] | None = None) -> float:
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False, env=env)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeat", type=int, default=7)
+    ap.add_argument("--search-demo", type=Path, default=None, help="a finished demo directory")
+    ap.add_argument("--baseline-src", type=Path, default=None, help="src/ of another checkout, for comparison")
+    args = ap.parse_args()
+    py, cl2cm = [sys.executable], [sys.executable, "-m", "cl2cm"]
+    cases = {"python -c pass": [*py, "-c", "pass"],
+             "python -c 'import torch'": [*py, "-c", "import torch"],
+             "cl2cm --help": [*cl2cm, "--help"],
+             "cl2cm --version": [*cl2cm, "--version"],
+             "cl2cm distill --help": [*cl2cm, "distill", "--help"],
+             "cl2cm eval --query-block 0 (usage error)": [*cl2cm, "eval", "--query-block", "0"]}
+    if args.search_demo is not None:
+        d = args.search_demo
+        cases["cl2cm search (1 query, demo)"] = [*cl2cm, "search", "ein Hund", "--model", str(d / "student"),
+                                                 "--features", str(d / "features" / "test"), "--device", "cpu",
+                                                 "-q"]
+    envs: dict[str, dict[str, str]] = {}
+    if args.baseline_src is not None:
+        for name in ("cl2cm --help", "cl2cm distill --help"):
+            cases[f"{name} (baseline src)"] = cases[name]
+            envs[f"{name} (baseline src)"] = {**os.environ, "PYTHONPATH": str(args.baseline_src.resolve())}
+    floor = None
+    rows = {}
+    for name, argv in cases.items():
+        wall = _wall(argv, args.repeat, envs.get(name))
+        floor = floor or wall
+        rows[name] = wall
+        print(f"{name:42s} {wall:7.3f} s   ×{wall / floor:6.1f} of python -c pass", flush=True)
+    print(json.dumps({k: round(v, 3) for k, v in rows.items()}))
+
+
+if __name__ == "__main__":
+    main()
