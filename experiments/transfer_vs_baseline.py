@@ -51,7 +51,7 @@ class Hits:
     """Per-image hit counts at R@1/5/10 of one model's ranks, so a bootstrap over test images is cheap."""
 
     def __init__(self, result: Any) -> None:
-        ranks, emb = result.ranks, result.embedded
+        ranks, emb = result.ranks, result.sections[""].embedded
         pos = {g: i for i, g in enumerate(emb.gallery_ids)}
         item = torch.tensor([pos[q] for q in emb.query_items])
         n = len(emb.gallery_ids)
@@ -150,11 +150,11 @@ def main() -> None:
     from cl2cm.demo.world import generate_world
     from cl2cm.features.extract import ExtractConfig
     from cl2cm.models import TextEncoderConfig
-    from cl2cm.retrieval.evaluate import EvalConfig, evaluate_config
+    from cl2cm.retrieval.evaluate import EvalConfig, run_eval
     from cl2cm.train import TrainConfig
     from cl2cm.train.distill import DistillConfig, DistillOptions
     from cl2cm.train.teacher import TeacherOptions, TrainTeacherConfig
-    from cl2cm.translate.runner import TranslateConfig
+    from cl2cm.translation.runner import TranslateConfig
 
     t_start = time.perf_counter()
     work = args.work
@@ -220,7 +220,7 @@ def main() -> None:
                                                   train=TrainConfig(epochs=args.epochs, seed=seed, **train)),
                                     val_features=feats["val"], val_captions=world / "val.de.jsonl")
                 # The test split is scored by `cl2cm eval`'s own function, not the training validator.
-                ev = evaluate_config(EvalConfig(model=out, captions=world / "test.de.jsonl",
+                ev = run_eval(EvalConfig(model=out, captions=world / "test.de.jsonl",
                                                 features=feats["test"], device="cpu"))
                 m = ev.metrics
                 r[method]["test_sumr"].append(m["SumR"])
