@@ -14,10 +14,10 @@ import pytest
 import typer.main
 
 from cl2cm.cli import app, main
-from cl2cm.cli.options import leaves
-from cl2cm.config import option
+from cl2cm.config import leaves, option
 from cl2cm.config.demo import DEMO_ENCODER_NAMES, DemoConfig
 from cl2cm.config.distill import INIT_TEXT_NAMES, VISUAL_HEAD_NAMES, DistillConfig
+from cl2cm.config.pipeline import PipelineRunConfig
 from cl2cm.config.query import INDEX_KIND_NAMES, TIE_RULE_NAMES, EvalConfig, SearchConfig, ServeConfig
 from cl2cm.config.stages import BigfileConfig, ExtractConfig, ImportEmbeddingsConfig, TranslateConfig
 from cl2cm.config.teacher import POOLING_NAMES, TrainTeacherConfig
@@ -25,13 +25,13 @@ from cl2cm.config.teacher import POOLING_NAMES, TrainTeacherConfig
 COMMAND = typer.main.get_command(app)
 CONFIG_OF = {"translate": TranslateConfig, "extract-features": ExtractConfig, "import-bigfile": BigfileConfig,
              "import-embeddings": ImportEmbeddingsConfig, "train-teacher": TrainTeacherConfig,
-             "distill": DistillConfig, "demo": DemoConfig, "eval": EvalConfig, "search": SearchConfig,
-             "serve": ServeConfig}
+             "distill": DistillConfig, "demo": DemoConfig, "pipeline": PipelineRunConfig, "eval": EvalConfig,
+             "search": SearchConfig, "serve": ServeConfig}
 # What a command declares by hand: its inputs (files, directories) and --quiet. Nothing else.
 INPUTS = {"translate": {"--out"}, "extract-features": {"--out"}, "import-bigfile": {"--out"},
           "import-embeddings": {"--out"}, "train-teacher": {"--src", "--tgt", "--out", "--val-src", "--val-tgt"},
           "distill": {"--teacher", "--features", "--src", "--tgt", "--out", "--val-features", "--val-captions"},
-          "demo": set(), "eval": set(), "search": set(), "serve": set()}
+          "demo": set(), "pipeline": set(), "eval": set(), "search": set(), "serve": set()}
 
 
 def _visible_options(command: str) -> dict[str, click.Parameter]:
@@ -39,10 +39,8 @@ def _visible_options(command: str) -> dict[str, click.Parameter]:
     return {p.opts[0]: p for p in cmd.params if p.param_type_name == "option" and not p.hidden}
 
 
-# `pipeline` takes a config file, its output folder and run controls (--init, --dry-run, --redo-from): no
-# option of it repeats a config field.
 # `verify` takes an artifact directory and --quiet: it has no settings.
-NO_CONFIG = {"pipeline", "verify"}
+NO_CONFIG = {"verify"}
 
 
 def test_every_command_has_its_config() -> None:

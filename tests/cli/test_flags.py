@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import pytest
 
 from cl2cm.cli import main
 from cl2cm.cli.flags import CONFIGS, default_flag, flag_of, registered_flags, user_message
+from cl2cm.config import leaves
 from cl2cm.errors import ConfigError, UserError
 from cl2cm.train.engine import TrainConfig
 
@@ -25,8 +25,8 @@ def test_no_field_name_is_registered_with_two_flags() -> None:
     """One name, one flag: a field of two configs must be the same flag in both (the registry is flat)."""
     seen: dict[str, str] = {}
     for config in CONFIGS:
-        for f in dataclasses.fields(config):
-            flag = f.metadata.get("flag") or default_flag(f.name)
+        for _, f in leaves(config):
+            flag = f.metadata["flag"] or default_flag(f.name)
             assert seen.setdefault(f.name, flag) == flag, f"{f.name}: {seen[f.name]} and {flag}"
     assert registered_flags()["num_workers"] == "--workers"
 

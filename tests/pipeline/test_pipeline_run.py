@@ -276,9 +276,9 @@ def test_without_cl2cm_on_path_the_script_and_the_next_commands_still_run(
     script.write_text(dry.stdout.replace("\ncl2cm ", "\ncl2cm --version && exit 0 && cl2cm ", 1))
     ran = subprocess.run(["bash", str(script)], capture_output=True, text=True, env=env, timeout=600)
     assert ran.returncode == 0 and ran.stdout.startswith("cl2cm "), ran.stderr  # found through the PATH line
-    from cl2cm.cli import pipeline as cli_pipeline
+    from cl2cm.pipeline.shell import launcher
 
     monkeypatch.setenv("PATH", "/usr/bin:/bin")
     monkeypatch.setattr(sys, "argv", [str(exe)])
-    prog = cli_pipeline.launcher()  # what the next-step lines call it: the path it was started by
+    prog = launcher()  # what the next-step lines call it: the path it was started by
     assert prog != "cl2cm" and (Path.cwd() / prog).resolve() == exe.resolve()

@@ -13,18 +13,6 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from cl2cm.cli.options import RangeCheck
-from cl2cm.config import (  # noqa: F401
-    AT_LEAST_1,
-    DEVICE_HELP,
-    FRACTION,
-    NON_NEGATIVE,
-    POSITIVE,
-    SEED_HELP,
-    SEED_RANGE,
-    Range,
-)
-
 app = typer.Typer(
     name="cl2cm",
     help=(
@@ -43,12 +31,9 @@ console = Console(stderr=False)
 err_console = Console(stderr=True)
 
 
-DeviceOpt = Annotated[str, typer.Option("--device", help=DEVICE_HELP)]
-SeedOpt = Annotated[int, typer.Option("--seed", help=SEED_HELP, callback=RangeCheck(SEED_RANGE))]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or tables, only errors.",
                                         metavar="")]
 OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Output model directory.")]
-
 
 
 def _print_version(value: bool) -> None:

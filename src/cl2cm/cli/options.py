@@ -13,15 +13,16 @@ from __future__ import annotations
 import functools
 import inspect
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import MISSING, Field, fields, is_dataclass
 from typing import Annotated, Any, get_type_hints
 
 import typer
 
-from cl2cm.config import Range, number
+from cl2cm.config import Range, leaves, nested, number
 
 _DEPRECATED = "_deprecated_"
+CONFIGS: list[type] = []  # every config a command takes, in the order the commands are declared
 
 
 class RangeCheck:
@@ -40,27 +41,21 @@ class RangeCheck:
 RangeCheck.__annotations__ = {}  # typer reads a callback's type hints (`get_type_hints`): there are none
 
 
-def _nested(f: Field) -> type | None:
-    factory = f.default_factory
-    return factory if factory is not MISSING and isinstance(factory, type) and is_dataclass(factory) else None
+def _hint(owner: type, f: Field) -> Any:
+    """The parameter's type: what the user types (`Cli.type`), else the field's."""
+    cli = f.metadata.get("cli")
+    return cli.type if cli is not None and cli.type is not None else get_type_hints(owner)[f.name]
 
 
-def leaves(config: type) -> Iterator[tuple[type, Field]]:
-    """(owner class, field) of every flag of `config`: the nested configs' flags first, the last declared
-    first (a stage's model `options`, then the engine's `train`), then the config's own, in their order."""
-    for f in reversed(fields(config)):
-        sub = _nested(f)
-        if sub is not None:
-            yield from leaves(sub)
-    for f in fields(config):
-        if _nested(f) is None and not f.metadata.get("library_only", True):
-            yield config, f
+def _hidden(prefix: str, flag: str) -> str:
+    """The parameter name of a hidden (renamed or removed) flag."""
+    return f"{_DEPRECATED}{prefix}_{flag.strip('-').replace('-', '_')}"
 
 
 def _parameter(owner: type, f: Field) -> inspect.Parameter:
     meta = f.metadata
     cli = meta.get("cli")
-    hint = cli.type if cli is not None and cli.type is not None else get_type_hints(owner)[f.name]
+    hint = _hint(owner, f)
     kwargs: dict[str, Any] = {"help": meta["help"]}
     if meta.get("range") is not None:
         kwargs["callback"] = RangeCheck(meta["range"])
@@ -87,13 +82,10 @@ def _parameter(owner: type, f: Field) -> inspect.Parameter:
 
 def _deprecated(owner: type, f: Field, old: str) -> inspect.Parameter:
     """A hidden option under the field's old flag: still accepted for one release, with a warning."""
-    meta = f.metadata
-    cli = meta.get("cli")
-    hint = cli.type if cli is not None and cli.type is not None else get_type_hints(owner)[f.name]
-    name = f"{_DEPRECATED}{f.name}_{old.strip('-').replace('-', '_')}"
-    callback = RangeCheck(meta["range"]) if meta.get("range") is not None else None
-    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None,
-                             annotation=Annotated[hint | None, typer.Option(old, hidden=True, callback=callback)])
+    callback = RangeCheck(f.metadata["range"]) if f.metadata.get("range") is not None else None
+    return inspect.Parameter(_hidden(f.name, old), inspect.Parameter.KEYWORD_ONLY, default=None,
+                             annotation=Annotated[_hint(owner, f) | None, typer.Option(old, hidden=True,
+                                                                                       callback=callback)])
 
 
 def warn_deprecated(old: str, new: str | None) -> None:
@@ -106,13 +98,13 @@ def build(config: type, values: dict[str, Any]) -> Any:
     """The config from parsed values (popped from `values`), nested configs included."""
     kwargs: dict[str, Any] = {}
     for f in fields(config):
-        sub = _nested(f)
+        sub = nested(f)
         if sub is not None:
             kwargs[f.name] = build(sub, values)
         elif f.name in values and not f.metadata.get("library_only", True):
             value = values.pop(f.name)
             for old in f.metadata.get("deprecated", ()):
-                given = values.pop(f"{_DEPRECATED}{f.name}_{old.strip('-').replace('-', '_')}", None)
+                given = values.pop(_hidden(f.name, old), None)
                 if given is not None:
                     warn_deprecated(old, f.metadata["flag"])
                     value = given
@@ -137,13 +129,14 @@ def configured(func: Callable[..., Any] | None = None, *, removed: tuple[str, ..
         hint = hints.get(p.name, p.annotation)
         if isinstance(hint, type) and is_dataclass(hint):
             configs[p.name] = hint
+            CONFIGS.append(hint)
             for owner, f in leaves(hint):
                 params.append(_parameter(owner, f))
                 params += [_deprecated(owner, f, old) for old in f.metadata.get("deprecated", ())]
         else:
             params.append(p.replace(annotation=hint, kind=inspect.Parameter.KEYWORD_ONLY))
     for old in removed:
-        params.append(inspect.Parameter(f"{_DEPRECATED}removed_{old.strip('-')}", inspect.Parameter.KEYWORD_ONLY,
+        params.append(inspect.Parameter(_hidden("removed", old), inspect.Parameter.KEYWORD_ONLY,
                                         default=None, annotation=Annotated[str | None, typer.Option(old, hidden=True)]))
     names = [p.name for p in params]
     duplicated = {n for n in names if names.count(n) > 1}
@@ -153,7 +146,7 @@ def configured(func: Callable[..., Any] | None = None, *, removed: tuple[str, ..
     @functools.wraps(func)
     def command(**values: Any) -> Any:
         for old in removed:
-            if values.pop(f"{_DEPRECATED}removed_{old.strip('-')}", None) is not None:
+            if values.pop(_hidden("removed", old), None) is not None:
                 warn_deprecated(old, None)
         built = {name: build(config, values) for name, config in configs.items()}
         return func(**values, **built)

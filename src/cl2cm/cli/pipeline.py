@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
-import shutil
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.table import Table
@@ -16,6 +14,8 @@ from rich.table import Table
 from cl2cm import interrupts
 from cl2cm.artifacts.manifest import recording_command
 from cl2cm.cli.app import QuietOpt, app, console
+from cl2cm.cli.options import configured
+from cl2cm.config.pipeline import PipelineRunConfig
 from cl2cm.errors import UserError
 
 if TYPE_CHECKING:
@@ -25,20 +25,8 @@ if TYPE_CHECKING:
 
 
 @app.command("pipeline")
-def pipeline_cmd(
-    config: Annotated[Path | None, typer.Argument(help="The pipeline's TOML config (with --init: the file "
-                                                       "to write, default pipeline.toml).",
-                                                  show_default=False)] = None,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder of every stage's artifact.")
-                   ] = Path("runs/pipeline"),
-    init: Annotated[bool, typer.Option("--init", help="Write a commented config template and exit.")] = False,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the equivalent cl2cm commands (those "
-                                                            "OUT/commands.sh holds) and exit.")] = False,
-    redo_from: Annotated[str | None, typer.Option("--redo-from", help="Redo this stage and every later one "
-                                                  "(translate | extract-features | train-teacher | distill | "
-                                                  "eval, or one stage of the plan).")] = None,
-    quiet: QuietOpt = False,
-) -> None:
+@configured
+def pipeline_cmd(*, options: PipelineRunConfig, quiet: QuietOpt = False) -> None:
     """Translate, extract features, train the teacher, distil the student and evaluate, from one config.
 
     Examples:
@@ -57,62 +45,56 @@ def pipeline_cmd(
     rerun; a stage whose inputs or options changed is refused unless --redo-from
     names it. docs/pipeline.md explains the config file.
     """
-    if init:
+    if options.init:
         from cl2cm.pipeline.template import write_template
 
-        path = config or Path("pipeline.toml")
+        path = options.config or Path("pipeline.toml")
         write_template(path)
         if not quiet:
             console.print(f"wrote {path}: fill in [data] and the models, then: cl2cm pipeline {shlex.quote(str(path))}"
                           f" --out runs/mine", markup=False, highlight=False)
         return
-    if config is None:
+    if options.config is None:
         raise UserError("pipeline: give the config file (or --init to write one)")
     from cl2cm.pipeline.config import load_config
 
-    cfg = load_config(config)
-    run_config(cfg, out, redo_from=redo_from, dry_run=dry_run, quiet=quiet)
+    run_config(load_config(options.config), options.out, redo_from=options.redo_from, dry_run=options.dry_run,
+               quiet=quiet)
 
 
 def run_config(cfg: PipelineConfig, out: Path, *, redo_from: str | None = None, dry_run: bool = False,
                quiet: bool = False, before: list[str] | None = None, title: str = "The pipeline",
-               locked: bool = False) -> PipelineResult | None:
+               locked: bool = False) -> None:
     """Check every stage's command line, then print the plan and run it (the demo calls this too)."""
     from cl2cm.artifacts.io import check_output_path
-    from cl2cm.pipeline.plan import commands_script, plan
-    from cl2cm.pipeline.run import plan_states, run_locked, run_pipeline
+    from cl2cm.pipeline.plan import plan
+    from cl2cm.pipeline.run import dry_run_script, run_locked, run_pipeline
+    from cl2cm.pipeline.shell import next_steps
 
     check_output_path(out, "--out", directory=True)
-    cfg.off_flags = off_flags()
     check_commands(cfg, plan(cfg, out))
-    before = [*path_lines(), *(before or [])]
     if dry_run:
-        stages = [p.stage for p in plan_states(cfg, out, redo_from=redo_from, quiet=quiet)]
-        sys.stdout.write(commands_script(stages, before, title))
-        return None
-
-    def on_plan(planned: list[Planned]) -> None:
-        if not quiet:
-            console.print(plan_table(planned, out))
+        sys.stdout.write(dry_run_script(cfg, out, redo_from=redo_from, quiet=quiet, before=before, title=title))
+        return
+    name = title.removeprefix("The ")
 
     def on_stage(p: Planned, i: int, n: int) -> None:
-        if not quiet:
-            state = {"done": " (done, skipped)", "resume": " (resuming)", "redo": " (redoing)"}.get(p.state, "")
-            console.rule(f"[bold]{title.removeprefix('The ')} {i + 1}/{n}: {p.stage.name}{state}")
+        state = {"done": " (done, skipped)", "resume": " (resuming)", "redo": " (redoing)"}.get(p.state, "")
+        console.rule(f"[bold]{name} {i + 1}/{n}: {p.stage.name}{state}")
 
-    run = run_locked if locked else run_pipeline
-    extra = {"title": title} if locked else {}
-    result = run(cfg, out, run_stage, redo_from=redo_from, quiet=quiet, on_plan=on_plan, on_stage=on_stage,
-                 before=before, **extra)
-    if not quiet:
-        if result.results:
-            console.print(results_table(result, title.removeprefix("The ")))
-        if result.report is not None:
-            console.print(f"\nreport (open it in a browser): {result.report}", markup=False, highlight=False,
-                          soft_wrap=True)
-        for line in next_steps(cfg, out):
-            console.print(line, highlight=False, soft_wrap=True)
-    return result
+    result = (run_locked if locked else run_pipeline)(
+        cfg, out, run_stage, redo_from=redo_from, quiet=quiet, before=before, title=title,
+        on_plan=None if quiet else lambda planned: console.print(plan_table(planned, out)),
+        on_stage=None if quiet else on_stage)
+    if quiet:
+        return
+    if result.results:
+        console.print(results_table(result, name))
+    if result.report is not None:
+        console.print(f"\nreport (open it in a browser): {result.report}", markup=False, highlight=False,
+                      soft_wrap=True)
+    for line in next_steps(cfg, out):
+        console.print(line, highlight=False, soft_wrap=True)
 
 
 def run_stage(argv: list[str]) -> None:
@@ -125,20 +107,11 @@ def run_stage(argv: list[str]) -> None:
         raise typer.Exit(rv)
 
 
-def off_flags() -> dict[str, str]:
-    """{--shared-encoder: --separate-encoders}: every on/off pair of the commands, as they spell it."""
-    group: Any = typer.main.get_command(app)
-    return {p.opts[0]: p.secondary_opts[0] for c in group.commands.values() for p in c.params
-            if getattr(p, "secondary_opts", None) and p.opts}
-
-
 def check_commands(cfg: PipelineConfig, stages: list[Stage]) -> None:
     """Parse every stage's command line now, so a bad option value stops the run before any stage runs."""
-    from cl2cm.pipeline.config import settable_fields
+    from cl2cm.pipeline.config import key_of_flag
 
     group: Any = typer.main.get_command(app)
-    sections = {"translate": "translate", "extract-features": "extract_features", "train-teacher": "train_teacher",
-                "distill": "distill", "eval": "eval"}
     for stage in stages:
         if stage.builtin:
             continue
@@ -149,11 +122,8 @@ def check_commands(cfg: PipelineConfig, stages: list[Stage]) -> None:
             if not hasattr(exc, "format_message"):
                 raise
             message = " ".join(exc.format_message().split())
-            flags = {f.flag: k for k, f in settable_fields(sections[command]).items()}
-            flags.update({cfg.off_flags.get(f, "--no-" + f[2:]): k for f, k in list(flags.items())})
             first = re.search(r"--[\w-]+", message)  # the flag the parser names first is the one at fault
-            key = flags.get(first.group(0)) if first else None
-            where = f"[{sections[command]}] {key}" if key else f"stage {stage.name}"
+            where = (key_of_flag(command, first.group(0)) if first else None) or f"stage {stage.name}"
             raise UserError(f"{where}: {message} (in `cl2cm {command}`)", path=cfg.path) from None
 
 
@@ -195,54 +165,3 @@ def results_table(r: PipelineResult, name: str = "pipeline") -> Table:
                      f"as much as it differs from zero here; see docs/method.md. Stages: {timing or 'all reused'}. "
                      f"Artifacts: {r.out}/ (results.json, commands.sh, mt/, features/, teacher/, student/, eval/)")
     return table
-
-
-def launcher() -> str:
-    """How to call cl2cm from here: `cl2cm` when that is on PATH, else the path of the one running now."""
-    here = Path(sys.argv[0])
-    on_path = shutil.which("cl2cm")
-    if here.name != "cl2cm" or (on_path and os.path.samefile(on_path, here)):
-        return "cl2cm"
-    try:
-        return str(here.relative_to(Path.cwd())) if here.is_absolute() else str(here)
-    except ValueError:
-        return str(here)
-
-
-def path_lines() -> list[str]:
-    """commands.sh says `cl2cm ...`: where that is not on PATH, the script first puts this one's folder there."""
-    prog = launcher()
-    if prog == "cl2cm":
-        return []
-    return [f'command -v cl2cm >/dev/null || PATH={shlex.quote(str(Path(prog).resolve().parent))}:"$PATH"']
-
-
-def next_steps(cfg: PipelineConfig, out: Path) -> list[str]:
-    """The copyable commands that use the model just built: one search, the search page."""
-    prog = launcher()
-    split = "test" if "test" in cfg.splits else "train"
-    data = cfg.splits[split]
-    gallery = ["--model", str(out / "student"), "--features", str(out / "features" / split)]
-    query = first_caption(data.target_captions.get(cfg.languages[0])) or f"a query in {cfg.languages[0]}"
-    lines = ["", "Try the model (from this folder):",
-             f"  {prog} search {shlex.join([*gallery, '--k', '5', query])}",
-             f"  {prog} serve {shlex.join([*gallery, *(['--root', str(data.root)] if data.root else [])])}"
-             "   # then open http://127.0.0.1:8000/",
-             f"  bash {shlex.quote(str(out / 'commands.sh'))}   # every stage's command, to rerun or adapt"]
-    if prog != "cl2cm":
-        lines.append(f"(`cl2cm` itself is not on PATH here: `source {Path(prog).parent}/activate` puts it there, "
-                     "or `pip install -e .` into your own environment)")
-    return lines
-
-
-def first_caption(path: Path | None) -> str | None:
-    """The text of the first caption of a file (any caption format), for an example query."""
-    if path is None:
-        return None
-    from cl2cm.artifacts.captions import iter_captions
-
-    try:
-        first = next(iter(iter_captions(path)), None)
-    except (UserError, OSError):
-        return None
-    return first.text if first is not None else None

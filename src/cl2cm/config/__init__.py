@@ -10,7 +10,7 @@ any work. The modules of this package import neither torch nor transformers (nor
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import MISSING, dataclass, field, fields, is_dataclass
 from typing import Any
 
@@ -129,14 +129,19 @@ def check_fields(config: Any) -> None:
             raise ConfigError(f"{{{f.name}}} {shown}: {why}", value=value)
 
 
-def flags_of(config: type) -> dict[str, str]:
-    """{field: flag} of a config dataclass and the configs nested in it (library-only fields left out)."""
-    out: dict[str, str] = {}
+def nested(f: dataclasses.Field) -> type | None:
+    """The config dataclass a field holds (its flags are the outer config's), else None."""
+    factory = f.default_factory
+    return factory if factory is not MISSING and isinstance(factory, type) and is_dataclass(factory) else None
+
+
+def leaves(config: type) -> Iterator[tuple[type, dataclasses.Field]]:
+    """(owner class, field) of every flag of `config`: the nested configs' flags first, the last declared
+    first (a stage's model `options`, then the engine's `train`), then the config's own, in their order."""
+    for f in reversed(fields(config)):
+        sub = nested(f)
+        if sub is not None:
+            yield from leaves(sub)
     for f in fields(config):
-        if isinstance(f.type, type) and is_dataclass(f.type):
-            out.update(flags_of(f.type))
-        elif is_dataclass(f.default_factory) if f.default_factory is not MISSING else False:
-            out.update(flags_of(f.default_factory))  # type: ignore[arg-type]
-        elif f.metadata.get("flag"):
-            out[f.name] = f.metadata["flag"]
-    return out
+        if nested(f) is None and not f.metadata.get("library_only", True):
+            yield config, f

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cl2cm.config import leaves
 from cl2cm.errors import UserError
 from cl2cm.pipeline.split import WholeData
 
@@ -58,29 +59,21 @@ _SET_BY_PIPELINE = {
 
 @dataclass(frozen=True)
 class StageField:
-    """One settable field of a stage config: its type, default and command-line flag."""
+    """One settable field of a stage config: its type, default and command-line flag (`off`: its negative)."""
 
     name: str
     type: Any
     default: Any
     flag: str
+    off: str | None = None
 
 
 def stage_fields(config: type) -> dict[str, StageField]:
     """The settable fields of a config dataclass, nested dataclasses flattened (their fields are flags of
-    their own); a field's flag is its metadata's, else `--` + its name with dashes (the CLI's rule)."""
-    hints = typing.get_type_hints(config)
-    out: dict[str, StageField] = {}
-    for f in dataclasses.fields(config):
-        kind = hints[f.name]
-        if isinstance(kind, type) and dataclasses.is_dataclass(kind):
-            out.update(stage_fields(kind))
-            continue
-        if f.metadata.get("library_only"):
-            continue
-        default = f.default if f.default is not dataclasses.MISSING else None
-        out[f.name] = StageField(f.name, kind, default, f.metadata.get("flag") or "--" + f.name.replace("_", "-"))
-    return out
+    their own), as the command line has them (`cl2cm.config.leaves`)."""
+    return {f.name: StageField(f.name, typing.get_type_hints(owner)[f.name],
+                               f.default if f.default is not dataclasses.MISSING else None, f.metadata["flag"],
+                               f.metadata["off"]) for owner, f in leaves(config)}
 
 
 def settable_fields(section: str) -> dict[str, StageField]:
@@ -88,6 +81,15 @@ def settable_fields(section: str) -> dict[str, StageField]:
     _, config = _stage_configs()[section]
     owned = _SET_BY_PIPELINE[section] | _TOP_LEVEL
     return {k: v for k, v in stage_fields(config).items() if k not in owned}
+
+
+def key_of_flag(command: str, flag: str) -> str | None:
+    """The `[section] key` of the config file that gives `command` its `flag` (None: the pipeline does)."""
+    section = next(s for s, (name, _) in _stage_configs().items() if name == command)
+    for key, f in settable_fields(section).items():
+        if flag in (f.flag, f.off or "--no-" + f.flag.removeprefix("--")):
+            return f"[{section}] {key}"
+    return None
 
 
 def _type_ok(kind: Any, value: Any) -> bool:
@@ -144,8 +146,6 @@ class PipelineConfig:
     evaluate_teacher: bool = True
     text: str = ""  # the file's bytes as text (recorded with the run)
     whole: WholeData | None = None  # one folder split by seeded fractions (then `splits` is filled by `plan`)
-    # how the command line spells an on/off option turned off, where not `--no-<flag>` (the CLI fills it in)
-    off_flags: dict[str, str] = field(default_factory=dict)
 
     def option(self, section: str, name: str, default: Any = None) -> Any:
         return self.stages.get(section, {}).get(name, default)

@@ -16,6 +16,7 @@ from typing import Any
 
 from cl2cm.artifacts.manifest import MANIFEST_NAME
 from cl2cm.pipeline.config import PipelineConfig, SplitData, settable_fields
+from cl2cm.pipeline.shell import path_lines
 
 RESULT_KEYS = ("teacher", "student_no_transfer", "student")
 
@@ -55,7 +56,7 @@ def option_flags(cfg: PipelineConfig, section: str) -> list[str]:
         if isinstance(value, bool):
             if value == bool(f.default):
                 continue
-            out.append(f.flag if value else cfg.off_flags.get(f.flag, "--no-" + f.flag.removeprefix("--")))
+            out.append(f.flag if value else f.off or "--no-" + f.flag.removeprefix("--"))
         elif isinstance(value, list):
             out += repeat(f.flag, [str(v) for v in value])
         elif isinstance(value, dict):  # translate's model per language: each language's stage picks its own
@@ -196,7 +197,8 @@ def _stage_inputs(stages: list[Stage]) -> list[Path]:
 
 
 def commands_script(stages: list[Stage], before: list[str] | None = None, title: str = "The pipeline") -> str:
-    """`commands.sh`: the stages as a script a user can run, edit, or move to a cluster."""
+    """`commands.sh`: the stages as a script a user can run, edit, or move to a cluster (`before`: commands
+    that run first, e.g. the demo's world; `cl2cm` put on PATH first where it is not)."""
     lines = ["#!/usr/bin/env bash", f"# {title}'s commands, in order (run from the folder it was started in).",
-             "set -e", *(before or []), *(s.command for s in stages)]
+             "set -e", *path_lines(), *(before or []), *(s.command for s in stages)]
     return "\n".join(lines) + "\n"

@@ -132,15 +132,22 @@ def plan_states(cfg: PipelineConfig, out: Path, *, redo_from: str | None = None,
     return planned
 
 
+def dry_run_script(cfg: PipelineConfig, out: Path, *, redo_from: str | None = None, quiet: bool = False,
+            before: list[str] | None = None, title: str = "The pipeline") -> str:
+    """The commands.sh the run would write now (what `--dry-run` prints); nothing runs, nothing is written."""
+    stages = [p.stage for p in plan_states(cfg, out, redo_from=redo_from, quiet=quiet)]
+    return commands_script(stages, before, title)
+
+
 def run_pipeline(cfg: PipelineConfig, out: Path, run_cli: Callable[[list[str]], None], *,
                  redo_from: str | None = None, quiet: bool = False,
                  on_plan: Callable[[list[Planned]], None] | None = None,
                  on_stage: Callable[[Planned, int, int], None] | None = None,
-                 before: list[str] | None = None) -> PipelineResult:
+                 before: list[str] | None = None, title: str = "The pipeline") -> PipelineResult:
     """Plan, then run every stage that is not done; gather the eval JSONs into results.json."""
     with output_lock(out):
         return run_locked(cfg, out, run_cli, redo_from=redo_from, quiet=quiet, on_plan=on_plan,
-                          on_stage=on_stage, before=before)
+                          on_stage=on_stage, before=before, title=title)
 
 
 def run_locked(cfg: PipelineConfig, out: Path, run_cli: Callable[[list[str]], None], *,
