@@ -33,7 +33,7 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/python -m mypy src/cl2cm/api.py src/cl2cm/retrieval/langcheck.py src/cl2cm/retrieval/search.py
+	$(BIN)/python -m mypy src/cl2cm/api.py src/cl2cm/langid.py src/cl2cm/retrieval/langcheck.py src/cl2cm/retrieval/search.py
 
 clean:
 	rm -rf runs .pytest_cache

@@ -7,7 +7,7 @@
     v = model.encode_store(store)                           # [M, D]
     v2 = model.encode_images(["a.jpg", "b.jpg"])            # raw images -> recorded visual encoder -> head
     m = cl2cm.evaluate(model, captions="test.de", features="runs/feats/test")  # the `eval --out` dict
-    hits = cl2cm.search(model, "runs/feats/test", ["ein Hund rennt"], k=10)  # [Hit(query, rank, id, score)]
+    hits = cl2cm.search(model, "runs/feats/test", ["ein Hund rennt"], k=10)  # [Hit(query, rank, id, score, lang)]
     model.languages                                         # ("de",): what it was trained on
 
 Every stage function takes its inputs, then `out`, then one config dataclass, and returns a small result
@@ -80,23 +80,29 @@ def search(model: Model | PathLike, gallery: EmbeddingStore | PathLike, queries:
            device: str = "cpu") -> list[Hit]:
     """The `k` best visual items of `gallery` (a feature store or its directory) for each query text.
 
-    The same ranking as `cl2cm search` (cosine, ties by gallery order): `Hit(query, rank, id, score)`,
-    query by query, rank 1 first. `lang` (the queries' language) is checked against `model.languages`:
-    a `LanguageWarning`, or a `UserError` under `strict_languages`.
+    The same ranking as `cl2cm search` (cosine, ties by gallery order): `Hit(query, rank, id, score, lang)`,
+    query by query, rank 1 first. The queries' language — `lang`, else detected per query (`cl2cm.langid`;
+    `Hit.lang` None when unsure) — is checked against `model.languages`: a `LanguageWarning` per query
+    outside them, or a `UserError` under `strict_languages`.
     """
-    from cl2cm.retrieval.search import check_query_language, encode_gallery, rank
+    from cl2cm.langid import warm_up
+    from cl2cm.retrieval.search import check_query_languages, encode_gallery, rank
 
     texts = [queries] if isinstance(queries, str) else list(queries)
     if not texts or any(not q.strip() for q in texts):  # before loading anything
         raise UserError("empty query text: pass one or more non-empty queries")
+    if not lang:
+        warm_up()  # the detector loads while the model does
     loaded = load_model(model, device) if isinstance(model, (str, Path)) else model  # `device`: when loading
     store = gallery if isinstance(gallery, EmbeddingStore) else Path(gallery)
     where = Path(model) if isinstance(model, (str, Path)) else None
     if not hasattr(loaded, "encode_store"):
         raise UserError("this model encodes no visual rows (search needs a student)", path=where)
     ranked = encode_gallery(loaded, store, next(loaded.parameters()).device, model_dir=where)
-    check_query_language(loaded, lang, strict=strict_languages, what="the queries")
-    return [Hit(res.query, i, item, score) for res in rank(ranked, texts, k=k, batch_size=batch_size)
+    codes = check_query_languages(loaded, [t.strip() for t in texts], lang, strict=strict_languages,
+                                  what="the queries")
+    return [Hit(res.query, i, item, score, code)
+            for res, code in zip(rank(ranked, texts, k=k, batch_size=batch_size), codes, strict=True)
             for i, (item, score) in enumerate(res.hits, 1)]
 
 

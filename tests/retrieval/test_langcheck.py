@@ -11,6 +11,7 @@ import pytest
 import torch
 
 import cl2cm
+from cl2cm import langid
 from cl2cm.artifacts.captions import Caption, write_captions
 from cl2cm.artifacts.manifest import Manifest
 from cl2cm.artifacts.store import save_store
@@ -24,6 +25,8 @@ from cl2cm.retrieval.search import search as search_cmd_library
 IMAGES = [f"img{i}.jpg" for i in range(5)]
 GERMAN = ["ein Hund rennt", "zwei Kinder spielen", "eine Frau fährt Rad", "ein Mann kocht", "eine Katze schläft"]
 FRENCH = ["un chien court", "deux enfants jouent", "une femme roule", "un homme cuisine", "un chat dort"]
+# whole sentences the detector is sure of (py3langid: fr at p 0.99, de at p 0.998); "un chien": fr at p 0.26
+FRENCH_SENTENCE, GERMAN_SENTENCE = "Un homme fait du vélo dans la rue", "ein Hund rennt über die Wiese"
 
 
 @pytest.fixture(scope="module")
@@ -174,3 +177,54 @@ def test_serve_reports_the_model_languages(world: dict[str, Path]) -> None:
         index = SearchIndex.load(world[name], world["feats"], device="cpu")
         with TestClient(create_app(index, max_k=3)) as client:
             assert client.get("/api/info").json()["languages"] == expected
+
+
+def test_language_id_counts_only_sure_detections() -> None:
+    assert langid.detect_language(GERMAN_SENTENCE) == "de" and langid.detect_language(FRENCH_SENTENCE) == "fr"
+    code, p = langid.detect("ein Hund")  # type: ignore[misc]
+    assert code == "de" and p < langid.CONFIDENT and langid.detect_language("ein Hund") is None
+    assert langid.detect_language("a dog") is None  # 'hr' at p 0.06: no verdict, not a wrong one
+    assert langid.query_language(GERMAN_SENTENCE, ["de"]) == langid.QueryLanguage("de", True, None)
+    note = langid.query_language(FRENCH_SENTENCE, ["de", "cs"])
+    assert note.code == "fr" and note.known is False and "de, cs" in (note.warning or "")
+    assert langid.query_language(FRENCH_SENTENCE, []).known is None  # languages not recorded: no verdict
+    assert langid.base_code("pt-BR") == langid.base_code("pt_br") == "pt"
+    assert langid.query_language(GERMAN_SENTENCE, ["de_DE"]).known is True
+
+
+def test_search_without_lang_warns_per_query_detected_outside_the_model(world: dict[str, Path], cli) -> None:
+    base = ["search", "--model", str(world["student"]), "--features", str(world["feats"]), "--k", "2",
+            "--device", "cpu", "--quiet"]
+    code, _, err = cli([*base, FRENCH_SENTENCE, GERMAN_SENTENCE, "un chien"])  # "un chien": too short to tell
+    lines = _warnings(err)
+    assert code == 0 and len(lines) == 1, err
+    assert "'fr'" in lines[0] and "Un homme fait" in lines[0] and "knows de" in lines[0]
+    code, _, err = cli([*base, GERMAN_SENTENCE])
+    assert code == 0 and _warnings(err) == [], err
+    code, _, err = cli([*base, GERMAN_SENTENCE, FRENCH_SENTENCE, "--strict-languages"])
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "--strict-languages" in err and "'fr'" in err
+    code, _, err = cli(["search", "--model", str(world["old"]), "--features", str(world["feats"]), FRENCH_SENTENCE,
+                        "--k", "2", "--device", "cpu", "--quiet", "--strict-languages"])
+    assert code == 0 and _warnings(err) == [], err  # a model without recorded languages: nothing to check
+
+
+def test_library_search_records_each_query_language(world: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    queries = [FRENCH_SENTENCE, GERMAN_SENTENCE, "un chien"]
+    with pytest.warns(LanguageWarning, match="'fr'") as caught:
+        hits = cl2cm.search(world["student"], world["feats"], queries, k=2)
+    assert len(caught) == 1
+    assert [h.lang for h in hits] == ["fr", "fr", "de", "de", None, None]
+    with pytest.warns(LanguageWarning, match="'fr'"):
+        results = search_cmd_library(world["student"], world["feats"], queries, k=2, device="cpu")
+    assert [r.lang for r in results] == ["fr", "de", None]
+    assert [h.lang for h in cl2cm.search(world["student"], world["feats"], queries, k=1, lang="de")] == ["de"] * 3
+    with pytest.raises(ConfigError, match="strict_languages"):
+        cl2cm.search(world["student"], world["feats"], queries, k=2, strict_languages=True)
+    # without py3langid: nothing detected, nothing said, the same ranking
+    monkeypatch.setattr(langid, "_identifier", None)
+    monkeypatch.setattr(langid, "_failed", True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        blind = cl2cm.search(world["student"], world["feats"], queries, k=2)
+    assert [h.lang for h in blind] == [None] * 6
+    assert [(h.id, h.score) for h in blind] == [(h.id, h.score) for h in hits]

@@ -35,10 +35,9 @@ def serve_cmd(*, config: ServeConfig, quiet: QuietOpt = False) -> None:
     except ImportError as exc:
         raise UserError(f"cl2cm serve needs the 'serve' extra ({exc.name} is missing): "
                         "pip install 'cl2cm[serve]'") from None
-    from cl2cm.retrieval.langcheck import describe
+    from cl2cm.retrieval.langcheck import describe, languages_of
     from cl2cm.serve import SearchIndex
     from cl2cm.serve.captions import load_examples, load_item_captions
-    from cl2cm.serve.language import model_languages
 
     for path in c.captions:
         if not path.is_file():
@@ -50,7 +49,7 @@ def serve_cmd(*, config: ServeConfig, quiet: QuietOpt = False) -> None:
             options = {"nlist": c.nlist, "nprobe": c.nprobe} if c.index == "ivf" else {}
             search_index = SearchIndex.load(c.model, features, device=c.device, index=c.index, **options)
         item_captions = load_item_captions(c.captions, search_index.gallery.ids)
-        example_queries = load_examples(c.examples, item_captions, model_languages(search_index.gallery.model),
+        example_queries = load_examples(c.examples, item_captions, list(languages_of(search_index.gallery.model)),
                                         search_index.gallery.ids)
     except BaseException:
         sock.close()
@@ -71,7 +70,7 @@ def serve_cmd(*, config: ServeConfig, quiet: QuietOpt = False) -> None:
         if not quiet:
             console.print(f"cl2cm serve: {len(search_index)} items from {features} on {search_index.device} "
                           f"({search_index.describe()}); model languages: "
-                          f"{describe(model_languages(search_index.gallery.model))}; open {url} (Ctrl-C to stop)",
+                          f"{describe(languages_of(search_index.gallery.model))}; open {url} (Ctrl-C to stop)",
                           highlight=False,
                           soft_wrap=True)
 

@@ -104,10 +104,10 @@ class SearchConfig:
     embed_images: bool = option(False, "Inline thumbnails as base64 instead of relative paths.",
                                 flag="--embed-images")
     batch_size: int = option(256, "Captions per encoder batch.", flag="--batch-size", range=AT_LEAST_1)
-    lang: str | None = option(None, "The queries' language code: a one-line warning when the model was not trained "
-                              "on it.", flag="--lang")
-    strict_languages: bool = option(False, "A --lang the model was not trained on is an error (exit 2), not a "
-                                    "warning.", flag="--strict-languages")
+    lang: str | None = option(None, "The queries' language code (default: detected per query): a one-line warning "
+                              "when the model was not trained on it.", flag="--lang")
+    strict_languages: bool = option(False, "A query in a language the model was not trained on (--lang, or detected "
+                                    "with confidence) is an error (exit 2), not a warning.", flag="--strict-languages")
     device: str = option("auto", DEVICE_HELP, flag="--device")
     seed: int = option(0, SEED_HELP, flag="--seed", range=SEED_RANGE)
 

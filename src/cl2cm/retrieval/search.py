@@ -18,6 +18,7 @@ import torch
 
 from cl2cm.artifacts.store import EmbeddingStore, first_nonfinite_row, load_store
 from cl2cm.errors import UserError
+from cl2cm.langid import query_language, warm_up
 from cl2cm.retrieval.compact import PreparedGallery, choose_codec, top_k_prepared
 from cl2cm.retrieval.langcheck import check_language, language_note, languages_of
 from cl2cm.runtime import resolve_device
@@ -32,12 +33,14 @@ class Hit:
     rank: int
     id: str
     score: float
+    lang: str | None = None  # the query's language: --lang, else detected (None: unsure; `cl2cm.langid`)
 
 
 @dataclass
 class SearchResult:
     query: str
     hits: list[tuple[str, float]]  # (visual id, cosine score), best first
+    lang: str | None = None  # as `Hit.lang`
 
 
 def top_k(query_emb: torch.Tensor, gallery_emb: torch.Tensor | PreparedGallery, k: int, *, chunk: int = 65536,
@@ -143,21 +146,35 @@ def rank_embedded(gallery: Gallery, texts: Sequence[str], query_emb: torch.Tenso
             for text, si, ji in zip(texts, scores, idx, strict=True)]
 
 
-def check_query_language(model: object, lang: str | None, *, strict: bool = False,
-                         what: str = "the queries (--lang)") -> list[str]:
-    """`--lang` given: warn (or, `strict`, refuse) when the model was not trained on it; the notes said."""
-    return check_language(language_note(languages_of(model), lang, what), strict=strict)
+def check_query_languages(model: object, texts: Sequence[str], lang: str | None = None, *, strict: bool = False,
+                          what: str = "the queries (--lang)") -> list[str | None]:
+    """Each query's language, checked against the model's: `lang` (--lang) when given, else detected query
+    by query (`cl2cm.langid`, counted only when the detector is sure). One warning per query outside the
+    model's languages (`strict`: a user error instead); a model that records none is not checked."""
+    languages = languages_of(model)
+    if lang:
+        check_language(language_note(languages, lang, what), strict=strict)
+        return [lang] * len(texts)
+    found = [query_language(text, languages) for text in texts]
+    for note in found:
+        check_language(note.warning, strict=strict)
+    return [note.code for note in found]
 
 
 def search(model_dir: Path, features: Path, queries: Sequence[str], *, k: int = 10, device: str = "auto",
            batch_size: int = 256, lang: str | None = None, strict_languages: bool = False) -> list[SearchResult]:
     """Encode `queries` and the store's visual rows with the student in `model_dir`; return top-k per query.
 
-    `lang`: the queries' language, checked against the model's (`langcheck`; an error under
-    `strict_languages`).
+    `lang`: the queries' language; without it each query's is detected. Either is checked against the
+    model's (`check_query_languages`; an error under `strict_languages`) and recorded as `SearchResult.lang`.
     """
     if not queries or any(not q.strip() for q in queries):  # before loading anything
         raise UserError("empty query text: pass one or more non-empty queries")
+    if not lang:
+        warm_up()  # the detector loads while the model does
     gallery = load_gallery(model_dir, features, device=device)
-    check_query_language(gallery.model, lang, strict=strict_languages)
-    return rank(gallery, queries, k=k, batch_size=batch_size)
+    codes = check_query_languages(gallery.model, [q.strip() for q in queries], lang, strict=strict_languages)
+    results = rank(gallery, queries, k=k, batch_size=batch_size)
+    for res, code in zip(results, codes, strict=True):
+        res.lang = code
+    return results

@@ -23,9 +23,10 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cl2cm.features import DEFAULT_MAX_PIXELS
+from cl2cm.langid import query_language, warm_up
+from cl2cm.retrieval.langcheck import languages_of
 from cl2cm.serve.images import ThumbnailCache
 from cl2cm.serve.index import GalleryState, SearchIndex
-from cl2cm.serve.language import model_languages, query_language, warm_up
 from cl2cm.serve.pool import BoundedPool
 from cl2cm.serve.query import (
     MAX_K,
@@ -75,7 +76,7 @@ def create_app(index: SearchIndex, *, root: Path | None = None, workers: int = 2
     thumbs = thumbnails or (ThumbnailCache(root, videos=videos) if root is not None else None)
     large = ThumbnailCache(root, side=LARGE_SIDE, size=256, videos=videos) if root is not None else None
     captions = captions or {}
-    languages = model_languages(index.gallery.model)
+    languages = list(languages_of(index.gallery.model))
     rec = getattr(getattr(index.gallery.model, "config", None), "visual_encoder", None) or {}
     max_pixels = int(rec.get("max_pixels") or DEFAULT_MAX_PIXELS)
 
@@ -159,7 +160,7 @@ def create_app(index: SearchIndex, *, root: Path | None = None, workers: int = 2
         text, k = parse_search_params(request.scope.get("query_string", b""), max_k=k_cap(state),
                                       max_chars=MAX_QUERY_CHARS)
         hits = await pool.run(index.search, text, k, state)
-        return results(state, hits, query=text, k=k, language=query_language(text, languages))
+        return results(state, hits, query=text, k=k, language=query_language(text, languages).as_dict())
 
     @app.get("/api/similar")
     async def api_similar(request: Request) -> dict[str, object]:
