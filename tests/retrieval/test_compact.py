@@ -190,3 +190,17 @@ def test_fp32_screen_of_many_candidates_stays_exact(codec: str, monkeypatch: pyt
         ties = torch.randint(-1, 2, (150, 4), generator=g).float()
         q = torch.randint(-1, 2, (3, 4), generator=g).float()
         assert torch.equal(top_k_prepared(PreparedGallery(ties, codec), q, 20)[1], reference(q, ties, 20)[1])
+
+
+@pytest.mark.parametrize("d", [8, 24, 40, 136, 200])
+def test_int8_dimensions_off_the_vector_width(d: int) -> None:
+    """torch's AVX-512 int8 kernel segfaults or returns garbage at D = 8 + 16j unless the codes are padded
+    (found by CI on such a CPU); one and two queries, as `serve` sends them."""
+    g = torch.Generator().manual_seed(d)
+    gallery = torch.nn.functional.normalize(torch.randn(37, d, generator=g), dim=-1)
+    for m in (1, 2):
+        query = torch.nn.functional.normalize(torch.randn(m, d, generator=g), dim=-1)
+        scores, idx = top_k_prepared(PreparedGallery(gallery, "int8"), query, 5, chunk=16)
+        ref_s, ref_i = reference(query, gallery, 5)
+        assert torch.equal(idx, ref_i)
+        assert torch.equal(scores, ref_s)

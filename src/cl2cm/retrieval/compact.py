@@ -25,8 +25,8 @@ E is their sum, inflated for the fp32 arithmetic that evaluates the bounds. The 
 accumulation is an assumption about torch's `_weight_int8pack_mm` (CPU) and cuBLAS with reduced-precision
 reductions switched off; tests/retrieval/test_compact.py checks it (a bf16 accumulator fails them).
 
-Memory per row (D = dimension): fp32 only 4·D bytes; with the int8 copy 5·D + 2 bytes (the fp32 rows stay
-for rescoring); with the fp16 copy 6·D bytes. The default is the fp32 first pass (`choose_codec`).
+Memory per row (D = dimension): fp32 only 4·D bytes; with the int8 copy 4·D + D' + 2 bytes, D' = D rounded up
+to a multiple of 64 (the fp32 rows stay for rescoring); with the fp16 copy 6·D bytes. The default is the fp32 first pass (`choose_codec`).
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ from cl2cm.errors import UserError
 U32 = 2.0 ** -24  # fp32 unit roundoff
 _PAIRS_PER_BLOCK = 1 << 22  # float64 products per rescoring block (32 MB)
 CASCADE_MIN = 256  # compact candidates per query beyond which an fp32 screen runs before exact scoring
+INT8_PAD = 64  # the int8 codes' width is a multiple of this: every CPU vector width torch's kernel assumes
 INT8_MAX_QUERIES = 2  # more queries per call: the fp32 GEMM first pass is faster than the int8 kernel
 
 
@@ -157,8 +158,9 @@ class _Int8:
     @staticmethod
     def build(rows: torch.Tensor, chunk: int = 1 << 16) -> dict[str, Any]:
         n, d = rows.shape
-        # torch's AVX2 kernel reads garbage (or crashes) unless the dimension is a multiple of 8: zero-pad
-        codes = torch.zeros((n, -(-d // 8) * 8), dtype=torch.int8, device=rows.device)
+        # torch's CPU kernel reads out of bounds unless the dimension is a multiple of its vector width (8 on
+        # AVX2; 16 on AVX-512, where 8 + 16j segfaults or returns garbage): zero-pad to INT8_PAD
+        codes = torch.zeros((n, -(-d // INT8_PAD) * INT8_PAD), dtype=torch.int8, device=rows.device)
         scale = torch.empty(n, dtype=torch.bfloat16, device=rows.device)
         eps = norm_tilde = 0.0
         for lo in range(0, n, chunk):  # fp32 throughout (float64 took 79 s for 1M × 128 on a loaded CPU)
@@ -174,8 +176,6 @@ class _Int8:
         # the fp32 subtraction and norms are within (D + 2)·u of exact: round the maxima up by more
         up = 1 + (d + 4) * U32 * 2
         return {"codes": codes, "scale": scale, "eps": eps * up, "norm_tilde": norm_tilde * up}
-
-        return {"codes": codes, "scale": scale, "eps": eps * (1 + 1e-9), "norm_tilde": norm_tilde * (1 + 1e-9)}
 
     @staticmethod
     def scores(state: dict[str, Any], rows: torch.Tensor, q: torch.Tensor, lo: int, hi: int, norm: float
@@ -241,9 +241,9 @@ CODECS: dict[str, type] = {"fp32": _Fp32, "int8": _Int8, "fp16": _Fp16}
 def int8_kernel_available() -> bool:
     """torch's int8 weight-only matmul (private API: probed, not assumed)."""
     try:
-        out = torch._weight_int8pack_mm(torch.ones(1, 32, dtype=torch.bfloat16), torch.ones(8, 32, dtype=torch.int8),
-                                        torch.ones(8, dtype=torch.bfloat16))
-        return bool(torch.all(out.float() == 32))
+        out = torch._weight_int8pack_mm(torch.ones(1, INT8_PAD, dtype=torch.bfloat16),
+                                        torch.ones(8, INT8_PAD, dtype=torch.int8), torch.ones(8, dtype=torch.bfloat16))
+        return bool(torch.all(out.float() == INT8_PAD))
     except (AttributeError, RuntimeError, NotImplementedError):
         return False
 
