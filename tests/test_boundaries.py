@@ -107,7 +107,7 @@ def test_the_flag_scan_skips_docstrings_and_registrations(tmp_path: Path) -> Non
 #: Lowest first. A package may import its own modules and any package of a LOWER layer, never one of its
 #: own layer or above; every package must be placed here (a new one fails `test_every_package_has_a_layer`).
 LAYERS: list[set[str]] = [
-    {"_version", "errors", "progress", "testhook", "registry", "interrupts"},  # no cl2cm imports of substance
+    {"_version", "errors", "progress", "testhook", "registry", "interrupts", "langid"},  # no cl2cm imports
     {"runtime", "artifacts", "config"},                            # devices/seeds; files on disk; settings
     {"distributed"},                                               # which process am I (torchrun, --shard)
     {"losses", "features", "translation"},                         # independent building blocks / stages
