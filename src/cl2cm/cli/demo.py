@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from cl2cm.cli.app import app, console
 from cl2cm.cli.options import configured
+from cl2cm.cli.progress import progress_for
 from cl2cm.config.demo import DemoConfig
 
 if TYPE_CHECKING:
@@ -54,17 +54,12 @@ def demo_cmd(*, config: DemoConfig) -> None:
     if c.generate is None:
         _pipeline(c)
         return
-    world = {"n_train": c.train, "n_val": c.val, "n_test": c.test, "seed": c.seed, "image_size": c.image_size,
-             "captions_per_image": c.captions_per_image, "overwrite": c.overwrite}
-    if c.quiet:
-        generate_world(c.generate, **world)
-        return
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console, transient=True) as progress:
-        tasks = {split: progress.add_task(f"render {split}", total=n)
-                 for split, n in (("train", c.train), ("val", c.val), ("test", c.test))}
-        summary = generate_world(c.generate, **world, on_image=lambda split: progress.advance(tasks[split]))
-    console.print(summary_table(summary))
+    with progress_for(c.quiet, transient=True) as progress:
+        summary = generate_world(c.generate, n_train=c.train, n_val=c.val, n_test=c.test, seed=c.seed,
+                                 image_size=c.image_size, captions_per_image=c.captions_per_image,
+                                 overwrite=c.overwrite, progress=progress)
+    if not c.quiet:
+        console.print(summary_table(summary))
 
 
 def _pipeline(cfg: DemoConfig) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rich.table import Table
 
@@ -41,7 +41,7 @@ def eval_cmd(*, config: EvalConfig, quiet: QuietOpt = False) -> None:
         result = run_eval(config, progress=progress)
     if result.rank != 0:  # under torchrun one table, from rank 0
         return
-    leak = _leakage(result.metrics)
+    leak = result.leakage
     if leak is not None:  # even under --quiet: it says the numbers are not held-out ones
         err_console.print(f"warning: {leak['message']}", highlight=False, soft_wrap=True)
     if quiet:
@@ -61,13 +61,6 @@ def eval_cmd(*, config: EvalConfig, quiet: QuietOpt = False) -> None:
                       f"{d['MeanR']:.1f}", f"{d['mAP']:.3f}")
     table.caption = f"SumR {m['SumR']:.1f}" + "".join(f" · {name} → {p}" for name, p in result.written.items())
     console.print(table)
-
-
-def _leakage(metrics: dict[str, Any]) -> dict[str, Any] | None:
-    """The leakage record of the metrics (one language), or of the first language section that has one."""
-    if "leakage" in metrics:
-        return metrics["leakage"]
-    return next((v["leakage"] for v in metrics.values() if isinstance(v, dict) and "leakage" in v), None)
 
 
 def languages_table(result: EvalResult) -> Table:

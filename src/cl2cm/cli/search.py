@@ -31,26 +31,20 @@ def search_cmd(
 
         cl2cm search --model runs/student --features runs/feats/test "ein Hund rennt über die Wiese" --k 10 --root flickr30k-images --html hits.html
     """
-    from cl2cm.retrieval.report import write_contact_sheet
+    from cl2cm.retrieval.report import write_contact_sheets
     from cl2cm.retrieval.search import search
     from cl2cm.runtime import seed_everything
 
     c = config
-    html, root = c.html, c.root
-    if html is not None and root is None:
+    if c.html is not None and c.root is None:
         raise UserError("--html needs --root (the image folder the thumbnails come from)")
-    check_output_path(html, "--html")
+    check_output_path(c.html, "--html")
     seed_everything(c.seed)
     with console.status("encoding", spinner="dots") if not quiet else nullcontext():
         results = search(c.model, c.features, queries, k=c.k, device=c.device, batch_size=c.batch_size,
                          lang=c.lang, strict_languages=c.strict_languages)
-    if html is not None:
-        if len(results) > 1:
-            pages = [html.with_name(f"{html.stem}-{i}{html.suffix}") for i in range(len(results))]
-        else:
-            pages = [html]
-        for page, res in zip(pages, results, strict=True):
-            write_contact_sheet(page, res.query, res.hits, root, embed=c.embed_images)
+    pages = (write_contact_sheets(c.html, results, c.root, embed=c.embed_images)
+             if c.html is not None and c.root is not None else [])
     if quiet:
         return
     for res in results:
@@ -61,5 +55,5 @@ def search_cmd(
         for rank, (item, score) in enumerate(res.hits, 1):
             table.add_row(str(rank), item, f"{score:.4f}")
         console.print(table)
-    if html is not None:
+    if pages:
         console.print(f"contact sheet → {', '.join(map(str, pages))}")

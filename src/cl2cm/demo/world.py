@@ -41,6 +41,7 @@ from cl2cm.demo.grammar import GOLD_LANGS, plan_captions, realise, word_forms
 from cl2cm.demo.lexicon import ENTRIES, write_lexicon
 from cl2cm.demo.scene import BACKGROUNDS, COLOURS, Obj, Scene, sample_scene
 from cl2cm.errors import UserError
+from cl2cm.progress import Progress, reporter
 from cl2cm.translation.lexicon import stable_seed
 
 KIND = "demo-world"
@@ -160,7 +161,7 @@ def generate_world(
     image_size: int = 64,
     captions_per_image: int = 5,
     overwrite: bool = False,
-    on_image: Callable[[str], None] | None = None,
+    progress: Progress | None = None,
 ) -> WorldSummary:
     """Generate (or reuse, when complete with the same parameters) the demo world in `out_dir`."""
     start = time.perf_counter()
@@ -186,11 +187,11 @@ def generate_world(
             remove_manifest(out)
             shutil.rmtree(out / "images")
         remove_manifest(out)
-        return _generate(out, sizes, seed, image_size, captions_per_image, on_image, start)
+        return _generate(out, sizes, seed, image_size, captions_per_image, reporter(progress), start)
 
 
 def _generate(out: Path, sizes: dict[str, int], seed: int, image_size: int, k: int,
-              on_image: Callable[[str], None] | None, start: float) -> WorldSummary:
+              progress: Progress, start: float) -> WorldSummary:
     captions: dict[str, int] = {}
     words: dict[str, set[str]] = {"en": set(), **{lang: set() for lang in GOLD_LANGS}}
     train_en: list[str] = []
@@ -202,6 +203,7 @@ def _generate(out: Path, sizes: dict[str, int], seed: int, image_size: int, k: i
         names: list[str] = []
         scenes: list[dict[str, Any]] = []
         seen: set[frozenset[Obj]] = set()
+        task = progress.task(f"render {split}", total=sizes[split], unit="img")
         for i in range(sizes[split]):
             attempt = 0
             while True:  # unique scenes within a split: every query has exactly one right image
@@ -223,8 +225,8 @@ def _generate(out: Path, sizes: dict[str, int], seed: int, image_size: int, k: i
             names.append(name)
             scenes.append({"image": name, "background": scene.background, "texture": scene.texture,
                            "objects": drawn})
-            if on_image:
-                on_image(split)
+            task.advance()
+        task.close()
         for lang, recs in corpora.items():
             captions[f"{split}.{lang}"] = write_captions(out / f"{split}.{lang}.jsonl", recs)
         if split == "train":

@@ -98,6 +98,13 @@ class EvalResult:
         """The first (with one --captions: the only) file's ranks."""
         return next(iter(self.sections.values())).ranks
 
+    @property
+    def leakage(self) -> dict[str, Any] | None:
+        """The gallery's overlap with the model's training items (`metrics["leakage"]`, of one language or of
+        the first language section that has one): the numbers are then no held-out ones."""
+        sections = [self.metrics, *(v for v in self.metrics.values() if isinstance(v, dict))]
+        return next((m["leakage"] for m in sections if "leakage" in m), None)
+
 
 # ---------------------------------------------------------------------------------------------- sources
 def _from_stores(cfg: EvalConfig, device: torch.device, loaded: Any = None) -> Embedded:

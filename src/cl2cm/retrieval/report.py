@@ -96,3 +96,11 @@ def write_contact_sheet(path: Path, query: str, hits: Sequence[tuple[str, float]
     )
     atomic_write_text(path, page)
     return path
+
+
+def write_contact_sheets(path: Path, results: Sequence[Any], root: Path, *, embed: bool = False) -> list[Path]:
+    """One page per query (`SearchResult`s): PATH itself for one query, PATH-0, PATH-1, ... for several."""
+    path = Path(path)
+    pages = ([path] if len(results) <= 1 else
+             [path.with_name(f"{path.stem}-{i}{path.suffix}") for i in range(len(results))])
+    return [write_contact_sheet(page, r.query, r.hits, root, embed=embed) for page, r in zip(pages, results, strict=True)]
