@@ -34,6 +34,7 @@ err_console = Console(stderr=True)
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or tables, only errors.",
                                         metavar="")]
 OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Output model directory.")]
+StoreOutOpt = Annotated[Path, typer.Option("--out", "-o", help="Output store directory.")]
 
 
 def _print_version(value: bool) -> None:

@@ -9,6 +9,7 @@ from rich.table import Table
 from cl2cm.cli.app import QuietOpt, app, console, err_console
 from cl2cm.cli.options import configured
 from cl2cm.cli.progress import progress_for
+from cl2cm.cli.tables import add_recall_columns, recall_cells
 from cl2cm.config.query import EvalConfig
 
 if TYPE_CHECKING:
@@ -59,7 +60,7 @@ def eval_cmd(*, config: EvalConfig, quiet: QuietOpt = False) -> None:
         d = m[direction]
         table.add_row(direction, *(f"{d[key]:.1f}" for key in recall_keys), f"{d['MedR']:.0f}",
                       f"{d['MeanR']:.1f}", f"{d['mAP']:.3f}")
-    table.caption = f"SumR {m['SumR']:.1f}" + "".join(f" · {name} → {p}" for name, p in result.written.items())
+    table.caption = f"SumR {m['SumR']:.1f}" + _written(result)
     console.print(table)
 
 
@@ -71,16 +72,16 @@ def languages_table(result: EvalResult) -> Table:
                         f"queries × {mean['gallery']:,} items")
     table.add_column("lang")
     table.add_column("queries", justify="right")
-    for d in ("T→V", "V→T"):
-        for k in ("R@1", "R@5", "R@10"):
-            table.add_column(f"{d}\n{k}", justify="right")
+    add_recall_columns(table)
     table.add_column("T→V\nMedR", justify="right")
     table.add_column("SumR", justify="right")
     for code in [*mean["languages"], "mean"]:
         row = m[code]
-        table.add_row(code, f"{row['queries']:,}", *(f"{row[d][k]:.1f}" for d in ("t2v", "v2t")
-                                                      for k in ("R@1", "R@5", "R@10")),
-                      f"{row['t2v']['MedR']:.1f}", f"{row['SumR']:.1f}")
-    table.caption = ("mean: unweighted over languages" +
-                     "".join(f" · {name} → {p}" for name, p in result.written.items()))
+        table.add_row(code, f"{row['queries']:,}", *recall_cells(row), f"{row['t2v']['MedR']:.1f}",
+                      f"{row['SumR']:.1f}")
+    table.caption = "mean: unweighted over languages" + _written(result)
     return table
+
+
+def _written(result: EvalResult) -> str:
+    return "".join(f" · {name} → {p}" for name, p in result.written.items())

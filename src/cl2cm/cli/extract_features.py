@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from cl2cm.cli.app import QuietOpt, app, console
+from cl2cm.cli.app import QuietOpt, StoreOutOpt, app, console
 from cl2cm.cli.options import configured
 from cl2cm.cli.progress import progress_for
 from cl2cm.config.stages import BigfileConfig, ExtractConfig
@@ -21,7 +21,7 @@ def extract_features_cmd(
                                                 "caption corpus (its distinct `image` fields), or with "
                                                 "--frames a folder of frame folders.", show_default=False)],
     *,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output store directory.")],
+    out: StoreOutOpt,
     config: ExtractConfig,
     quiet: QuietOpt = False,
 ) -> None:
@@ -75,7 +75,7 @@ def import_bigfile_cmd(
     src: Annotated[Path, typer.Argument(help="BigFile directory: feature.bin, id.txt, shape.txt.",
                                         show_default=False)],
     *,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output store directory.")],
+    out: StoreOutOpt,
     config: BigfileConfig,
     quiet: QuietOpt = False,
 ) -> None:

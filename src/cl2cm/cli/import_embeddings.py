@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from cl2cm.cli.app import QuietOpt, app, console
+from cl2cm.cli.app import QuietOpt, StoreOutOpt, app, console
 from cl2cm.cli.options import configured
 from cl2cm.config.stages import ImportEmbeddingsConfig
 
@@ -18,7 +18,7 @@ def import_embeddings_cmd(
     source: Annotated[Path, typer.Argument(help="The embeddings: an [N, D] float matrix in an .npy file "
                                                 "(never unpickled) or a .safetensors file.", show_default=False)],
     *,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output store directory.", show_default=False)],
+    out: StoreOutOpt,
     config: ImportEmbeddingsConfig,
     quiet: QuietOpt = False,
 ) -> None:

@@ -15,6 +15,7 @@ from cl2cm import interrupts
 from cl2cm.artifacts.manifest import recording_command
 from cl2cm.cli.app import QuietOpt, app, console
 from cl2cm.cli.options import configured
+from cl2cm.cli.tables import add_recall_columns, recall_cells
 from cl2cm.config.pipeline import PipelineRunConfig
 from cl2cm.errors import UserError
 
@@ -145,9 +146,7 @@ def results_table(r: PipelineResult, name: str = "pipeline") -> Table:
     """One table: teacher target→English, student without and with transfer (R@1/5/10 both ways, SumR)."""
     table = Table(title=f"cl2cm {name} — test split, {r.seconds:.0f} s (T→V: text→visual, V→T: visual→text)")
     table.add_column("model", no_wrap=True)
-    for d in ("T→V", "V→T"):
-        for k in ("R@1", "R@5", "R@10"):
-            table.add_column(f"{d}\n{k}", justify="right")
+    add_recall_columns(table)
     table.add_column("SumR", justify="right")
     for key, row_name in ROW_NAMES.items():
         if key not in r.results:
@@ -156,9 +155,7 @@ def results_table(r: PipelineResult, name: str = "pipeline") -> Table:
         languages = m["mean"]["languages"] if "mean" in m else []
         for code in [*languages, "mean"] if languages else [None]:  # several languages: a row each + mean
             row = m[code] if code else m
-            table.add_row(f"{row_name} {code}" if code else row_name,
-                          *(f"{row[d][k]:.1f}" for d in ("t2v", "v2t") for k in ("R@1", "R@5", "R@10")),
-                          f"{row['SumR']:.1f}")
+            table.add_row(f"{row_name} {code}" if code else row_name, *recall_cells(row), f"{row['SumR']:.1f}")
     timing = ", ".join(f"{p.stage.name} {p.seconds:.0f}s" for p in r.stages if p.seconds is not None)
     table.caption = (f"Queries: human target-language test captions; the teacher retrieves English captions, "
                      f"the students retrieve images. One seed (--seed): the transfer's gain varies with the seed "

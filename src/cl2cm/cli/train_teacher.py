@@ -8,9 +8,9 @@ from typing import Annotated
 import typer
 
 from cl2cm.cli.app import OutOpt, QuietOpt, app
-from cl2cm.cli.engine_options import languages_row, print_fit_summary
 from cl2cm.cli.options import configured
 from cl2cm.cli.progress import progress_for
+from cl2cm.cli.tables import languages_row, print_fit_summary
 from cl2cm.config.teacher import TrainTeacherConfig
 
 

@@ -1,8 +1,9 @@
-"""The end-of-training table both training commands (`train-teacher`, `distill`) print."""
+"""Tables more than one command prints: the end-of-training summary (`train-teacher`, `distill`) and the
+recall columns of the paper's results tables (`eval` over several languages, `pipeline`, `demo`)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 
@@ -10,6 +11,20 @@ from cl2cm.cli.app import console
 
 if TYPE_CHECKING:
     from cl2cm.train.engine import FitResult
+
+RECALLS = ("R@1", "R@5", "R@10")
+
+
+def add_recall_columns(table: Table) -> None:
+    """R@1/5/10 text→visual, then visual→text."""
+    for d in ("T→V", "V→T"):
+        for k in RECALLS:
+            table.add_column(f"{d}\n{k}", justify="right")
+
+
+def recall_cells(row: dict[str, Any]) -> list[str]:
+    """The cells of `add_recall_columns` from one metrics section."""
+    return [f"{row[d][k]:.1f}" for d in ("t2v", "v2t") for k in RECALLS]
 
 
 def languages_row(languages: list[str], counts: dict[str, int]) -> list[tuple[str, str]]:
