@@ -44,16 +44,8 @@ class _RichTask:
 
     def update(self, *, completed: int | None = None, total: int | None = None, info: str | None = None,
                description: str | None = None) -> None:
-        fields: dict[str, Any] = {}
-        if completed is not None:
-            fields["completed"] = completed
-        if total is not None:
-            fields["total"] = total
-        if info is not None:
-            fields["info"] = info
-        if description is not None:
-            fields["description"] = description
-        self.bars.update(self.id, **fields)
+        given = {"completed": completed, "total": total, "info": info, "description": description}
+        self.bars.update(self.id, **{name: value for name, value in given.items() if value is not None})
 
     def close(self) -> None:
         self.bars.stop_task(self.id)
