@@ -57,6 +57,9 @@ def test_each_field_is_a_flag_and_each_flag_a_field_or_an_input(command: str) ->
     extra = set(options) - set(fields) - INPUTS[command] - {"--quiet", "--help"}
     assert not extra, f"{command}: options written by hand that no config field declares: {extra}"
     assert INPUTS[command] <= set(options), command
+    arguments = {p.name for p in COMMAND.commands[command].params if p.param_type_name == "argument"}  # type: ignore[attr-defined]
+    for _, f in leaves(CONFIG_OF[command]):
+        assert bool(f.metadata["argument"]) == (f.name in arguments), f"{command}: field {f.name}"
 
 
 def test_library_only_fields_have_no_flag() -> None:
