@@ -193,7 +193,7 @@ class Student(nn.Module):
     """Visual head + target-language TextEncoder in one L2-normalised joint space (cosine similarity)."""
 
     def __init__(self, config: StudentConfig, *, hf_config: dict[str, Any] | None = None,
-                 tokenizer_dir: str | Path | None = None) -> None:
+                 tokenizer_dir: str | Path | None = None, lite: bool = False) -> None:
         super().__init__()
         # A config that contradicts itself is a programming error here: `distill` checks the user's options
         # against the store first (and `from_dir` reports a bad config.json as the user's file).
@@ -206,7 +206,7 @@ class Student(nn.Module):
             raise ValueError(f"head {config.head!r} reads {'[N, T, W]' if sequence else 'pooled [N, D]'} rows, "
                              f"but visual_len is {config.visual_len}")
         self.config = config
-        self.text = TextEncoder(config.text, hf_config=hf_config, tokenizer_dir=tokenizer_dir)
+        self.text = TextEncoder(config.text, hf_config=hf_config, tokenizer_dir=tokenizer_dir, lite=lite)
         self.visual = build_visual_head(config.head, config.visual_dim, config.text.dim, hidden=config.hidden,
                                         dropout=config.dropout, max_len=max(config.visual_len, 1))
 
@@ -324,11 +324,13 @@ class Student(nn.Module):
         return save_model_dir(directory, self, config, manifest, tokenizer=self.tokenizer)
 
     @classmethod
-    def from_dir(cls, directory: str | Path, device: str | torch.device = "cpu") -> Student:
+    def from_dir(cls, directory: str | Path, device: str | torch.device = "cpu", *, lite: bool = False) -> Student:
+        """A saved student in eval mode; `lite`: for inference only, a BERT text backbone without importing
+        transformers (`bert_lite`; the same outputs)."""
         config, weights, _ = read_model_dir(directory, kind="student")
         try:
             student_config = StudentConfig.from_dict(config)
-            model = cls(student_config, hf_config=config["backbone"], tokenizer_dir=directory)
+            model = cls(student_config, hf_config=config["backbone"], tokenizer_dir=directory, lite=lite)
         except (ValueError, KeyError, TypeError) as exc:
             raise UserError(f"config.json does not describe a student ({exc})", path=directory) from exc
         load_weights(model, weights, directory)

@@ -25,6 +25,7 @@ from torch import nn
 
 from cl2cm.config.teacher import DEFAULT_ENCODER, TextEncoderConfig  # noqa: F401  (the config's home)
 from cl2cm.errors import ConfigError
+from cl2cm.models import bert_lite
 from cl2cm.runtime import no_hf_progress_bars
 
 
@@ -184,10 +185,8 @@ class TextEncoder(nn.Module):
     """
 
     def __init__(self, config: TextEncoderConfig, *, hf_config: dict[str, Any] | None = None,
-                 tokenizer_dir: str | Path | None = None) -> None:
+                 tokenizer_dir: str | Path | None = None, lite: bool = False) -> None:
         super().__init__()
-        from transformers import AutoConfig, AutoModel, AutoTokenizer
-
         if config.pooling not in POOLINGS:
             raise ConfigError(f"{{pooling}} {{value!r}}: expected one of {', '.join(POOLINGS)}", value=config.pooling)
         if config.dim < 1:
@@ -198,11 +197,18 @@ class TextEncoder(nn.Module):
             raise ConfigError("{dropout} {value}: must be >= 0 and < 1", value=config.dropout)
         self.config = config
         try:
-            with no_hf_progress_bars():
-                self.backbone = (AutoModel.from_config(AutoConfig.for_model(**hf_config)) if hf_config is not None
-                                 else AutoModel.from_pretrained(config.encoder))
-                self.tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir or config.encoder),
-                                                               **_model_dir_tokenizer_kwargs(tokenizer_dir))
+            if lite and hf_config is not None and bert_lite.supports(hf_config, tokenizer_dir):
+                # inference from a saved directory: the same outputs without importing transformers
+                self.backbone: Any = bert_lite.BertLite(hf_config)
+                self.tokenizer: Any = bert_lite.TokenizerLite(tokenizer_dir)  # type: ignore[arg-type]
+            else:
+                from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+                with no_hf_progress_bars():
+                    self.backbone = (AutoModel.from_config(AutoConfig.for_model(**hf_config))
+                                     if hf_config is not None else AutoModel.from_pretrained(config.encoder))
+                    self.tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir or config.encoder),
+                                                                   **_model_dir_tokenizer_kwargs(tokenizer_dir))
         except (OSError, ValueError) as exc:
             raise ConfigError("{encoder} {value!r}: cannot load the model or tokenizer ({why})",
                               value=config.encoder,

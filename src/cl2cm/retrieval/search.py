@@ -102,7 +102,7 @@ def load_gallery(model_dir: Path, features: Path, *, device: str = "auto", compa
     from cl2cm.models import load_model  # heavy (transformers): imported only when searching
 
     dev = resolve_device(device)
-    model = load_model(model_dir, dev)
+    model = load_model(model_dir, dev, lite=True)  # inference only: no transformers import for a BERT
     if not hasattr(model, "encode_store"):
         raise UserError("--model: this model encodes no visual rows (search needs a student)", path=model_dir)
     return encode_gallery(model, features, dev, model_dir=model_dir, compact=compact)
