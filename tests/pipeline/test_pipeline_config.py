@@ -95,6 +95,18 @@ def test_a_language_without_a_translation_model_is_named(files: Path, capsys: py
     assert "no translation model for language 'cs': the lexicon" in err
 
 
+def test_a_config_named_by_a_relative_path_finds_the_files_beside_it(files: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """`make demo` (`--out runs/demo`) loads runs/demo/pipeline.toml: its lexicon is runs/demo/lexicon.json,
+    not runs/demo/runs/demo/lexicon.json (the name was joined to the folder twice)."""
+    path = config_with(files, replace=('backend = "hf"                                  # hf | ct2 | lexicon\n'
+                                       'model = "facebook/nllb-200-distilled-600M"',
+                                       'backend = "lexicon"\nmodel = "lexicon.json"'))
+    monkeypatch.chdir(files.parent)
+    config = load_config(Path(files.name) / path.name)
+    assert Path(config.option("translate", "model")) == Path(files.name) / "lexicon.json"
+
+
 def test_unknown_key_is_one_line_exit_2_before_anything_runs(files: Path, tmp_path: Path,
                                                              capsys: pytest.CaptureFixture[str]) -> None:
     path = config_with(files, replace=("[eval]\n", "[eval]\nbogus_key = 1\n"))

@@ -292,7 +292,8 @@ def _check_lexicon_languages(r: _Reader, options: dict[str, Any], languages: lis
         return
     import json
 
-    lexicon = r.file("[translate] model", options["model"])
+    given = Path(options["model"])  # `local` has already joined a file beside the config to the config's folder
+    lexicon = given if given.is_file() else r.file("[translate] model", options["model"])
     try:
         have = json.loads(lexicon.read_text(encoding="utf-8")).get("languages", [])
     except (ValueError, AttributeError, UnicodeDecodeError):
