@@ -245,6 +245,44 @@ def test_row_tiles_inside_blocks_match_reference(monkeypatch, tile_elems: int, c
                    reference((query64 @ gallery64.T).numpy(), idx64.numpy(), ties))
 
 
+@pytest.mark.parametrize("ties", ["pessimistic", "optimistic"])
+def test_without_ap_and_in_bf16_the_ranks_follow_the_reference(ties: str) -> None:
+    """`with_ap=False` keeps only each item's best caption as a threshold, and bf16 scores (`half`) are
+    thresholded in bf16: both must still rank exactly as the argsort reference on the same scores."""
+    g = torch.Generator().manual_seed(11)
+    gallery = torch.randint(-2, 3, (40, 4), generator=g).float()
+    idx = torch.cat([torch.randint(0, 35, (150,), generator=g), torch.full((9,), 38)])  # uneven; 35-37, 39: none
+    query = torch.randint(-2, 3, (159, 4), generator=g).float()
+    ref = reference((query @ gallery.T).numpy(), idx.numpy(), ties)
+    no_ap = compute_ranks(query, gallery, idx, chunk=13, ties=ties, with_ap=False)
+    np.testing.assert_array_equal(no_ap.t2v.numpy(), ref["t2v"])
+    np.testing.assert_array_equal(no_ap.v2t.numpy(), ref["v2t"])
+    assert bool(no_ap.v2t_ap.isnan().all())
+    # small integers are exact in bf16, so the bf16 ranks equal the fp32 reference
+    assert_matches(compute_ranks(query, gallery, idx, chunk=13, ties=ties, half=True), ref)
+
+
+def test_small_cpu_rankings_run_on_one_thread_and_give_the_threads_back(monkeypatch) -> None:
+    """A small ranking (a few ms) runs on one thread — on a busy machine each parallel region waits for a
+    descheduled worker — and restores the caller's thread count; a large one keeps the caller's threads."""
+    query, gallery, idx = world(20, 5, 8, seed=3)
+    ref = reference((query @ gallery.T).numpy(), idx.numpy(), "pessimistic")
+    before = torch.get_num_threads()
+    seen: list[int] = []
+    try:
+        torch.set_num_threads(2)
+        assert_matches(compute_ranks(query, gallery, idx, progress=lambda n: seen.append(torch.get_num_threads())),
+                       ref)
+        assert seen == [1] and torch.get_num_threads() == 2
+        monkeypatch.setattr(metrics, "_CPU_SMALL_PAIRS", 1)
+        seen.clear()
+        assert_matches(compute_ranks(query, gallery, idx, progress=lambda n: seen.append(torch.get_num_threads())),
+                       ref)
+        assert seen == [2]
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_mean_over_languages_is_unweighted() -> None:
     from cl2cm.retrieval.metrics import mean_over_languages
 

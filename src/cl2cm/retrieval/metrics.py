@@ -30,6 +30,7 @@ create ties, which the tie rule then decides — use it for large-scale screenin
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -51,6 +52,7 @@ TIE_RULES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
 _CPU_BLOCK_ELEMS = 1 << 24  # 64 MB of fp32 per block on CPU
 _CUDA_BLOCK_ELEMS = 1 << 28  # at least 1 GB of fp32 per block on CUDA
 _CPU_TILE_ELEMS = 1 << 20  # 4 MB of fp32 per row tile: compare passes re-read a tile from cache
+_CPU_SMALL_PAIRS = 1 << 22  # below this many query × gallery pairs, rank on one CPU thread (see below)
 
 
 @dataclass
@@ -161,6 +163,25 @@ def _minmax_rows(s: torch.Tensor) -> torch.Tensor:
     return (s - lo) / span
 
 
+@contextlib.contextmanager
+def _one_thread_if_small(dev: torch.device, pairs: int) -> Iterator[None]:
+    """Rank a small problem (< _CPU_SMALL_PAIRS pairs: a few ms of work) on one CPU thread, then restore.
+
+    Every op of a small ranking is too short to gain from a second thread, and on a busy machine each
+    parallel region waits for a descheduled worker: 500 × 100 (the demo's test split) took ~300 ms with two
+    threads at load average 4.6 and ~30 ms with one (2026-12-07). Counts are exact either way.
+    """
+    before = torch.get_num_threads()
+    if dev.type != "cpu" or pairs >= _CPU_SMALL_PAIRS or before == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def _validate_options(ties: str, chunk: int | None) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
     if ties not in TIE_RULES:
         raise UserError(f"--ties {ties!r}: expected one of {', '.join(TIE_RULES)}")
@@ -206,22 +227,23 @@ def compute_ranks(
     dtype = _compute_dtype(query_emb, dev, half)
     n_q, n_g = query_emb.shape[0], gallery_emb.shape[0]
     step = min(chunk or default_chunk(n_g, dev), n_q)
-    scorer = _Scorer(query_emb, gallery_emb, dev, dtype, query_mt_emb, fuse_weight)
-    idx_dev = idx_all.to(dev)
+    with _one_thread_if_small(dev, n_q * n_g):
+        scorer = _Scorer(query_emb, gallery_emb, dev, dtype, query_mt_emb, fuse_weight)
+        idx_dev = idx_all.to(dev)
 
-    # Pre-pass: every caption's score against its own item. Captions are visited grouped by item, so each
-    # sub-block needs only a few gallery columns.
-    pos = torch.empty(n_q, dtype=dtype, device=dev)
-    by_item = torch.argsort(idx_all, stable=True).to(dev)
-    sub = step if scorer.fused else max(64, min(step, 1024))
-    for lo in range(0, n_q, sub):
-        rows = by_item[lo:lo + sub]
-        pos[rows] = scorer.positive(rows, idx_dev[rows])
-    rank, world = (dist.get_rank(), dist.get_world_size()) if distributed and dist.is_initialized() else (0, 1)
-    starts = list(range(0, n_q, step))[rank::world]
-    blocks = ((lo, scorer.block(slice(lo, min(lo + step, n_q)))) for lo in starts)
-    return _count(blocks, pos, idx_all, n_g, step, dev, beats, ties, with_ap, progress,
-                  _sum_over_ranks if world > 1 else None)
+        # Pre-pass: every caption's score against its own item. Captions are visited grouped by item, so each
+        # sub-block needs only a few gallery columns.
+        pos = torch.empty(n_q, dtype=dtype, device=dev)
+        by_item = torch.argsort(idx_all, stable=True).to(dev)
+        sub = step if scorer.fused else max(64, min(step, 1024))
+        for lo in range(0, n_q, sub):
+            rows = by_item[lo:lo + sub]
+            pos[rows] = scorer.positive(rows, idx_dev[rows])
+        rank, world = (dist.get_rank(), dist.get_world_size()) if distributed and dist.is_initialized() else (0, 1)
+        starts = list(range(0, n_q, step))[rank::world]
+        blocks = ((lo, scorer.block(slice(lo, min(lo + step, n_q)))) for lo in starts)
+        return _count(blocks, pos, idx_all, n_g, step, dev, beats, ties, with_ap, progress,
+                      _sum_over_ranks if world > 1 else None)
 
 
 def _sum_over_ranks(x: torch.Tensor) -> torch.Tensor:
@@ -250,9 +272,29 @@ def ranks_from_scores(
     n_q, n_g = scores.shape
     step = min(chunk or default_chunk(n_g, dev), n_q)
     idx_dev = idx_all.to(dev)
-    pos = scores.gather(1, idx_dev[:, None]).squeeze(1)
-    blocks = ((lo, scores[lo:lo + step]) for lo in range(0, n_q, step))
-    return _count(blocks, pos, idx_all, n_g, step, dev, beats, ties, with_ap, None)
+    with _one_thread_if_small(dev, n_q * n_g):
+        pos = scores.gather(1, idx_dev[:, None]).squeeze(1)
+        blocks = ((lo, scores[lo:lo + step]) for lo in range(0, n_q, step))
+        return _count(blocks, pos, idx_all, n_g, step, dev, beats, ties, with_ap, None)
+
+
+def _thresholds(pos: torch.Tensor, idx_all: torch.Tensor, per_item: torch.Tensor, n_thr: int,
+                dev: torch.device) -> torch.Tensor:
+    """T [n_thr, G]: each item's caption scores, best first; slots beyond an item's captions hold -inf.
+
+    One stable sort of the integer item ids groups the captions; a sort of the small [G, most captions per
+    item] table of their scores orders each item's row (values only: which caption holds a value is
+    irrelevant to the counts). Padding slots are counted like the others but never read: v2t takes slot 0
+    of items that have captions, and the AP only an item's own slots.
+    """
+    n_q, n_g = idx_all.shape[0], per_item.shape[0]
+    order = torch.argsort(idx_all, stable=True)
+    item = idx_all[order]
+    slot = torch.arange(n_q) - (torch.cumsum(per_item, 0) - per_item)[item]
+    sort_dtype = torch.float64 if pos.dtype == torch.float64 else torch.float32  # bf16/fp16 widen exactly
+    table = torch.full((n_g, int(per_item.max())), -math.inf, dtype=sort_dtype, device=dev)
+    table[item.to(dev), slot.to(dev)] = pos[order.to(dev)].to(sort_dtype)
+    return table.sort(dim=1, descending=True).values[:, :n_thr].t().contiguous().to(pos.dtype)
 
 
 def _count(
@@ -275,47 +317,43 @@ def _count(
     idx_dev = idx_all.to(dev)
     per_item = torch.bincount(idx_all, minlength=n_g)
     n_thr = int(per_item.max()) if with_ap else 1
-    # Thresholds T [n_thr, G]: each item's caption scores, best first, padded with +inf (beaten by nothing).
-    pos_cpu = pos.cpu() if pos.dtype == torch.float64 else pos.float().cpu()
-    order = torch.argsort(pos_cpu, descending=True, stable=True)
-    order = order[torch.argsort(idx_all[order], stable=True)]  # grouped by item, best caption first
-    starts = torch.cumsum(per_item, 0) - per_item
-    slot = torch.arange(n_q) - starts[idx_all[order]]
-    keep = slot < n_thr
-    thresholds = torch.full((n_thr, n_g), math.inf, dtype=pos.dtype, device=dev)  # rows contiguous
-    sel = order[keep].to(dev)
-    thresholds[slot[keep].to(dev), idx_dev[sel]] = pos[sel]
+    thresholds = _thresholds(pos, idx_all, per_item, n_thr, dev)
 
     # Comparisons are written as 0/1 into a float buffer and summed: several times faster than summing
     # bools, and exact (integers below 2**24 in fp32; fp64 beyond). On CPU the 1 + n_thr compare passes run
     # on row tiles of the block small enough (_CPU_TILE_ELEMS) that the tile and its buffer stay in cache
     # between passes; the block itself is read from memory once (6 passes over 64 MB blocks were 2.3x
-    # slower). A block's own positive entries are compared too and their contribution taken off again
-    # (O(rows)), so the block is only read: positives never count as beating a positive.
+    # slower). Sums go straight to their place (`out=`), one reduction per tile and threshold, no temporaries.
+    # A block's own positive entries are compared too and their contribution taken off again (O(rows)), so
+    # the block is only read: positives never count as beating a positive.
     count_dtype = torch.float32 if max(step, n_g) < 2**24 else torch.float64
     tile = step if dev.type == "cuda" else max(1, min(step, _CPU_TILE_ELEMS // n_g))
     hit = torch.empty((tile, n_g), dtype=count_dtype, device=dev)
-    col = torch.empty((n_thr, n_g), dtype=count_dtype, device=dev)
-    t2v_beaten = torch.zeros(n_q, dtype=torch.long, device=dev)  # rows of other ranks' blocks stay 0
+    parts = torch.empty((-(-step // tile), n_thr, n_g), dtype=count_dtype, device=dev)  # per tile, threshold
+    t2v_hits = torch.zeros(n_q, dtype=count_dtype, device=dev)  # rows of other ranks' blocks stay 0
     v2t_beaten = torch.zeros((n_thr, n_g), dtype=torch.long, device=dev)
+    thr_rows = torch.arange(0, n_thr * n_g, n_g, device=dev)[:, None]
     for lo, s in blocks:
         hi = lo + s.shape[0]
         own = idx_dev[lo:hi]
         p = s.gather(1, own[:, None])  # t2v threshold straight from this block: rows are self-consistent
-        self_hit = beats(p, p).squeeze(1).to(count_dtype)  # the positive against itself
-        col.zero_()
+        n_tiles = 0
         for a in range(0, hi - lo, tile):
             st = s[a:a + tile]
-            b = hit[: st.shape[0]]
-            t2v_beaten[lo + a:lo + a + st.shape[0]] = beats(st, p[a:a + tile], out=b).sum(1)
+            n = st.shape[0]
+            b = hit[:n]
+            torch.sum(beats(st, p[a:a + n], out=b), 1, out=t2v_hits[lo + a:lo + a + n])
             for k in range(n_thr):
-                col[k] += beats(st, thresholds[k, None, :], out=b).sum(0)
-        t2v_beaten[lo:hi] -= self_hit.long()
-        for k in range(n_thr):
-            col[k].index_add_(0, own, beats(p.squeeze(1), thresholds[k, own]).to(count_dtype), alpha=-1)
+                torch.sum(beats(st, thresholds[k, None, :], out=b), 0, out=parts[n_tiles, k])
+            n_tiles += 1
+        t2v_hits[lo:hi] -= beats(p, p).squeeze(1).to(count_dtype)  # the positive against itself
+        col = parts[0] if n_tiles == 1 else parts[:n_tiles].sum(0)
+        flat = (own[None, :] + thr_rows).view(-1)  # (threshold, own item) as one index: a 1-D index_add
+        col.view(-1).index_add_(0, flat, beats(p.t(), thresholds[:, own]).to(count_dtype).view(-1), alpha=-1)
         v2t_beaten += col.long()
         if progress is not None:
             progress(hi - lo)
+    t2v_beaten = t2v_hits.long()
     if reduce is not None:
         t2v_beaten, v2t_beaten = reduce(t2v_beaten), reduce(v2t_beaten)
     v2t_beaten = v2t_beaten.t()
