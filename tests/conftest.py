@@ -10,6 +10,7 @@ every skip is listed at the end with its reason.
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -132,6 +133,8 @@ def cli(capsys: pytest.CaptureFixture[str]) -> Callable[[list[str]], tuple[int, 
             main(argv)
         except SystemExit as exc:
             code = int(exc.code or 0)
+        finally:
+            gc.unfreeze()  # a command may freeze the GC for its process's short life; this process lives on
         out, err = capsys.readouterr()
         return code, out, err
 

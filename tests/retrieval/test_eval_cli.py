@@ -133,3 +133,35 @@ def test_console_entry_point_exit_2_one_line(tmp_path: Path) -> None:
                            str(tmp_path / "missing")], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "missing" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_eval_runs_with_the_collector_paused_then_frozen(tmp_path: Path, cli, monkeypatch) -> None:
+    """The command's imports and work run without cyclic GC passes (~1 s of a demo eval); afterwards the
+    collector is back on and the objects made so far are frozen out of its passes."""
+    import gc
+
+    from cl2cm.cli.app import paused_gc
+    from cl2cm.errors import UserError
+    from cl2cm.retrieval import evaluate
+
+    seen: list[bool] = []
+
+    def run_eval(config, progress=None):
+        seen.append(gc.isenabled())
+        raise UserError("stopped by the test")
+
+    monkeypatch.setattr(evaluate, "run_eval", run_eval)
+    qdir, gdir, *_ = make_stores(tmp_path)
+    code, _, err = cli(["eval", "--query-emb", str(qdir), "--gallery-emb", str(gdir), "--device", "cpu"])
+    assert (code, seen, gc.isenabled()) == (2, [False], True) and "stopped by the test" in err
+    try:
+        with paused_gc():
+            assert not gc.isenabled()
+        assert gc.isenabled() and gc.get_freeze_count() > 0
+        gc.disable()  # a caller's own choice is kept
+        with paused_gc():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+        gc.unfreeze()
