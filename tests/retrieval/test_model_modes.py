@@ -53,7 +53,14 @@ def world(tmp_path_factory: pytest.TempPathFactory, tiny_bert_dir: Path) -> dict
             "mt": root / "mt.en.jsonl", "imgs": imgs}
 
 
-def test_student_eval_matches_direct_encoding_and_saved_stores(world: dict[str, Path], tmp_path: Path, cli) -> None:
+def test_student_eval_matches_direct_encoding_and_saved_stores(world: dict[str, Path], tmp_path: Path, cli,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Eval loads a saved BERT student without transformers (`lite`) and encodes exactly as the full model."""
+    from cl2cm import models
+    from cl2cm.models.bert_lite import BertLite
+
+    loaded: list[torch.nn.Module] = []
+    monkeypatch.setattr(models, "load_model", lambda *a, **k: loaded.append(load_model(*a, **k)) or loaded[-1])
     m1, emb = tmp_path / "m1.json", tmp_path / "emb"
     code, stdout, err = cli(["eval", "--model", str(world["student"]), "--captions", str(world["de"]),
                              "--features", str(world["feats"]), "--out", str(m1), "--save-embeddings", str(emb),
@@ -73,7 +80,8 @@ def test_student_eval_matches_direct_encoding_and_saved_stores(world: dict[str, 
             assert got[d][key] == pytest.approx(value, abs=5e-5 if key == "mAP" else 0.005)  # JSON: rounded
     saved = load_store(emb / "queries", kind="embeddings")
     assert saved.images == [im for _ in (0, 1) for im in IMAGES]
-    assert torch.allclose(saved.features, q, atol=1e-5)
+    assert isinstance(loaded[0].text.backbone, BertLite)  # type: ignore[union-attr]
+    assert torch.equal(saved.features, q)  # the full transformers model's embeddings, bit for bit
     m2 = tmp_path / "m2.json"
     code, _, err = cli(["eval", "--query-emb", str(emb / "queries"), "--gallery-emb", str(emb / "gallery"),
                         "--out", str(m2), "-q"])

@@ -151,7 +151,7 @@ def _load_model(cfg: EvalConfig, device: torch.device, loaded: Any = None) -> tu
         return loaded, {**info, **({"dir": str(directory)} if directory else {})}
     from cl2cm.models import load_model  # heavy (transformers): only for model modes
 
-    model = load_model(cfg.model, device)
+    model = load_model(cfg.model, device, lite=True)  # inference only: a saved BERT without transformers
     if not hasattr(model, "source_dir") or model.source_dir is None:  # "openclip:NAME@TAG": no directory
         return model, {"kind": model.kind, **model.identity}
     manifest = read_manifest(cfg.model)
