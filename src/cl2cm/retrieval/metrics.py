@@ -376,11 +376,22 @@ def _count(
 def direction_metrics(ranks: torch.Tensor, ap: torch.Tensor, ks: Sequence[int] = DEFAULT_KS) -> dict[str, float]:
     """R@K (percent), MedR, MeanR and mAP of one direction, NRCCR's formulas."""
     r = ranks.double().numpy()
-    out: dict[str, float] = {f"R@{k}": float(100.0 * np.mean(r <= k)) for k in _ks(ks)}
-    out["MedR"] = float(np.floor(np.median(r - 1)) + 1)
-    out["MeanR"] = float(np.mean(r))
+    n = len(r)
+    out: dict[str, float] = {f"R@{k}": float(100.0 * (np.count_nonzero(r <= k) / n)) for k in _ks(ks)}
+    out["MedR"] = float(np.floor(_median(r - 1)) + 1)
+    out["MeanR"] = float(np.add.reduce(r) / n)  # = np.mean: the same pairwise sum, one division
     out["mAP"] = float(ap.double().mean())
     return out
+
+
+def _median(x: np.ndarray) -> float:
+    """`np.median` of a non-empty NaN-free array, the same value (the two middle elements' mean), without
+    its NaN check, which imports `numpy.ma` (~20 ms of a small eval's start-up)."""
+    half = len(x) // 2
+    if len(x) % 2:
+        return float(np.partition(x, half)[half])
+    part = np.partition(x, (half - 1, half))
+    return float((part[half - 1] + part[half]) / 2)
 
 
 def _ks(ks: Sequence[int]) -> list[int]:
