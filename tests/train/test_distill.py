@@ -174,6 +174,23 @@ def test_cli_baseline_run_prints_its_summary(world: dict[str, Path], tmp_path: P
     assert read_manifest(tmp_path / "s", kind="student").extra["transfer"] is False
 
 
+def test_cli_english_student_without_transfer_trains_on_the_source_captions(
+        world: dict[str, Path], tmp_path: Path, cli: Callable[[list[str]], tuple[int, str, str]]) -> None:
+    """translate-test's English student (docs/method.md#baselines): --tgt = the --src file, --no-transfer.
+    With transfer the same files are the swapped-files mistake and stay refused."""
+    en = str(world["train_en"])
+    argv = _argv(world, tmp_path / "en", "--no-transfer", "--visual-input", "tokens", "--quiet")
+    argv[argv.index("--tgt") + 1] = en
+    code, _, err = cli(argv)
+    assert code == 0, err
+    assert load_model(tmp_path / "en").languages == ("en",)
+    argv = _argv(world, tmp_path / "x", "--quiet")
+    argv[argv.index("--tgt") + 1] = en
+    code, _, err = cli(argv)
+    assert code == 2 and "the language of --src" in err, err
+    assert not (tmp_path / "x" / "manifest.json").exists()
+
+
 def test_cli_finished_student_keeps_only_the_model_and_resume_says_complete(
         world: dict[str, Path], tmp_path: Path, cli: Callable[[list[str]], tuple[int, str, str]]) -> None:
     out = tmp_path / "s"

@@ -200,8 +200,9 @@ def file_language(records: list[Caption], path: str | Path, flag: str, *, severa
 def check_target_records(records: list[Caption], path: str | Path, by_id: dict[str, Caption], src_langs: set[str],
                          src: str | Path, *, tgt_flag: str = "--tgt", src_flag: str = "--src") -> None:
     """Refuse target records that cannot be training pairs with the English ones, naming file and record:
-    one language per file, not the source's language, and each id's image the same on both sides (the
-    stages take the image from the target rows, so a mismatch trains on wrong caption/image pairs)."""
+    one language per file, not the source's language (unless `src_langs` is empty: a caller that allows
+    it), and each id's image the same on both sides (the stages take the image from the target rows, so a
+    mismatch trains on wrong caption/image pairs)."""
     first = next((r for r in records if r.lang != "und"), None)
     for n, rec in enumerate(records, 1):
         if first is not None and rec.lang not in (first.lang, "und"):
@@ -220,10 +221,12 @@ def check_target_records(records: list[Caption], path: str | Path, by_id: dict[s
 
 def read_language_pairs(src: str | Path, tgts: str | Path | Sequence[str | Path], fmt: str | None, *,
                         src_flag: str = "--src", tgt_flag: str = "--tgt", minimum: int = 2,
-                        max_pairs: int | None = None) -> LanguagePairs:
+                        max_pairs: int | None = None, same_language: bool = False) -> LanguagePairs:
     """Pairs of every `tgts` file with `src` by caption id (the English read once); `max_pairs` per file.
 
-    Each file is one language (`corpus_language`); two files of one language are a user error.
+    Each file is one language (`corpus_language`); two files of one language are a user error. A target in
+    the source's language is refused (swapped files) unless `same_language`: a student without transfer
+    trained on the English captions themselves (translate-test's English student).
     """
     paths = as_paths(tgts)
     english = read_captions(src, fmt)
@@ -231,7 +234,7 @@ def read_language_pairs(src: str | Path, tgts: str | Path | Sequence[str | Path]
     codes: list[str] = []
     index: list[int] = []
     by_id = {c.id: c for c in english}
-    src_langs = {c.lang for c in english} - {"und"}
+    src_langs = set() if same_language else {c.lang for c in english} - {"und"}
     for path in paths:
         records = read_captions(path, fmt)
         name = f"{tgt_flag} {path}" if len(paths) > 1 else tgt_flag

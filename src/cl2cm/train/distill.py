@@ -406,7 +406,9 @@ def _read_inputs(teacher_dir: str | Path, features: str | Path, src: str | Path,
     signature = _visual_signature(store, options.visual_input, x)
     if before is not None:  # a resumed run must read the very visual rows its checkpoint was trained on
         _check_signature(signature, before, "--features", features)
-    train_pairs = read_language_pairs(src, tgt, config.fmt, max_pairs=config.max_pairs)
+    # without transfer the English captions may be the target: an English student (translate-test)
+    train_pairs = read_language_pairs(src, tgt, config.fmt, max_pairs=config.max_pairs,
+                                      same_language=not options.transfer)
     pairs = train_pairs.pairs
     rows = store_rows(pairs, store, captions_flag="--tgt", store_flag="--features")
     val = None
