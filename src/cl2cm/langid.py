@@ -4,7 +4,8 @@ search page of `cl2cm serve`.
 py3langid ships its own model (4.6 MB, numpy arrays in an xz file, no pickle) and classifies a query in
 about 0.2 ms; lingua-language-detector was measured against it and is 96 MB with a 38 s load (all
 languages; docs/serve.md has the command). Loading takes ~0.8 s (the xz), so `warm_up` starts it in a
-background thread while the model loads. Without py3langid installed detection is off (`None`), not an
+background thread while the model loads. py3langid is a core dependency; should it be missing (a trimmed
+install) detection is off (`None`), not an
 error.
 
 Short queries misdetect ("a dog" → 'hr' at p 0.06, "ein Hund" → 'de' at p 0.17), so a detection counts
