@@ -141,6 +141,9 @@ def main() -> None:
     ap.add_argument("--ot-weight", type=float, default=0.0,
                     help="teacher's OT term weight (0 = off; the demo's teacher uses 0.1)")
     ap.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples of the test images")
+    ap.add_argument("--head-lr", type=float, default=None,
+                    help="the students' visual-head lr (distill --head-lr; default: --lr for every parameter)")
+    ap.add_argument("--device", default="cpu", help="cpu | cuda: every stage, the students' eval included")
     ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads (1 is fastest on shared cores)")
     ap.add_argument("--json", type=Path, default=None, help="write the result here (after every seed)")
     args = ap.parse_args()
@@ -167,11 +170,11 @@ def main() -> None:
         if not (out / "manifest.json").exists():
             cl2cm.extract_features(world / f"{split}_images.txt", out, ExtractConfig(
                 root=world / "images" / split, model=str(world / "tiny-vit.json"), pretrained="none",
-                tokens=True, device="cpu", workers=0, batch_size=128))
+                tokens=True, device=args.device, workers=0, batch_size=128))
         feats[split] = out
     print(f"world + features: {time.perf_counter() - t_start:.0f} s", flush=True)
 
-    train = dict(batch_size=args.batch_size, lr=args.lr, device="cpu", log_every=1000)
+    train = dict(batch_size=args.batch_size, lr=args.lr, device=args.device, log_every=1000)
     results: dict[str, dict[str, Any]] = {}
 
     def write_json() -> None:
@@ -214,14 +217,14 @@ def main() -> None:
                 options = DistillOptions(visual_input="tokens", transfer=transfer, head=args.head,
                                          init_text=args.init_text, kt_weight=args.kt_weight,
                                          kt_temperature=args.kt_temperature, sampling=args.sampling,
-                                         train_layers=args.student_train_layers)
+                                         train_layers=args.student_train_layers, head_lr=args.head_lr)
                 res = cl2cm.distill(teacher, feats["train"], world / "train.en.jsonl", mt / "de.jsonl", out,
                                     DistillConfig(options=options,
                                                   train=TrainConfig(epochs=args.epochs, seed=seed, **train)),
                                     val_features=feats["val"], val_captions=world / "val.de.jsonl")
                 # The test split is scored by `cl2cm eval`'s own function, not the training validator.
                 ev = run_eval(EvalConfig(model=out, captions=world / "test.de.jsonl",
-                                                features=feats["test"], device="cpu"))
+                                                features=feats["test"], device=args.device))
                 m = ev.metrics
                 r[method]["test_sumr"].append(m["SumR"])
                 r[method]["test_t2v_r1"].append(m["t2v"]["R@1"])
