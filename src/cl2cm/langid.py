@@ -5,8 +5,7 @@ py3langid ships its own model (4.6 MB, numpy arrays in an xz file, no pickle) an
 about 0.2 ms; lingua-language-detector was measured against it and is 96 MB with a 38 s load (all
 languages; docs/serve.md has the command). Loading takes ~0.8 s (the xz), so `warm_up` starts it in a
 background thread while the model loads. py3langid is a core dependency; should it be missing (a trimmed
-install) detection is off (`None`), not an
-error.
+install), detection is off (`None`), not an error.
 
 Short queries misdetect ("a dog" → 'hr' at p 0.06, "ein Hund" → 'de' at p 0.17), so a detection counts
 only at probability ≥ `CONFIDENT` = 0.8, the lowest threshold at which no Multi30K caption was detected as
