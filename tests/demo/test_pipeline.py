@@ -42,6 +42,8 @@ def test_demo_runs_every_stage_and_resumes(tmp_path: Path, capsys: pytest.Captur
     assert json.loads((out / "student-no-transfer" / "manifest.json").read_text())["extra"]["transfer"] is False
     assert json.loads((out / "student" / "manifest.json").read_text())["extra"]["transfer"] is True
     commands = (out / "commands.sh").read_text().splitlines()
+    # the demo trains with one thread (--threads 1): the script's commands must too, or their sums differ
+    assert "export OMP_NUM_THREADS=1" in [line.split("  #")[0] for line in commands]
     for stage in ("translate", "extract-features", "train-teacher", "distill", "eval"):
         assert any(line.startswith(f"cl2cm {stage} ") for line in commands)
     assert any("--no-transfer" in line for line in commands)

@@ -196,9 +196,13 @@ def _stage_inputs(stages: list[Stage]) -> list[Path]:
     return [s.done for s in stages if s.name.startswith("translate")]
 
 
-def commands_script(stages: list[Stage], before: list[str] | None = None, title: str = "The pipeline") -> str:
+def commands_script(stages: list[Stage], before: list[str] | None = None, title: str = "The pipeline",
+                    threads: int = 0) -> str:
     """`commands.sh`: the stages as a script a user can run, edit, or move to a cluster (`before`: commands
-    that run first, e.g. the demo's world; `cl2cm` put on PATH first where it is not)."""
+    that run first, e.g. the demo's world; `cl2cm` put on PATH first where it is not). A run with `threads`
+    set exports it as OMP_NUM_THREADS (torch's default thread count), so the script's float sums are made
+    the way the run's were: the stage commands have no --threads of their own."""
+    pin = [f"export OMP_NUM_THREADS={threads}  # the run's threads (pipeline.toml: threads)"] if threads else []
     lines = ["#!/usr/bin/env bash", f"# {title}'s commands, in order (run from the folder it was started in).",
-             "set -e", *path_lines(), *(before or []), *(s.command for s in stages)]
+             "set -e", *path_lines(), *pin, *(before or []), *(s.command for s in stages)]
     return "\n".join(lines) + "\n"

@@ -136,7 +136,7 @@ def dry_run_script(cfg: PipelineConfig, out: Path, *, redo_from: str | None = No
             before: list[str] | None = None, title: str = "The pipeline") -> str:
     """The commands.sh the run would write now (what `--dry-run` prints); nothing runs, nothing is written."""
     stages = [p.stage for p in plan_states(cfg, out, redo_from=redo_from, quiet=quiet)]
-    return commands_script(stages, before, title)
+    return commands_script(stages, before, title, cfg.threads)
 
 
 def run_pipeline(cfg: PipelineConfig, out: Path, run_cli: Callable[[list[str]], None], *,
@@ -174,7 +174,7 @@ def run_locked(cfg: PipelineConfig, out: Path, run_cli: Callable[[list[str]], No
                 p.stage.output.unlink(missing_ok=True)
             records.pop(p.stage.name, None)
     _write_state(out, cfg, records)
-    atomic_write_text(out / "commands.sh", commands_script([p.stage for p in planned], before, title),
+    atomic_write_text(out / "commands.sh", commands_script([p.stage for p in planned], before, title, cfg.threads),
                       executable=True)
     for i, p in enumerate(planned):
         if on_stage:
