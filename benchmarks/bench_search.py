@@ -6,7 +6,7 @@ query (batch of one, as `cl2cm serve` ranks), p50/p99 over the queries, queries/
 
 * before  — the engine before compact-exact (per 65,536-row chunk: fp32 GEMM, `topk` + boundary ties).
 * exact   — `top_k` with the fp32 first pass (`Gallery(compact="off")`).
-* int8    — `top_k` with the int8 compact copy (`compact="int8"`, the CPU default from 100k rows).
+* int8    — `top_k` with the int8 compact copy (`compact="int8"`, opt-in: `choose_codec` keeps fp32 by default).
 * ivf     — faiss IVF-Flat (`cl2cm serve --index ivf`), nlist ≈ √N, for each nprobe; recall@10 vs exact.
 
 exact and int8 must return identical ids and scores for every query (asserted); `before` must return the
