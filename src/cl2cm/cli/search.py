@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from cl2cm.artifacts.io import check_output_path
-from cl2cm.cli.app import QuietOpt, app, console
+from cl2cm.cli.app import QuietOpt, app, console, paused_gc
 from cl2cm.cli.options import configured
 from cl2cm.config.query import SearchConfig
 from cl2cm.errors import UserError
@@ -31,18 +31,19 @@ def search_cmd(
 
         cl2cm search --model runs/student --features runs/feats/test "ein Hund rennt über die Wiese" --k 10 --root flickr30k-images --html hits.html
     """
-    from cl2cm.retrieval.report import write_contact_sheets
-    from cl2cm.retrieval.search import search
-    from cl2cm.runtime import seed_everything
-
     c = config
     if c.html is not None and c.root is None:
         raise UserError("--html needs --root (the image folder the thumbnails come from)")
     check_output_path(c.html, "--html")
-    seed_everything(c.seed)
-    with console.status("encoding", spinner="dots") if not quiet else nullcontext():
-        results = search(c.model, c.features, queries, k=c.k, device=c.device, batch_size=c.batch_size,
-                         lang=c.lang, strict_languages=c.strict_languages)
+    with paused_gc():  # torch's import and the model: collector passes that free nothing (as in eval)
+        from cl2cm.retrieval.report import write_contact_sheets
+        from cl2cm.retrieval.search import search
+        from cl2cm.runtime import seed_everything
+
+        seed_everything(c.seed)
+        with console.status("encoding", spinner="dots") if not quiet else nullcontext():
+            results = search(c.model, c.features, queries, k=c.k, device=c.device, batch_size=c.batch_size,
+                             lang=c.lang, strict_languages=c.strict_languages)
     pages = (write_contact_sheets(c.html, results, c.root, embed=c.embed_images)
              if c.html is not None and c.root is not None else [])
     if quiet:
