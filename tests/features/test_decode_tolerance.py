@@ -8,28 +8,35 @@ measured values with a margin (docs/features.md); a draft that broke colours or 
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from cl2cm.errors import UserError
 from cl2cm.features.datasets import ImageDataset, list_images
 from cl2cm.features.encoders import load_encoder
 from cl2cm.models.tiny import tiny_open_clip_config
 
+REPO = Path(__file__).resolve().parents[2]
+
+
+@functools.cache
+def _bench_features():
+    """benchmarks/bench_features.py, whose photo-like JPEGs the bounds below were measured on."""
+    spec = importlib.util.spec_from_file_location("bench_features", REPO / "benchmarks" / "bench_features.py")
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    return bench
+
 
 def photos(folder: Path, n: int, size: tuple[int, int], seed: int) -> Path:
-    rng = np.random.default_rng(seed)
     folder.mkdir(parents=True, exist_ok=True)
-    w, h = size
-    for i in range(n):
-        coarse = Image.fromarray(rng.integers(0, 255, (h // 24 + 1, w // 24 + 1, 3), dtype=np.uint8))
-        img = np.asarray(coarse.resize((w, h), Image.BICUBIC), dtype=np.int16)
-        img = np.clip(img + rng.integers(-12, 12, img.shape), 0, 255).astype(np.uint8)
-        Image.fromarray(img).save(folder / f"{i:03d}.jpg", quality=90)
+    _bench_features().make_jpegs(folder, n, size, seed)
     return folder
 
 
