@@ -22,6 +22,7 @@ from cl2cm.errors import UserError
 
 DEFAULT_KS = (1, 5, 10)
 TIE_RULE_NAMES = ("pessimistic", "optimistic")  # keys of `cl2cm.retrieval.metrics.TIE_RULES` (tested)
+RANK_KERNELS = ("auto", "torch", "numba")  # how `cl2cm.retrieval.metrics` counts (`retrieval.kernels`)
 INDEX_KIND_NAMES = ("exact", "ivf")  # keys of `cl2cm.serve.index.INDEX_KINDS` (tested)
 MODEL_HELP = "Student model directory."
 FEATURES_HELP = "Feature store of the visual items."
@@ -81,6 +82,10 @@ class EvalConfig:
                         flag="--half")
     ties: str = option("pessimistic", f"{' | '.join(TIE_RULE_NAMES)}: whether a negative scoring exactly the "
                        "positive's score ranks before it.", flag="--ties", choices=TIE_RULE_NAMES)
+    rank_kernel: str = option("auto", "How ranks are counted, the same ranks either way: torch ops, or one "
+                              "compiled pass (numba, `pip install numba`), 3-4x faster on the CPU after a ~0.4 s "
+                              "load. auto: numba from 134M query×item pairs on, when installed.",
+                              flag="--rank-kernel", choices=RANK_KERNELS)
     batch_size: int = option(256, "Captions per encoder batch.", flag="--batch-size", range=AT_LEAST_1)
     out: Path | None = option(None, "Write the metrics JSON here.", flag="--out", short="-o")
     ranks: Path | None = option(None, "Write every query's rank (JSONL).", flag="--ranks")

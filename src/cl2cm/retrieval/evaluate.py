@@ -286,7 +286,7 @@ def _rank(cfg: EvalConfig, launch: StageRanks, model: Any, progress: Progress | 
                         gallery_name=f"the gallery ({_named(emb, 'gallery_emb', 'gallery_captions', 'features')})")
     ranks = compute_ranks(emb.query, emb.gallery, idx, chunk=cfg.chunk, device=device, half=cfg.half,
                           ties=cfg.ties, query_mt_emb=emb.query_mt, fuse_weight=cfg.fuse_weight,
-                          progress=task.advance, distributed=launch.collective)
+                          progress=task.advance, distributed=launch.collective, kernel=cfg.rank_kernel)
     task.close()
     metrics = rounded(retrieval_metrics(ranks, cfg.ks))  # `rounded`: what each number means, said once
     if emb.leakage is not None:

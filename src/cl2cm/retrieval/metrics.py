@@ -42,6 +42,7 @@ import torch.distributed as dist
 
 from cl2cm.config.query import DEFAULT_KS  # noqa: E402,F401
 from cl2cm.errors import UserError
+from cl2cm.retrieval import kernels
 
 #: How a negative that scores exactly the positive's score is ranked (see module docstring).
 TIE_RULES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
@@ -51,7 +52,7 @@ TIE_RULES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
 
 _CPU_BLOCK_ELEMS = 1 << 24  # 64 MB of fp32 per block on CPU
 _CUDA_BLOCK_ELEMS = 1 << 28  # at least 1 GB of fp32 per block on CUDA
-_CPU_TILE_ELEMS = 1 << 20  # 4 MB of fp32 per row tile: compare passes re-read a tile from cache
+_CPU_TILE_ELEMS = 1 << 17  # 512 KB of fp32 per row tile: the tile and its 0/1 buffer stay in a 2 MB L2
 _CPU_SMALL_PAIRS = 1 << 22  # below this many query × gallery pairs, rank on one CPU thread (see below)
 
 
@@ -182,6 +183,17 @@ def _one_thread_if_small(dev: torch.device, pairs: int) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
+def _by_item(idx_all: torch.Tensor, n_g: int) -> torch.Tensor:
+    """Caption indices grouped by item, in caption order within an item (a stable argsort of the item ids).
+
+    A stable sort has one answer; numpy gives it by radix sort when the ids fit 16 bits (0.02 ms for 5,000
+    captions, against 0.2 ms for torch's stable sort of int64).
+    """
+    if n_g <= 1 << 16:
+        return torch.from_numpy(np.argsort(idx_all.numpy().astype(np.uint16), kind="stable"))
+    return torch.argsort(idx_all, stable=True)
+
+
 def _validate_options(ties: str, chunk: int | None) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
     if ties not in TIE_RULES:
         raise UserError(f"--ties {ties!r}: expected one of {', '.join(TIE_RULES)}")
@@ -204,6 +216,7 @@ def compute_ranks(
     fuse_weight: float = 1.0,
     progress: Callable[[int], Any] | None = None,
     distributed: bool = False,
+    kernel: str = "auto",
 ) -> Ranks:
     """Exact t2v and v2t ranks of captions `query_emb` [Q, D] against visual items `gallery_emb` [G, D].
 
@@ -212,7 +225,8 @@ def compute_ranks(
     score = w·minmax(native) + (1−w)·minmax(MT), min-max per query row over the gallery. `progress(n)` is
     called with the number of query rows finished after each block. `distributed` (torchrun): this process
     scores only every WORLD_SIZE-th block and the exact counts are summed over the ranks, so every rank
-    returns the ranks one process would.
+    returns the ranks one process would. `kernel` counts with torch ops or the fused numba loop
+    (`cl2cm.retrieval.kernels`; ``auto``: numba for large CPU rankings when installed): same ranks.
     """
     beats = _validate_options(ties, chunk)
     idx_all = torch.as_tensor(query_gallery_idx, dtype=torch.long).cpu()
@@ -234,7 +248,7 @@ def compute_ranks(
         # Pre-pass: every caption's score against its own item. Captions are visited grouped by item, so each
         # sub-block needs only a few gallery columns.
         pos = torch.empty(n_q, dtype=dtype, device=dev)
-        by_item = torch.argsort(idx_all, stable=True).to(dev)
+        by_item = _by_item(idx_all, n_g).to(dev)
         sub = step if scorer.fused else max(64, min(step, 1024))
         for lo in range(0, n_q, sub):
             rows = by_item[lo:lo + sub]
@@ -243,7 +257,7 @@ def compute_ranks(
         starts = list(range(0, n_q, step))[rank::world]
         blocks = ((lo, scorer.block(slice(lo, min(lo + step, n_q)))) for lo in starts)
         return _count(blocks, pos, idx_all, n_g, step, dev, beats, ties, with_ap, progress,
-                      _sum_over_ranks if world > 1 else None)
+                      _sum_over_ranks if world > 1 else None, kernel)
 
 
 def _sum_over_ranks(x: torch.Tensor) -> torch.Tensor:
@@ -260,6 +274,7 @@ def ranks_from_scores(
     chunk: int | None = None,
     ties: str = "pessimistic",
     with_ap: bool = True,
+    kernel: str = "auto",
 ) -> Ranks:
     """The same ranks from a score matrix [Q, G] that is already there (read in row blocks, not modified)."""
     beats = _validate_options(ties, chunk)
@@ -275,7 +290,7 @@ def ranks_from_scores(
     with _one_thread_if_small(dev, n_q * n_g):
         pos = scores.gather(1, idx_dev[:, None]).squeeze(1)
         blocks = ((lo, scores[lo:lo + step]) for lo in range(0, n_q, step))
-        return _count(blocks, pos, idx_all, n_g, step, dev, beats, ties, with_ap, None)
+        return _count(blocks, pos, idx_all, n_g, step, dev, beats, ties, with_ap, None, None, kernel)
 
 
 def _thresholds(pos: torch.Tensor, idx_all: torch.Tensor, per_item: torch.Tensor, n_thr: int,
@@ -288,7 +303,7 @@ def _thresholds(pos: torch.Tensor, idx_all: torch.Tensor, per_item: torch.Tensor
     of items that have captions, and the AP only an item's own slots.
     """
     n_q, n_g = idx_all.shape[0], per_item.shape[0]
-    order = torch.argsort(idx_all, stable=True)
+    order = _by_item(idx_all, n_g)
     item = idx_all[order]
     slot = torch.arange(n_q) - (torch.cumsum(per_item, 0) - per_item)[item]
     sort_dtype = torch.float64 if pos.dtype == torch.float64 else torch.float32  # bf16/fp16 widen exactly
@@ -309,11 +324,13 @@ def _count(
     with_ap: bool,
     progress: Callable[[int], Any] | None,
     reduce: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    kernel: str = "auto",
 ) -> Ranks:
     """The counting core: per-item sorted thresholds, then every block feeds t2v rows and v2t columns.
 
     The counts are sums over blocks, so blocks may be split over processes and `reduce` sums them."""
     n_q = idx_all.shape[0]
+    fused = kernels.choose(kernel, n_q * n_g, pos.dtype, dev)  # one compiled pass instead of 1 + n_thr
     idx_dev = idx_all.to(dev)
     per_item = torch.bincount(idx_all, minlength=n_g)
     n_thr = int(per_item.max()) if with_ap else 1
@@ -327,30 +344,42 @@ def _count(
     # A block's own positive entries are compared too and their contribution taken off again (O(rows)), so
     # the block is only read: positives never count as beating a positive.
     count_dtype = torch.float32 if max(step, n_g) < 2**24 else torch.float64
-    tile = step if dev.type == "cuda" else max(1, min(step, _CPU_TILE_ELEMS // n_g))
-    hit = torch.empty((tile, n_g), dtype=count_dtype, device=dev)
-    parts = torch.empty((-(-step // tile), n_thr, n_g), dtype=count_dtype, device=dev)  # per tile, threshold
+    threads = kernels.default_threads()
+    tile = step if dev.type == "cuda" or fused else max(1, min(step, _CPU_TILE_ELEMS // n_g))
+    hit = torch.empty((0 if fused else tile, n_g), dtype=count_dtype, device=dev)
+    parts = torch.empty((0 if fused else -(-step // tile), n_thr, n_g), dtype=count_dtype, device=dev)
     t2v_hits = torch.zeros(n_q, dtype=count_dtype, device=dev)  # rows of other ranks' blocks stay 0
     v2t_beaten = torch.zeros((n_thr, n_g), dtype=torch.long, device=dev)
     thr_rows = torch.arange(0, n_thr * n_g, n_g, device=dev)[:, None]
+
+    def count_torch(s: torch.Tensor, p: torch.Tensor, own: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(per row, per threshold and item) negatives that beat it, with 1 + n_thr passes per tile."""
+        row_hits = torch.empty(s.shape[0], dtype=count_dtype, device=dev)
+        n_tiles = 0
+        for a in range(0, s.shape[0], tile):
+            st = s[a:a + tile]
+            n = st.shape[0]
+            b = hit[:n]
+            torch.sum(beats(st, p[a:a + n], out=b), 1, out=row_hits[a:a + n])
+            for k in range(n_thr):
+                torch.sum(beats(st, thresholds[k, None, :], out=b), 0, out=parts[n_tiles, k])
+            n_tiles += 1
+        row_hits -= beats(p, p).squeeze(1).to(count_dtype)  # the positive against itself
+        col = parts[0] if n_tiles == 1 else parts[:n_tiles].sum(0)
+        flat = (own[None, :] + thr_rows).view(-1)  # (threshold, own item) as one index: a 1-D index_add
+        col.view(-1).index_add_(0, flat, beats(p.t(), thresholds[:, own]).to(count_dtype).view(-1), alpha=-1)
+        return row_hits, col.long()
+
     for lo, s in blocks:
         hi = lo + s.shape[0]
         own = idx_dev[lo:hi]
         p = s.gather(1, own[:, None])  # t2v threshold straight from this block: rows are self-consistent
-        n_tiles = 0
-        for a in range(0, hi - lo, tile):
-            st = s[a:a + tile]
-            n = st.shape[0]
-            b = hit[:n]
-            torch.sum(beats(st, p[a:a + n], out=b), 1, out=t2v_hits[lo + a:lo + a + n])
-            for k in range(n_thr):
-                torch.sum(beats(st, thresholds[k, None, :], out=b), 0, out=parts[n_tiles, k])
-            n_tiles += 1
-        t2v_hits[lo:hi] -= beats(p, p).squeeze(1).to(count_dtype)  # the positive against itself
-        col = parts[0] if n_tiles == 1 else parts[:n_tiles].sum(0)
-        flat = (own[None, :] + thr_rows).view(-1)  # (threshold, own item) as one index: a 1-D index_add
-        col.view(-1).index_add_(0, flat, beats(p.t(), thresholds[:, own]).to(count_dtype).view(-1), alpha=-1)
-        v2t_beaten += col.long()
+        if fused:
+            row_hits, col_hits = kernels.count_block(s, p, own, thresholds, ties == "optimistic", threads)
+        else:
+            row_hits, col_hits = count_torch(s, p, own)
+        t2v_hits[lo:hi] = row_hits
+        v2t_beaten += col_hits
         if progress is not None:
             progress(hi - lo)
     t2v_beaten = t2v_hits.long()
