@@ -73,11 +73,23 @@ def test_compute_ranks_with_fusion_and_padding_thresholds() -> None:
         assert retrieval_metrics(a) == retrieval_metrics(b)
 
 
-def test_non_finite_scores_are_refused_by_the_fused_path_too() -> None:
-    scores, idx = tied_world(20, 6, seed=1, dtype=torch.float32)
-    scores[3, 2] = float("nan")
-    with pytest.raises(UserError, match="NaN or infinite"):
-        ranks_from_scores(scores, idx, kernel="numba")
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+@pytest.mark.parametrize("row", [3, 18])  # in the four-row sweep, and in the 0-3 rows left after it
+def test_non_finite_scores_are_refused_by_the_fused_path_too(bad: float, row: int) -> None:
+    scores, idx = tied_world(19, 6, seed=1, dtype=torch.float32)
+    scores[row, 2] = bad
+    for kernel in ("numba", "torch"):
+        with pytest.raises(UserError, match="NaN or infinite"):
+            ranks_from_scores(scores, idx, kernel=kernel)
+
+
+def test_huge_finite_scores_whose_sums_overflow_are_still_ranked() -> None:
+    """The kernel's in-pass check sums columns; an overflow of finite scores is confirmed finite, not refused."""
+    scores, idx = tied_world(40, 6, seed=4, dtype=torch.float32)
+    scores[:, 1] = 3e38  # every row: column 1 sums past float32's max
+    scores[::3, 4] = -3e38
+    fused = ranks_from_scores(scores, idx, kernel="numba")
+    assert_matches(fused, reference(scores.double().numpy(), idx.numpy(), "pessimistic"))
 
 
 def test_auto_takes_the_kernel_only_where_it_pays(monkeypatch: pytest.MonkeyPatch) -> None:

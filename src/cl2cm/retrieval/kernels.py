@@ -63,7 +63,7 @@ def _kernel(width: int) -> Callable[..., None]:
     global _loaded
     import numba
 
-    def count(s: Any, p: Any, own: Any, thr: Any, rows: Any, cols: Any) -> None:
+    def count(s: Any, p: Any, own: Any, thr: Any, rows: Any, cols: Any, sums: Any) -> None:
         n_rows, n_cols = s.shape
         i = 0
         while i + 4 <= n_rows:  # four rows per sweep: each threshold and count is loaded once for four scores
@@ -76,6 +76,7 @@ def _kernel(width: int) -> Callable[..., None]:
                 c1 += np.int32(v1 >= p1)
                 c2 += np.int32(v2 >= p2)
                 c3 += np.int32(v3 >= p3)
+                sums[j] += (v0 + v1) + (v2 + v3)
                 for k in range(width):
                     t = thr[k, j]
                     cols[k, j] += np.int32(v0 >= t) + np.int32(v1 >= t) + np.int32(v2 >= t) + np.int32(v3 >= t)
@@ -86,6 +87,7 @@ def _kernel(width: int) -> Callable[..., None]:
             for j in range(n_cols):
                 v = row[j]
                 c += np.int32(v >= pr)
+                sums[j] += v
                 for k in range(width):
                     cols[k, j] += np.int32(v >= thr[k, j])
             rows[r] = c
@@ -106,13 +108,17 @@ def _kernel(width: int) -> Callable[..., None]:
 
 
 def count_block(s: torch.Tensor, p: torch.Tensor, own: torch.Tensor, thresholds: torch.Tensor, strict: bool,
-                threads: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(per row: negatives that beat the row's `p`; per threshold and item: negatives that beat it).
+                threads: int) -> tuple[torch.Tensor, torch.Tensor, bool]:
+    """(per row: negatives that beat the row's `p`; per threshold and item: negatives that beat it; whether
+    the scores may all be finite).
 
     `s` [R, G] scores, `p` [R] or [R, 1] each row's positive score, `own` [R] its item (column), and
     `thresholds` [K, G], all on the CPU, scores in fp32/fp64. A row's own entry is a negative neither for
     the row nor for its item's thresholds (as in the torch path). `strict` counts ``>`` (optimistic ties)
-    as ``>=`` against the next float up: the same test for finite scores and the -inf padding.
+    as ``>=`` against the next float up: the same test for finite scores and the -inf padding. The last
+    value comes from column sums made in the same pass (a NaN or inf makes its column's sum NaN or inf;
+    so can an overflow of finite scores, so a caller confirms a False with an exact check): it saves the
+    separate pass over the block that the check would cost (~0.7 ms of 3-4 at 5,000 × 1,000).
     """
     a = np.ascontiguousarray(s.numpy())
     up = (lambda x: torch.nextafter(x, torch.tensor(torch.inf, dtype=x.dtype))) if strict else (lambda x: x)
@@ -123,6 +129,7 @@ def count_block(s: torch.Tensor, p: torch.Tensor, own: torch.Tensor, thresholds:
     rows = np.zeros(n_rows, dtype=np.int32)
     parts = max(1, min(threads, n_rows, (n_rows * n_cols) // _THREAD_PAIRS))
     bounds = [n * n_rows // parts for n in range(parts + 1)]
+    sums = np.zeros((parts, n_cols), dtype=a.dtype)
     groups = []
     for g in range(0, thr.shape[0], _WIDTH):
         t = np.ascontiguousarray(thr[g:g + _WIDTH])
@@ -133,7 +140,7 @@ def count_block(s: torch.Tensor, p: torch.Tensor, own: torch.Tensor, thresholds:
         def run(n: int, t: np.ndarray = t, out: np.ndarray = out, rows_out: np.ndarray = rows_out,
                 kernel: Callable[..., None] = kernel) -> None:
             lo, hi = bounds[n], bounds[n + 1]
-            kernel(a[lo:hi], pv[lo:hi], ov[lo:hi], t, rows_out[lo:hi], out[n])
+            kernel(a[lo:hi], pv[lo:hi], ov[lo:hi], t, rows_out[lo:hi], out[n], sums[n])
 
         if parts == 1:
             run(0)
@@ -142,7 +149,7 @@ def count_block(s: torch.Tensor, p: torch.Tensor, own: torch.Tensor, thresholds:
                 list(pool.map(run, range(parts)))
         groups.append(out[0] if parts == 1 else out.sum(0, dtype=np.int64))
     cols = groups[0] if len(groups) == 1 else np.concatenate(groups)
-    return torch.from_numpy(rows), torch.from_numpy(cols)
+    return torch.from_numpy(rows), torch.from_numpy(cols), bool(np.isfinite(sums).all())
 
 
 def load(n_thresholds: int, dtype: torch.dtype = torch.float32) -> None:

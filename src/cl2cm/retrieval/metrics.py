@@ -282,7 +282,6 @@ def ranks_from_scores(
     if scores.ndim != 2:
         raise UserError(f"scores must be a [queries, gallery] matrix, got {tuple(scores.shape)}")
     _check_index(idx_all, scores.shape[0], scores.shape[1])
-    _check_finite(scores, "scores")
     dev = scores.device
     n_q, n_g = scores.shape
     step = min(chunk or default_chunk(n_g, dev), n_q)
@@ -290,7 +289,8 @@ def ranks_from_scores(
     with _one_thread_if_small(dev, n_q * n_g):
         pos = scores.gather(1, idx_dev[:, None]).squeeze(1)
         blocks = ((lo, scores[lo:lo + step]) for lo in range(0, n_q, step))
-        return _count(blocks, pos, idx_all, n_g, step, dev, beats, ties, with_ap, None, None, kernel)
+        return _count(blocks, pos, idx_all, n_g, step, dev, beats, ties, with_ap, None, None, kernel, check=True,
+                      pos_in_blocks=True)
 
 
 def _thresholds(pos: torch.Tensor, idx_all: torch.Tensor, per_item: torch.Tensor, n_thr: int,
@@ -325,10 +325,14 @@ def _count(
     progress: Callable[[int], Any] | None,
     reduce: Callable[[torch.Tensor], torch.Tensor] | None = None,
     kernel: str = "auto",
+    check: bool = False,
+    pos_in_blocks: bool = False,
 ) -> Ranks:
     """The counting core: per-item sorted thresholds, then every block feeds t2v rows and v2t columns.
 
-    The counts are sums over blocks, so blocks may be split over processes and `reduce` sums them."""
+    The counts are sums over blocks, so blocks may be split over processes and `reduce` sums them. `check`:
+    the blocks are the user's scores, refused if not finite (the fused kernel checks in its own pass).
+    `pos_in_blocks`: `pos` was read from these very blocks, so a block's positives need no second gather."""
     n_q = idx_all.shape[0]
     fused = kernels.choose(kernel, n_q * n_g, pos.dtype, dev)  # one compiled pass instead of 1 + n_thr
     idx_dev = idx_all.to(dev)
@@ -373,10 +377,15 @@ def _count(
     for lo, s in blocks:
         hi = lo + s.shape[0]
         own = idx_dev[lo:hi]
-        p = s.gather(1, own[:, None])  # t2v threshold straight from this block: rows are self-consistent
+        # the t2v threshold straight from this block: rows are self-consistent
+        p = pos[lo:hi, None] if pos_in_blocks else s.gather(1, own[:, None])
         if fused:
-            row_hits, col_hits = kernels.count_block(s, p, own, thresholds, ties == "optimistic", threads)
+            row_hits, col_hits, finite = kernels.count_block(s, p, own, thresholds, ties == "optimistic", threads)
+            if check and not finite:
+                _check_finite(s, "scores")
         else:
+            if check:
+                _check_finite(s, "scores")
             row_hits, col_hits = count_torch(s, p, own)
         t2v_hits[lo:hi] = row_hits
         v2t_beaten += col_hits
