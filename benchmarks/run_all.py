@@ -38,6 +38,9 @@ def headline(name: str, data: object) -> list[tuple[str, str, str]]:
                     sampled = " (peer extrapolated from a sample)" if f"{peer}_sample" in r else ""
                     rows.append((f"eval ranks {r['scale']}", f"{r[f'{peer}_rank_ratio']:.1f}×",
                                  f"vs {label}; end to end {r[f'{peer}_e2e_ratio']:.1f}×{sampled}"))
+            if "loop_fused_ratio" in r:
+                rows.append((f"eval ranks {r['scale']}", f"{r['loop_fused_ratio']:.1f}×",
+                             f"--rank-kernel numba (fused) vs NRCCR argsort loop; {r['fused_note']}"))
     elif name == "translate":
         for r in data["rows"][1:]:  # type: ignore[index]
             rows.append((f"translate {data['captions']:,} captions", f"{r['speedup']:.2f}×",  # type: ignore[index]

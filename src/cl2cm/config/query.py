@@ -83,7 +83,7 @@ class EvalConfig:
     ties: str = option("pessimistic", f"{' | '.join(TIE_RULE_NAMES)}: whether a negative scoring exactly the "
                        "positive's score ranks before it.", flag="--ties", choices=TIE_RULE_NAMES)
     rank_kernel: str = option("auto", "How ranks are counted, the same ranks either way: torch ops, or one "
-                              "compiled pass (numba, `pip install numba`), 3-4x faster on the CPU after a ~0.4 s "
+                              "compiled pass (numba, `pip install numba`), 3-9x faster on the CPU after a ~0.4 s "
                               "load. auto: numba from 134M query×item pairs on, when installed.",
                               flag="--rank-kernel", choices=RANK_KERNELS)
     batch_size: int = option(256, "Captions per encoder batch.", flag="--batch-size", range=AT_LEAST_1)

@@ -6,9 +6,10 @@ compiled loop reads each score once and makes all 1 + n_thr comparisons in regis
 It compares the same float values with the same `>=` as the torch path, so the counts, and with them every
 rank, are the same integers; `tests/retrieval/test_kernels.py` checks both against each other.
 
-numba is optional (`pip install 'cl2cm[fast]'`). A process pays a one-time load for it (the import, and the
-compiled kernel read from numba's on-disk cache; the first run on a machine compiles, ~1 s), so ``auto``
-takes it only for rankings large enough to gain more than that, or once it is loaded anyway.
+numba is optional (`pip install 'cl2cm[fast]'`). A process pays a one-time load for it, 0.35-0.45 s here
+(the import, and the compiled kernel read from numba's on-disk cache; the first run on a machine compiles,
+~0.4 s per number of captions per item), so ``auto`` takes it only for rankings large enough to gain more
+than that, or once it is loaded anyway.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from __future__ import annotations
 import importlib.util
 import os
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from typing import Any
 
@@ -26,8 +26,8 @@ import torch
 from cl2cm.config.query import RANK_KERNELS
 from cl2cm.errors import UserError
 
-#: ``auto`` takes the fused kernel from this many query × gallery pairs on: where the torch path's time
-#: (~3-4 ns a pair with 5 captions per item, one thread, 2026-12-07) exceeds the kernel's per-process load.
+#: ``auto`` takes the fused kernel from this many query × gallery pairs on: where what it saves (the torch
+#: path ~3.5 ns a pair, the kernel ~0.5, 5 captions per item, one thread, 2026-12-07) exceeds its load.
 AUTO_PAIRS = 1 << 27
 _WIDTH = 8  # thresholds per kernel call: a kernel is compiled for each width 1..8, more go in groups
 _THREAD_PAIRS = 1 << 20  # a block is split over threads from this many pairs on
@@ -145,6 +145,8 @@ def count_block(s: torch.Tensor, p: torch.Tensor, own: torch.Tensor, thresholds:
         if parts == 1:
             run(0)
         else:
+            from concurrent.futures import ThreadPoolExecutor
+
             with ThreadPoolExecutor(parts) as pool:
                 list(pool.map(run, range(parts)))
         groups.append(out[0] if parts == 1 else out.sum(0, dtype=np.int64))
