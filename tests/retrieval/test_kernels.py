@@ -41,6 +41,15 @@ def test_fused_equals_reference_with_heavy_ties(ties: str, dtype: torch.dtype, n
     assert_same(fused, ranks_from_scores(scores, idx, ties=ties, kernel="torch"))
 
 
+def test_scores_with_autograd_and_transposed_layouts() -> None:
+    """A score matrix that requires grad, or is a transposed view, is read as is (no numpy() error, no copy
+    semantics leaking into the counts)."""
+    scores, idx = tied_world(50, 9, seed=7, dtype=torch.float32)
+    expected = ranks_from_scores(scores, idx, kernel="torch")
+    assert_same(ranks_from_scores(scores.clone().requires_grad_(), idx, kernel="numba"), expected)
+    assert_same(ranks_from_scores(scores.t().contiguous().t(), idx, kernel="numba"), expected)
+
+
 @pytest.mark.parametrize("chunk", [1, 3, 64, None])
 def test_fused_blocks_and_threads_give_the_same_counts(chunk: int | None, monkeypatch: pytest.MonkeyPatch) -> None:
     """Several blocks, and each block split over threads (a low split threshold), still sum to the same ranks."""
