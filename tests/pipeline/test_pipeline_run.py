@@ -282,3 +282,29 @@ def test_without_cl2cm_on_path_the_script_and_the_next_commands_still_run(
     monkeypatch.setattr(sys, "argv", [str(exe)])
     prog = launcher()  # what the next-step lines call it: the path it was started by
     assert prog != "cl2cm" and (Path.cwd() / prog).resolve() == exe.resolve()
+
+
+def test_a_path_spelled_another_way_is_the_same_option(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stage recorded with absolute paths (the demo's `--out /abs/dir`) and planned again with relative ones
+    from another working directory is unchanged; a real change of a value or a path is still one."""
+    from cl2cm.pipeline.plan import Stage
+    from cl2cm.pipeline.run import _changed
+
+    (tmp_path / "run" / "mt").mkdir(parents=True)
+    (tmp_path / "run" / "train.en.jsonl").write_text("{}\n")
+    recorded = {"argv": ["translate", str(tmp_path / "run" / "train.en.jsonl"), "--to", "de", "--out",
+                         str(tmp_path / "run" / "mt")], "inputs": {}}
+    monkeypatch.chdir(tmp_path)
+
+    def stage(*argv: str) -> Stage:
+        return Stage("translate", list(argv), tmp_path / "run" / "mt" / "manifest.json", tmp_path / "run" / "mt")
+
+    assert _changed(stage("translate", "run/train.en.jsonl", "--to", "de", "--out", "run/mt", "--quiet"),
+                    recorded) is None
+    (tmp_path / "de").mkdir()  # a folder named like a value: both sides read it the same way
+    assert _changed(stage("translate", "run/train.en.jsonl", "--to", "de", "--out", "run/mt"), recorded) is None
+    assert "now fr" in _changed(stage("translate", "run/train.en.jsonl", "--to", "fr", "--out", "run/mt"),
+                                recorded)
+    (tmp_path / "other").mkdir()
+    assert "other options" in _changed(stage("translate", "run/train.en.jsonl", "--to", "de", "--out", "other"),
+                                       recorded)

@@ -14,6 +14,7 @@ the sha256 of what it reads (the user's files and the manifests of the stages be
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 from collections.abc import Callable
@@ -91,10 +92,19 @@ def read_state(out: Path) -> dict[str, Any]:
         raise UserError("is not a pipeline state file (delete it to start the run afresh)", path=path) from None
 
 
+def _same_file_spelling(argv: list[str]) -> list[str]:
+    """Each argument that names an existing file or folder as its real path: `/abs/run/mt` recorded by one
+    run and `run/mt` planned by the next (another working directory, or the demo's absolute --out) are
+    the same option. Anything else (values, paths not there yet) compares as written."""
+    return [os.path.realpath(a) if a and os.path.exists(a) else a for a in argv]
+
+
 def _changed(stage: Stage, record: dict[str, Any]) -> str | None:
     """What differs between a stage's record and what it would run now, in words (None: nothing)."""
-    if record.get("argv") != _compared(stage.argv):
-        old, new = record.get("argv") or [], _compared(stage.argv)
+    recorded = record.get("argv")
+    old = _same_file_spelling(recorded if isinstance(recorded, list) else [])
+    new = _same_file_spelling(_compared(stage.argv))
+    if not isinstance(recorded, list) or old != new:
         gone = [a for a in old if a not in new][:4]
         added = [a for a in new if a not in old][:4]
         detail = "; ".join(x for x in (f"was {' '.join(gone)}" if gone else "",

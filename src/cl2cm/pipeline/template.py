@@ -68,6 +68,7 @@ encoder = "bert-base-multilingual-cased"   # text encoder (HF name or local fold
 
 [eval]
 # ties = "pessimistic"
+# rank_kernel = "auto"        # auto | torch | numba (pip install numba): the same ranks, numba faster on CPU
 """
 
 
