@@ -168,3 +168,25 @@ def test_shards_partition_chunks() -> None:
     owned = [my_chunks(10, (i, 3)) for i in range(3)]
     assert sorted(c for o in owned for c in o) == list(range(10))
     assert [len(r) for r in chunk_ranges(10, 4)] == [4, 4, 2]
+
+
+def test_the_same_tensors_and_metadata_give_the_same_bytes(tmp_path: Path) -> None:
+    """safetensors' writer orders metadata keys at random (a Rust HashMap): a model's file (format + digest)
+    came out two ways, about one save in two. Twelve saves must now be one file, loadable and self-checking."""
+    from safetensors import safe_open
+
+    from cl2cm.artifacts.store import load_safetensors, save_safetensors
+
+    tensors = {"w": torch.arange(6.0).reshape(2, 3), "h": torch.ones(4, dtype=torch.bfloat16)}
+    path = tmp_path / "m.safetensors"
+    seen = set()
+    for _ in range(12):
+        save_safetensors(path, tensors, metadata={"format": "pt", "zé": "ü", "a": "1"})
+        seen.add(path.read_bytes())
+    assert len(seen) == 1
+    assert all(torch.equal(load_safetensors(path)[k], v) for k, v in tensors.items())
+    raw = path.read_bytes()
+    header = json.loads(raw[8:8 + int.from_bytes(raw[:8], "little")])
+    assert list(header["__metadata__"]) == sorted(header["__metadata__"])  # the file's own order
+    with safe_open(str(path), "pt") as fh:
+        assert fh.metadata()["zé"] == "ü"

@@ -63,11 +63,34 @@ def save_safetensors(path: str | Path, tensors: dict[str, torch.Tensor], metadat
             if code is None:
                 raise
             raise OSError(int(code[1]), os.strerror(int(code[1])), str(path)) from exc
+        _sort_metadata(tmp)
         give_default_mode(tmp)  # save_file creates 0600 whatever the umask
         tmp.replace(path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _sort_metadata(path: Path) -> None:
+    """Rewrite the header's metadata with its keys sorted, in place (the same bytes, another order).
+
+    safetensors' writer keeps the metadata in a Rust HashMap, whose order changes from map to map: the same
+    tensors with two metadata keys (a model's ``format`` and our digest) came out as two different files,
+    about one save in two. Sorted keys make a saved model, and a rerun's, the same bytes.
+    """
+    with open(path, "r+b") as fh:
+        (size,) = struct.unpack("<Q", fh.read(8))
+        raw = fh.read(size)
+        header = json.loads(raw)
+        meta = header.get("__metadata__")
+        if not isinstance(meta, dict) or len(meta) < 2:
+            return
+        header["__metadata__"] = dict(sorted(meta.items()))
+        out = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
+        if len(out) > size or json.loads(out + b" " * (size - len(out))) != json.loads(raw):
+            return  # a header this serialisation does not reproduce: leave the file as written
+        fh.seek(8)
+        fh.write(out + b" " * (size - len(out)))
 
 
 def load_safetensors(path: str | Path, device: str = "cpu") -> dict[str, torch.Tensor]:
