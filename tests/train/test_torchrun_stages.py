@@ -92,7 +92,11 @@ def test_extract_features_under_torchrun_equals_one_process(tmp_path: Path, tiny
     same_artifact(tmp_path / "one", tmp_path / "two", ["features.safetensors", "ids.txt", "skipped.jsonl"])
 
 
-def test_eval_under_torchrun_splits_queries_and_gives_identical_metrics(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kernel", ["torch", "numba"])
+def test_eval_under_torchrun_splits_queries_and_gives_identical_metrics(tmp_path: Path, kernel: str) -> None:
+    """Two ranks (with either counting kernel) write what one process with the torch kernel writes."""
+    if kernel == "numba":
+        pytest.importorskip("numba")
     from cl2cm.artifacts.manifest import Manifest
     from cl2cm.artifacts.store import save_store
 
@@ -107,7 +111,8 @@ def test_eval_under_torchrun_splits_queries_and_gives_identical_metrics(tmp_path
     args = ["eval", "--query-emb", str(tmp_path / "q"), "--gallery-emb", str(tmp_path / "g"), "--query-block", "64",
             "--device", "cpu", "--recall-at", "1,5,10,50"]
     cl2cm([*args, "--out", str(tmp_path / "m1.json"), "--ranks", str(tmp_path / "r1.jsonl")])
-    proc = cl2cm([*args, "--out", str(tmp_path / "m2.json"), "--ranks", str(tmp_path / "r2.jsonl")], nproc=2)
+    proc = cl2cm([*args, "--out", str(tmp_path / "m2.json"), "--ranks", str(tmp_path / "r2.jsonl"), "--rank-kernel",
+                  kernel], nproc=2)
     assert (tmp_path / "m1.json").read_bytes() == (tmp_path / "m2.json").read_bytes()
     assert (tmp_path / "r1.jsonl").read_bytes() == (tmp_path / "r2.jsonl").read_bytes()
     assert proc.stdout.count("SumR") == 1  # one table, from rank 0
