@@ -31,8 +31,11 @@ def eval_cmd(*, config: EvalConfig, quiet: QuietOpt = False) -> None:
 
         cl2cm eval --model runs/student --captions test.de --captions test.fr --features runs/feats/test --out m.json
 
+        cl2cm eval --query-emb runs/emb/queries --gallery-emb runs/emb/gallery --rank-kernel numba
+
     t2v ranks each caption's visual item among the gallery; v2t ranks each item's best caption among all
-    captions. Ranks are exact (counted, not sorted) in blocks of --query-block query rows on CPU or CUDA.
+    captions. Ranks are exact (counted, not sorted) in blocks of --query-block query rows on CPU or CUDA;
+    --rank-kernel numba (pip install numba) counts them in one compiled pass, the same ranks, faster on the CPU.
     """
     with paused_gc():  # imports, model and ranking: ~1 s less of collector passes on the demo
         from cl2cm.retrieval.evaluate import run_eval  # torch only when the command runs
