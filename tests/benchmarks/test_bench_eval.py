@@ -7,14 +7,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+from needs import need_numba
 
 REPO = Path(__file__).resolve().parents[1].parent
 SCRIPT = REPO / "benchmarks" / "bench_eval.py"
 
 
 def test_tiny_run_compares_every_method_and_reports_the_fused_kernel(tmp_path: Path) -> None:
-    pytest.importorskip("numba")
+    need_numba()
     out = tmp_path / "e.json"
     run = subprocess.run([sys.executable, str(SCRIPT), "--scales", "300x60", "--repeat", "2", "--clipb-sample",
                           "100", "--json", str(out)], capture_output=True, text=True, timeout=300)

@@ -10,8 +10,9 @@ from test_metrics import assert_matches, reference  # tests/retrieval is on sys.
 from cl2cm.errors import UserError
 from cl2cm.retrieval import kernels
 from cl2cm.retrieval.metrics import compute_ranks, ranks_from_scores, retrieval_metrics
+from needs import need_numba
 
-pytest.importorskip("numba")
+need_numba()
 
 FIELDS = ("t2v", "v2t", "v2t_items", "t2v_ap", "v2t_ap")
 

@@ -18,6 +18,7 @@ import torch
 
 from cl2cm.distributed import StageRanks, stage_ranks
 from cl2cm.errors import UserError
+from needs import need_numba
 
 REPO = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "PYTHONPATH": str(REPO / "src"), "OMP_NUM_THREADS": "1"}
@@ -96,7 +97,7 @@ def test_extract_features_under_torchrun_equals_one_process(tmp_path: Path, tiny
 def test_eval_under_torchrun_splits_queries_and_gives_identical_metrics(tmp_path: Path, kernel: str) -> None:
     """Two ranks (with either counting kernel) write what one process with the torch kernel writes."""
     if kernel == "numba":
-        pytest.importorskip("numba")
+        need_numba()
     from cl2cm.artifacts.manifest import Manifest
     from cl2cm.artifacts.store import save_store
 
