@@ -308,3 +308,50 @@ def test_a_path_spelled_another_way_is_the_same_option(tmp_path: Path, monkeypat
     (tmp_path / "other").mkdir()
     assert "other options" in _changed(stage("translate", "run/train.en.jsonl", "--to", "de", "--out", "other"),
                                        recorded)
+
+
+def test_a_run_recorded_from_another_folder_is_unchanged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Relative paths are recorded with the folder they were typed in: `runs/x` from the project folder and
+    `../runs/x` from a folder below it are the same; a moved project (same relative spelling) is unchanged
+    too, while a changed input file or another file under the same spelling is still refused."""
+    from cl2cm.pipeline.plan import Stage
+    from cl2cm.pipeline.run import _changed, _fingerprints
+
+    project = tmp_path / "project"
+    (project / "run" / "mt").mkdir(parents=True)
+    (project / "sub").mkdir()
+    captions = project / "run" / "train.en.jsonl"
+    captions.write_text('{"id": "0"}\n')
+
+    def stage(*argv: str) -> Stage:
+        return Stage("translate", ["translate", *argv], project / "run" / "mt" / "manifest.json",
+                     project / "run" / "mt", inputs=[Path(argv[0])])
+
+    monkeypatch.chdir(project)
+    first = stage("run/train.en.jsonl", "--out", "run/mt")
+    recorded = {"argv": first.argv, "inputs": _fingerprints(first.inputs), "cwd": str(project)}
+    monkeypatch.chdir(project / "sub")
+    assert _changed(stage("../run/train.en.jsonl", "--out", "../run/mt"), recorded) is None
+    assert _changed(stage(str(captions), "--out", str(project / "run" / "mt")), recorded) is None
+    # without the recorded folder (a state written before it was recorded) `run/...` is read from here
+    legacy = {k: v for k, v in recorded.items() if k != "cwd"}
+    assert "other options" in _changed(stage("../run/train.en.jsonl", "--out", "../run/mt"), legacy)
+
+    moved = tmp_path / "moved"
+    project.rename(moved)
+    monkeypatch.chdir(moved)
+    assert _changed(stage("run/train.en.jsonl", "--out", "run/mt"), recorded) is None
+    (moved / "run" / "train.en.jsonl").write_text('{"id": "1"}\n')
+    assert "other inputs (run/train.en.jsonl changed since)" in _changed(
+        stage("run/train.en.jsonl", "--out", "run/mt"), recorded)
+
+
+@pytest.mark.parametrize("text", ["{", "[]", '{"stages": []}', '{"stages": {"translate": [1]}}',
+                                  '{"stages": {"translate": "argv"}}'])
+def test_a_hand_edited_state_file_is_one_line(tmp_path: Path, text: str) -> None:
+    from cl2cm.errors import UserError
+    from cl2cm.pipeline.run import STATE_FILE, read_state
+
+    (tmp_path / STATE_FILE).write_text(text)
+    with pytest.raises(UserError, match="is not a pipeline state file"):
+        read_state(tmp_path)

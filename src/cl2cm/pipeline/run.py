@@ -85,35 +85,49 @@ def read_state(out: Path) -> dict[str, Any]:
     try:
         state = json.loads(path.read_text(encoding="utf-8"))
         stages = state["stages"]
-        if not isinstance(stages, dict):
+        if not isinstance(stages, dict) or not all(isinstance(r, dict) for r in stages.values()):
             raise TypeError
         return stages
     except (ValueError, KeyError, TypeError):
         raise UserError("is not a pipeline state file (delete it to start the run afresh)", path=path) from None
 
 
-def _same_file_spelling(argv: list[str]) -> list[str]:
-    """Each argument that names an existing file or folder as its real path: `/abs/run/mt` recorded by one
-    run and `run/mt` planned by the next (another working directory, or the demo's absolute --out) are
-    the same option. Anything else (values, paths not there yet) compares as written."""
-    return [os.path.realpath(a) if a and os.path.exists(a) else a for a in argv]
+def _real(arg: str, cwd: str) -> str:
+    """An argument that names an existing file or folder (a relative one under `cwd`) as its real path."""
+    path = os.path.join(cwd, arg) if arg else arg
+    return os.path.realpath(path) if arg and os.path.exists(path) else arg
+
+
+def _differing(old: list[str], old_cwd: str, new: list[str]) -> tuple[list[str], list[str]]:
+    """The arguments of a recorded command (run from `old_cwd`) and of the planned one (run from here) that
+    differ. A path is the same option however it is spelled: `/abs/run/mt` recorded by one run and `run/mt`
+    planned by the next, or `runs/x` recorded from the project folder and `../runs/x` planned from a folder
+    below it. Anything else (values, paths not there) compares as written, so a moved project whose
+    relative spellings are unchanged is unchanged too."""
+    here = os.getcwd()
+    if len(old) != len(new):
+        return [a for a in old if a not in new], [a for a in new if a not in old]
+    pairs = [(a, b) for a, b in zip(old, new, strict=True) if a != b and _real(a, old_cwd) != _real(b, here)]
+    return [a for a, _ in pairs], [b for _, b in pairs]
 
 
 def _changed(stage: Stage, record: dict[str, Any]) -> str | None:
     """What differs between a stage's record and what it would run now, in words (None: nothing)."""
     recorded = record.get("argv")
-    old = _same_file_spelling(recorded if isinstance(recorded, list) else [])
-    new = _same_file_spelling(_compared(stage.argv))
-    if not isinstance(recorded, list) or old != new:
-        gone = [a for a in old if a not in new][:4]
-        added = [a for a in new if a not in old][:4]
-        detail = "; ".join(x for x in (f"was {' '.join(gone)}" if gone else "",
-                                        f"now {' '.join(added)}" if added else "") if x)
+    cwd = record.get("cwd")
+    old = recorded if isinstance(recorded, list) and all(isinstance(a, str) for a in recorded) else None
+    gone, added = _differing(old or [], cwd if isinstance(cwd, str) else os.getcwd(), _compared(stage.argv))
+    if old is None or gone or added:
+        detail = "; ".join(x for x in (f"was {' '.join(gone[:4])}" if gone else "",
+                                        f"now {' '.join(added[:4])}" if added else "") if x)
         return f"other options ({detail or 'their order'})"
-    now = _fingerprints([Path(p) for p in record.get("inputs", {})])
-    differ = [p for p, sha in record.get("inputs", {}).items() if now.get(p) != sha]
-    if differ:
-        return f"other inputs ({differ[0]} changed since)"
+    inputs = record.get("inputs")
+    shas = list(inputs.values()) if isinstance(inputs, dict) else []
+    # the same command reads the same files: compare their digests now, as the planned command spells them
+    now = list(_fingerprints(stage.inputs).items())
+    differ = [p for (p, sha), old_sha in zip(now, shas, strict=False) if sha != old_sha]
+    if differ or len(now) != len(shas):
+        return f"other inputs ({differ[0] if differ else 'their number'} changed since)"
     return None
 
 
@@ -183,6 +197,8 @@ def run_locked(cfg: PipelineConfig, out: Path, run_cli: Callable[[list[str]], No
             else:
                 p.stage.output.unlink(missing_ok=True)
             records.pop(p.stage.name, None)
+        elif p.stage.name in records:  # a record from before folders were recorded matched from here
+            records[p.stage.name].setdefault("cwd", os.getcwd())
     _write_state(out, cfg, records)
     atomic_write_text(out / "commands.sh", commands_script([p.stage for p in planned], before, title, cfg.threads),
                       executable=True)
@@ -192,7 +208,7 @@ def run_locked(cfg: PipelineConfig, out: Path, run_cli: Callable[[list[str]], No
         if p.state == "done":
             continue
         stage = p.stage
-        records[stage.name] = {"argv": _compared(stage.argv), "inputs": _fingerprints(stage.inputs)}
+        records[stage.name] = {"argv": _compared(stage.argv), "inputs": _fingerprints(stage.inputs), "cwd": os.getcwd()}
         _write_state(out, cfg, records)
         if stage.builtin:  # the seeded split
             t = time.perf_counter()
