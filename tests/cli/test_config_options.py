@@ -136,3 +136,35 @@ def test_fields_keep_their_defaults_on_the_command_line() -> None:
             if f.default is dataclasses.MISSING or f.metadata.get("cli") is not None:
                 continue
             assert options[f.metadata["flag"]].default == f.default, (command, f.name)
+
+
+@pytest.mark.parametrize(("command", "flag", "value", "says"), [
+    ("train-teacher", "--lr", "inf", "it must be > 0 and finite."),
+    ("train-teacher", "--warmup", "inf", "it must be >= 0 and finite."),
+    ("train-teacher", "--temperature", "inf", "it must be > 0 and finite."),
+    ("distill", "--weight-decay", "-inf", "it must be >= 0 and finite."),
+    ("distill", "--head-lr", "inf", "it must be > 0 and finite."),
+    ("train-teacher", "--dim", "99999999", "it must be >= 1 and <= 65536."),
+    ("distill", "--hidden", "999999999", "it must be >= 1 and <= 65536."),
+    ("train-teacher", "--ot-iters", "100000000", "it must be >= 1 and <= 10000."),
+    ("demo", "--image-size", "100000", "it must be >= 32 and <= 2048."),
+])
+def test_infinite_or_absurd_numbers_are_refused_while_parsing(command: str, flag: str, value: str, says: str,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """An infinite learning rate trained a model of NaNs (exit 0); --dim 99999999 was an allocator traceback."""
+    with pytest.raises(SystemExit) as e:
+        main([command, flag, value])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"cl2cm: error: {command}: Invalid value for '{flag}': {value} is out of range: {says}")
+    assert err.count("\n") == 1
+
+
+def test_the_library_refuses_what_the_parser_refuses() -> None:
+    """One validator: a config built in Python with an infinite value gets the same words."""
+    from cl2cm.config import check_fields
+    from cl2cm.config.train import TrainConfig
+    from cl2cm.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="lr inf: must be > 0 and finite"):
+        check_fields(TrainConfig(lr=float("inf")))

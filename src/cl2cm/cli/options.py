@@ -33,8 +33,9 @@ class RangeCheck:
 
     def __call__(self, value: Any) -> Any:
         for v in value if isinstance(value, (list, tuple)) else [value]:
-            if v is not None and not self.range.contains(v):
-                raise typer.BadParameter(f"{number(v)} is out of range: it must be {self.range}.")
+            why = self.range.refusal(v) if v is not None else None
+            if why is not None:
+                raise typer.BadParameter(f"{number(v)} is out of range: it {why}.")
         return value
 
 

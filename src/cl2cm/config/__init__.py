@@ -10,6 +10,7 @@ any work. The modules of this package import neither torch nor transformers (nor
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import MISSING, dataclass, field, fields, is_dataclass
 from typing import Any
@@ -21,7 +22,8 @@ REQUIRED: Any = MISSING  # `option(REQUIRED, ...)`: a required flag (the datacla
 
 @dataclass(frozen=True)
 class Range:
-    """The numbers a field accepts: `Range(0, 1, high_open=True)` is [0, 1). NaN is in no range.
+    """The numbers a field accepts: `Range(0, 1, high_open=True)` is [0, 1). NaN and ±inf are in no range
+    (an infinite learning rate, warm-up or temperature trains a model of NaNs).
 
     Open ends (`low_open`) cover the "strictly positive" settings (temperatures, learning rates).
     """
@@ -40,11 +42,18 @@ class Range:
         return " and ".join(parts)
 
     def contains(self, value: float) -> bool:
-        if value != value:  # NaN
+        if not math.isfinite(value):
             return False
         if self.low is not None and (value < self.low or (self.low_open and value == self.low)):
             return False
         return not (self.high is not None and (value > self.high or (self.high_open and value == self.high)))
+
+
+    def refusal(self, value: float) -> str | None:
+        """Why `value` is outside (None: it is inside), as the end of a sentence."""
+        if self.contains(value):
+            return None
+        return f"must be {self}" + (" and finite" if math.isinf(value) else "")
 
 
 def number(value: float) -> str:
@@ -57,6 +66,7 @@ AT_LEAST_1 = Range(1)  # counts: epochs, batch sizes, chunk sizes, beams
 NON_NEGATIVE = Range(0)  # weights of optional loss terms (0 = off), workers
 FRACTION = Range(0, 1, high_open=True)  # dropout and noise probabilities: [0, 1)
 SEED_RANGE = Range(0, 2**63 - 1)
+WIDTH = Range(1, 2**16)  # joint dimensions and head widths: beyond it the weights alone outgrow memory
 DEVICE_HELP = "auto | cpu | cuda (auto: CUDA when present)."
 SEED_HELP = "Random seed: the same seed gives the same artifact."
 
@@ -109,8 +119,9 @@ def check_value(f: dataclasses.Field, value: Any) -> str | None:
         return None
     values = value if isinstance(value, (list, tuple)) else [value]
     for v in values:
-        if rng is not None and isinstance(v, (int, float)) and not rng.contains(v):
-            return f"must be {rng}"
+        why = rng.refusal(v) if rng is not None and isinstance(v, (int, float)) else None
+        if why is not None:
+            return why
         if choices is not None and v not in choices:
             return f"expected one of {', '.join(choices)}"
     return None

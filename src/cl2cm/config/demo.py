@@ -44,7 +44,7 @@ class DemoConfig:
                       range=AT_LEAST_1)
     test: int = option(DEFAULT_SIZES["test"], "Test images (en + gold de/fr captions).", flag="--test",
                        range=AT_LEAST_1)
-    image_size: int = option(64, "Image side in pixels.", flag="--image-size", range=Range(32))
+    image_size: int = option(64, "Image side in pixels.", flag="--image-size", range=Range(32, 2048))
     captions_per_image: int = option(5, "Captions per image and language (1..6).", flag="--captions-per-image",
                                      deprecated=("--captions",), range=Range(1, 6))  # --captions: caption files
     overwrite: bool = option(False, "Replace a world made with other parameters.", flag="--overwrite")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from cl2cm.config import AT_LEAST_1, FRACTION, NON_NEGATIVE, POSITIVE, check_fields, option
+from cl2cm.config import AT_LEAST_1, FRACTION, NON_NEGATIVE, POSITIVE, WIDTH, check_fields, option
 from cl2cm.config.train import TrainStageConfig, losses_option
 
 # Names of the registries in `cl2cm.models.student` (tested equal), here without their torch builders.
@@ -24,8 +24,8 @@ class DistillOptions:
                        choices=("auto", *VISUAL_HEAD_NAMES))
     visual_input: str = option("features", f"{' | '.join(VISUAL_INPUTS)}: which stored tensor the head reads "
                                "(tokens: extract-features --tokens).", flag="--visual-input", choices=VISUAL_INPUTS)
-    dim: int | None = option(None, "Joint dimension (default: the teacher's).", flag="--dim", range=AT_LEAST_1)
-    hidden: int = option(256, "Width of the visual head.", flag="--hidden", range=AT_LEAST_1)  # [ours]
+    dim: int | None = option(None, "Joint dimension (default: the teacher's).", flag="--dim", range=WIDTH)
+    hidden: int = option(256, "Width of the visual head.", flag="--hidden", range=WIDTH)  # [ours]
     dropout: float = option(0.1, "Dropout of the visual head.", flag="--dropout", range=FRACTION)
     init_text: str = option("encoder", f"{' | '.join(INIT_TEXT_NAMES)}: start the target text encoder from the "
                             "pretrained encoder or from the teacher.", flag="--init-text", choices=INIT_TEXT_NAMES)

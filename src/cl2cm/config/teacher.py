@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from cl2cm.config import AT_LEAST_1, FRACTION, NON_NEGATIVE, POSITIVE, Range, check_fields, option
+from cl2cm.config import FRACTION, NON_NEGATIVE, POSITIVE, WIDTH, Range, check_fields, option
 from cl2cm.config.train import TrainStageConfig, losses_option
 from cl2cm.errors import ConfigError
 
@@ -21,7 +21,7 @@ class TextEncoderConfig:
                           flag="--encoder")
     pooling: str = option("mean", f"{' | '.join(POOLING_NAMES)} (attention: NRCCR's 1-layer attention head).",
                           flag="--pooling", choices=POOLING_NAMES)
-    dim: int = option(1536, "Joint-space dimension.", flag="--dim", range=AT_LEAST_1)  # [NRCCR: 1536]
+    dim: int = option(1536, "Joint-space dimension.", flag="--dim", range=WIDTH)  # [NRCCR: 1536]
     train_layers: str = option(
         "auto", "Encoder layers to fine-tune: auto (all but the bottom quarter: 3-11 on 12 layers, 0-1 on 2), a "
         "range 3-11, a list 0,2,5-7, all (+ embeddings) or none. The summary prints what it resolved to.",
@@ -60,7 +60,7 @@ class TeacherOptions:
     ot_weight: float = option(0.1, "λ of word-level OT alignment (0 = off).", flag="--ot-weight",
                               range=NON_NEGATIVE)  # λ_ot [ours]
     ot_eps: float = option(0.05, "Sinkhorn entropic regularisation ε.", flag="--ot-eps", range=POSITIVE)  # [ours]
-    ot_iters: int = option(50, "Sinkhorn iterations.", flag="--ot-iters", range=AT_LEAST_1)  # [ours]
+    ot_iters: int = option(50, "Sinkhorn iterations.", flag="--ot-iters", range=Range(1, 10_000))  # [ours]
     losses: dict[str, float] | None = losses_option("nce, triplet, ot")
 
     def check(self) -> None:

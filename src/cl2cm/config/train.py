@@ -56,7 +56,7 @@ class TrainConfig:
     """Optimisation settings of `train-teacher` and `distill`: each field's help and flag in its metadata
     (`cl2cm.cli.options` builds the flags from it); library-only fields have no flag."""
 
-    epochs: int = option(10, "Maximum epochs.", flag="--epochs", range=AT_LEAST_1)
+    epochs: int = option(10, "Maximum epochs.", flag="--epochs", range=Range(1, 100_000))
     batch_size: int = option(128, "Global batch (all processes). [NRCCR: 128]", flag="--batch-size",
                              range=Range(2))  # two at least: in-batch negatives
     lr: float = option(1e-4, "Peak learning rate (AdamW). [NRCCR: 1e-4]", flag="--lr", range=POSITIVE)
