@@ -131,3 +131,13 @@ def test_accumulation_steps_and_no_leak_across_epochs(tmp_path: Path) -> None:
     assert res.steps == 2 * 5
     recs = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in recs if r["split"] == "train"] == list(range(1, 11))
+
+
+def test_a_diverged_run_stops_with_one_line_and_finishes_nothing(tmp_path: Path) -> None:
+    """A loss that became NaN ends the run (exit 2 through the CLI) before metrics.jsonl gets a NaN (not
+    JSON) and before the model is written: nothing downstream can take a NaN model for a finished one."""
+    with pytest.raises(UserError, match=r"training diverged: the loss is nan at step \d+ \(epoch 1\); lower --lr"):
+        fit(ToyTask(), TrainConfig(**{**CFG, "lr": 1e30}), tmp_path)
+    assert not (tmp_path / "toy.safetensors").exists()
+    for line in (tmp_path / "metrics.jsonl").read_text().splitlines():
+        json.loads(line, parse_constant=lambda c: pytest.fail(f"{c} in metrics.jsonl"))

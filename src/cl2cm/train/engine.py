@@ -43,7 +43,7 @@ from cl2cm import distributed as D
 from cl2cm import interrupts, testhook
 from cl2cm.artifacts.io import atomic_write_text
 from cl2cm.artifacts.store import load_safetensors, read_metadata, save_safetensors
-from cl2cm.config import help_of, option  # noqa: F401  (re-exported: the configs' home moved)
+from cl2cm.config import help_of, number, option  # noqa: F401  (re-exported: the configs' home moved)
 from cl2cm.config.train import AMP_CHOICES, SCHEDULES, TrainConfig, TrainStageConfig  # noqa: F401
 from cl2cm.errors import ConfigError, UserError
 from cl2cm.progress import Progress, reporter
@@ -586,6 +586,10 @@ class _Fit:
                 step = state["step"]
                 if step % config.log_every == 0 or step == self.total_steps:
                     avg = {k: float(mean_over_ranks(torch.tensor(v / n_running))) for k, v in running.items()}
+                    if not math.isfinite(avg["loss"]):  # the same on every rank (a mean): all stop together
+                        raise UserError(f"training diverged: the loss is {avg['loss']} at step {step} (epoch "
+                                        f"{epoch + 1}); lower --lr (now {number(config.lr)}) or check the inputs. "
+                                        "Nothing was marked finished", path=self.out_dir)
                     rate = samples_epoch / max(time.perf_counter() - t_epoch, 1e-9)
                     self.metrics.log({"split": "train", "epoch": epoch, "step": step, **avg,
                                       "lr": self.opt.param_groups[0]["lr"], "samples_per_s": rate})
