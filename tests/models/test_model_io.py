@@ -50,3 +50,18 @@ def test_load_model_errors(tmp_path: Path) -> None:
     write_manifest(tmp_path, Manifest(kind="teacher"))
     with pytest.raises(UserError, match="config.json"):
         load_model(tmp_path)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_a_model_with_non_finite_weights_is_refused_by_every_loader(tiny_bert_dir: Path, tmp_path: Path,
+                                                                    value: float) -> None:
+    """What a diverged run would have written: refused at load (eval, search, serve, a distill's teacher)."""
+    cfg = TeacherConfig(TextEncoderConfig(encoder=str(tiny_bert_dir), dim=16, max_length=16))
+    teacher = CrossLingualTeacher(cfg).eval()
+    with torch.no_grad():
+        teacher.tgt.proj.weight[0, 0] = value
+    teacher.save(tmp_path / "t", Manifest(kind="teacher"))
+    with pytest.raises(UserError, match=r"model.safetensors: tensor '[\w.]*proj.weight' holds NaN or infinity"):
+        load_model(tmp_path / "t", "cpu")
+    with pytest.raises(UserError, match="holds NaN or infinity"):
+        CrossLingualTeacher.from_dir(tmp_path / "t")

@@ -107,12 +107,21 @@ def read_model_dir(directory: str | Path, *, kind: str | tuple[str, ...] | None 
 
 
 def load_weights(module: nn.Module, weights: dict[str, torch.Tensor], directory: str | Path) -> None:
-    """Strictly load a state dict; a mismatch means the directory was made by another model version."""
+    """Strictly load a state dict; a mismatch means the directory was made by another model version.
+
+    Non-finite weights are refused here, for every reader (eval, search, serve, a distill's teacher, a
+    resumed checkpoint): a diverged or damaged model would otherwise rank at random or train a NaN student.
+    """
+    where = Path(directory) / WEIGHTS_FILE if Path(directory).is_dir() else Path(directory)
+    bad = next((name for name, t in weights.items() if t.is_floating_point() and not bool(torch.isfinite(t).all())),
+               None)
+    if bad is not None:
+        raise UserError(f"tensor {bad!r} holds NaN or infinity: the model is damaged or its training diverged",
+                        path=where)
     try:
         module.load_state_dict(weights, strict=True)
     except RuntimeError as exc:
-        raise UserError(f"weights do not match the config ({str(exc).splitlines()[0]})",
-                        path=Path(directory) / WEIGHTS_FILE) from exc
+        raise UserError(f"weights do not match the config ({str(exc).splitlines()[0]})", path=where) from exc
 
 
 def load_model(directory: str | Path, device: str | torch.device = "cpu", *, lite: bool = False) -> nn.Module:
