@@ -180,3 +180,18 @@ def test_checkpoints_leave_out_frozen_weights_and_resume_bit_for_bit(
         main(args(tmp_path / "cut", "--resume", "--epochs", "3"))
     err = capsys.readouterr().err
     assert exc.value.code == 2 and "last.safetensors: the frozen weights" in err and err.count("\n") == 1, err
+
+
+def test_every_loss_off_is_one_line_before_any_work(tmp_path: Path) -> None:
+    """`--loss nce=0 --loss ot=0` (triplet is off by default) was a backward() traceback after tokenising."""
+    from cl2cm.cli.flags import flag_of
+    from cl2cm.config.teacher import TeacherOptions, TrainTeacherConfig
+    from cl2cm.errors import ConfigError
+    from cl2cm.train.teacher import train_teacher
+
+    config = TrainTeacherConfig(options=TeacherOptions(losses={"nce": 0.0, "ot": 0.0}))
+    with pytest.raises(ConfigError) as e:
+        train_teacher(tmp_path / "missing.en", [tmp_path / "missing.de"], tmp_path / "out", config)
+    assert e.value.render(flag_of) == ("every loss term is off (--nce-weight, --triplet-weight, --ot-weight, "
+                                       "--loss): nothing to train")
+    assert not (tmp_path / "out").exists()

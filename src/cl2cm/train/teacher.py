@@ -193,7 +193,9 @@ def train_teacher(src: str | Path, tgt: str | Path | Sequence[str | Path], out_d
     config = config or TrainTeacherConfig()
     options, train, fmt, max_pairs, max_val = config.options, config.train, config.fmt, config.max_pairs, config.max_val
     options.check()
-    active(TEACHER_LOSSES, options)  # an unknown --loss name or a bad weight: refused before any work
+    if not active(TEACHER_LOSSES, options):  # also refuses an unknown --loss name or a bad weight, before any work
+        raise ConfigError("every loss term is off ({nce_weight}, {triplet_weight}, {ot_weight}, {losses}): "
+                          "nothing to train")
     train.validate_values()
     if (val_src is None) != (val_tgt is None):
         raise ConfigError("{val_src} and {val_tgt} go together (English and human target captions of one split)")
