@@ -86,11 +86,9 @@ def search(model: Model | PathLike, gallery: EmbeddingStore | PathLike, queries:
     outside them, or a `UserError` under `strict_languages`.
     """
     from cl2cm.langid import warm_up
-    from cl2cm.retrieval.search import check_query_languages, encode_gallery, rank
+    from cl2cm.retrieval.search import check_query_languages, encode_gallery, query_texts, rank
 
-    texts = [queries] if isinstance(queries, str) else list(queries)
-    if not texts or any(not q.strip() for q in texts):  # before loading anything
-        raise UserError("empty query text: pass one or more non-empty queries")
+    texts = query_texts([queries] if isinstance(queries, str) else list(queries))  # before loading anything
     if not lang:
         warm_up()  # the detector loads while the model does
     loaded = load_model(model, device) if isinstance(model, (str, Path)) else model  # `device`: when loading
@@ -99,7 +97,7 @@ def search(model: Model | PathLike, gallery: EmbeddingStore | PathLike, queries:
     if not hasattr(loaded, "encode_store"):
         raise UserError("this model encodes no visual rows (search needs a student)", path=where)
     ranked = encode_gallery(loaded, store, next(loaded.parameters()).device, model_dir=where)
-    codes = check_query_languages(loaded, [t.strip() for t in texts], lang, strict=strict_languages,
+    codes = check_query_languages(loaded, texts, lang, strict=strict_languages,
                                   what="the queries")
     return [Hit(res.query, i, item, score, code)
             for res, code in zip(rank(ranked, texts, k=k, batch_size=batch_size), codes, strict=True)

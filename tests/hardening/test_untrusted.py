@@ -121,6 +121,12 @@ def case_truncated_checkpoint(world: World, t: Path) -> tuple[list[str], str]:
     return world.argv("train-teacher", teacher, resume=True), "last.safetensors: corrupt or truncated"
 
 
+def case_undecodable_query(world: World, t: Path) -> tuple[list[str], str]:
+    """Bytes that are not UTF-8 on the command line (`$'\\xff\\xfe'`) reach Python as lone surrogates."""
+    return (["search", "--model", str(world.ref / "distill"), "--features", str(world.ref / "extract-features"),
+             "ein Hund", "\udcff\udcfe"], "query 2 is not valid UTF-8 text: \\udcff\\udcfe")
+
+
 def case_foreign_checkpoint(world: World, t: Path) -> tuple[list[str], str]:
     """A plain safetensors file (no cl2cm metadata) where the checkpoint should be."""
     teacher = _copy(world, "train-teacher", t)

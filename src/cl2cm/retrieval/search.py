@@ -126,11 +126,23 @@ def encode_gallery(model: Any, features: Path | EmbeddingStore, device: torch.de
     return gallery
 
 
-def rank(gallery: Gallery, queries: Sequence[str], *, k: int = 10, batch_size: int = 256) -> list[SearchResult]:
-    """Top-k items of `gallery` for each query text (stripped; an empty one is a user error)."""
+def query_texts(queries: Sequence[str]) -> list[str]:
+    """The query texts, stripped. None, an empty one, or one that is not text (bytes a shell passed that are
+    not UTF-8 arrive as lone surrogates, which no tokenizer takes) is a user error."""
     texts = [q.strip() for q in queries]
     if not texts or any(not t for t in texts):
         raise UserError("empty query text: pass one or more non-empty queries")
+    for i, text in enumerate(texts, 1):
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise UserError(f"query {i} is not valid UTF-8 text: {ascii(text)[1:-1][:60]}") from None
+    return texts
+
+
+def rank(gallery: Gallery, queries: Sequence[str], *, k: int = 10, batch_size: int = 256) -> list[SearchResult]:
+    """Top-k items of `gallery` for each query text (`query_texts`)."""
+    texts = query_texts(queries)
     with torch.no_grad():
         q = gallery.model.encode_text(texts, batch_size=batch_size)
     return rank_embedded(gallery, texts, q, k=k)
@@ -168,12 +180,11 @@ def search(model_dir: Path, features: Path, queries: Sequence[str], *, k: int = 
     `lang`: the queries' language; without it each query's is detected. Either is checked against the
     model's (`check_query_languages`; an error under `strict_languages`) and recorded as `SearchResult.lang`.
     """
-    if not queries or any(not q.strip() for q in queries):  # before loading anything
-        raise UserError("empty query text: pass one or more non-empty queries")
+    texts = query_texts(queries)  # before loading anything
     if not lang:
         warm_up()  # the detector loads while the model does
     gallery = load_gallery(model_dir, features, device=device)
-    codes = check_query_languages(gallery.model, [q.strip() for q in queries], lang, strict=strict_languages)
+    codes = check_query_languages(gallery.model, texts, lang, strict=strict_languages)
     results = rank(gallery, queries, k=k, batch_size=batch_size)
     for res, code in zip(results, codes, strict=True):
         res.lang = code
