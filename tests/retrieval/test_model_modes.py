@@ -232,8 +232,17 @@ def test_several_captions_fusion_per_language_and_errors(world: dict[str, Path],
     got = json.loads(fused.read_text())
     assert got["de"] == json.loads(alone.read_text())  # fusion applied to de only, as a de-only run does
     assert got["fr"]["queries"] == 6
+    keyed = tmp_path / "keyed.json"  # the LANG=FILE form beside one --captions file: as the plain file
+    assert cli(["eval", "--model", str(world["teacher"]), "--captions", str(world["de"]), "--gallery-captions",
+                str(world["en"]), "--fuse-translation", f"de={world['mt']}", "--out", str(keyed), "-q"])[0] == 0
+    assert json.loads(keyed.read_text()) == json.loads(alone.read_text())
+    code, _, err = cli(["eval", "--model", str(world["teacher"]), "--captions", str(world["de"]),
+                        "--gallery-captions", str(world["en"]), "--fuse-translation", f"fr={world['mt']}"])
+    assert code == 2 and "--fuse-translation fr=...: --captions is in 'de', not 'fr'" in err
     for extra, needle in (
         (["--fuse-translation", str(world["mt"])], "--fuse-translation: 1 file(s) for 2 --captions"),
+        (["--fuse-translation", f"xx={world['mt']}"], "--fuse-translation xx=...: no --captions file is in 'xx' "
+                                                       "(they are de, fr)"),
         (["--captions", str(world["de"])], "are both language 'de'"),
         (["--captions", str(_unknown(tmp_path))], "cannot tell the file's language"),
     ):

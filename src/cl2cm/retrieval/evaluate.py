@@ -303,6 +303,20 @@ def _one_or_list(value: Path | Sequence[Path] | None) -> Path | list[Path] | Non
     return Path(value[0]) if len(value) == 1 else [Path(v) for v in value]
 
 
+def _keyed_single(cfg: EvalConfig) -> EvalConfig:
+    """`--fuse-translation de=FILE` beside one --captions file: the LANG=FILE form, checked against its language."""
+    fuse = cfg.fuse_translation
+    if not isinstance(cfg.captions, Path) or not isinstance(fuse, Path) or fuse.exists():
+        return cfg
+    code, sep, rest = str(fuse).partition("=")
+    if not sep or not code.isalpha():
+        return cfg
+    have = language_of(cfg.captions, cfg.caption_format)
+    if code != have:
+        raise UserError(f"--fuse-translation {code}=...: --captions is in {have!r}, not {code!r}")
+    return replace(cfg, fuse_translation=Path(rest))
+
+
 def _sections(cfg: EvalConfig, launch: StageRanks, model: Any, progress: Progress | None
               ) -> tuple[str, dict[str, Ranked]]:
     """Each query file ranked against the one gallery: ``{"": ranked}`` for one file, else by language."""
@@ -336,6 +350,7 @@ def run_eval(cfg: EvalConfig, *, model: Any = None, progress: Progress | None = 
     cfg = replace(cfg, captions=_one_or_list(cfg.captions), fuse_translation=_one_or_list(cfg.fuse_translation))
     check_fields(cfg)
     choose_source(cfg)  # a usage error first
+    cfg = _keyed_single(cfg)
     for flag, path in (("--out", cfg.out), ("--ranks", cfg.ranks), ("--plot", cfg.plot)):
         check_output_path(path, flag)  # before minutes of encoding, not after
     check_output_path(cfg.save_embeddings, "--save-embeddings", directory=True)

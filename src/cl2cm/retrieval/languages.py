@@ -36,7 +36,11 @@ def assign_fusion(codes: list[str], captions: list[Path], fuse: list[Path]) -> d
     if not fuse:
         return dict.fromkeys(codes)
     keyed = [str(f).split("=", 1) for f in fuse]
-    if all(len(k) == 2 and k[0] in codes for k in keyed):
+    if all(len(k) == 2 and k[0].isalpha() and not Path(f).exists() for k, f in zip(keyed, fuse, strict=True)):
+        unknown = next((k[0] for k in keyed if k[0] not in codes), None)
+        if unknown is not None:
+            raise UserError(f"--fuse-translation {unknown}=...: no --captions file is in {unknown!r} "
+                            f"(they are {', '.join(codes)})")
         by_code = {code: Path(p) for code, p in keyed}
         if len(by_code) != len(keyed):
             raise UserError("--fuse-translation: a language is given twice")
