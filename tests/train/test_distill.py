@@ -423,3 +423,19 @@ def test_a_gallery_sharing_some_training_images_is_caught_by_id(runs: dict, worl
     m = cl2cm.evaluate(runs["baseline"].out_dir, captions=caps, features=mixed)
     assert m["leakage"]["by"] == "ids" and m["leakage"]["overlap"] == 7
     assert m["leakage"]["gallery"] == len(val.ids) + 7
+
+
+@pytest.mark.parametrize("flags", [["--batch-size", "128"], ["--device", "tpu"], ["--train-layers", "99"],
+                                   ["--sampling", "image", "--batch-size", "64"]])
+def test_cli_a_mistake_found_after_the_caches_leaves_no_output(world: dict[str, Path], tmp_path: Path, flags: list[str],
+                                                              cli: Callable[[list[str]], tuple[int, str, str]]) -> None:
+    """Some settings are refused only once the token and teacher caches are written: a fresh --out that
+    never reached a checkpoint goes again, while an existing one keeps what it had."""
+    code, _, err = cli(_argv(world, tmp_path / "fresh" / "s", *flags))
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "fresh" / "s").exists()
+    kept = tmp_path / "kept"
+    (kept / "notes").mkdir(parents=True)
+    code, _, err = cli(_argv(world, kept, *flags))
+    assert code == 2 and (kept / "notes").is_dir()
+

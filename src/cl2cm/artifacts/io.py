@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -196,18 +197,23 @@ def atomic_dir(out: str | Path) -> Iterator[Path]:
 
 
 @contextlib.contextmanager
-def removed_if_left_empty(directory: str | Path) -> Iterator[None]:
+def removed_if_left_empty(directory: str | Path, *, resumable: str | None = None) -> Iterator[None]:
     """If the block fails, remove `directory` again when the block created it and left it empty.
 
     A run that fails on a user mistake discovered late (a bad --model, say) must not leave an empty OUT
-    behind that looks like a started artifact.
+    behind that looks like a started artifact. `resumable` (a path inside `directory`, e.g. a training
+    stage's last checkpoint): on a user mistake the block's whole output goes too, as long as that path was
+    never written (caches of tokens or teacher embeddings are not a run to resume); an interruption or
+    an I/O error keeps it.
     """
     directory = Path(directory)
     existed = directory.exists()
     try:
         yield
-    except BaseException:
+    except BaseException as exc:
         if not existed:
+            if isinstance(exc, UserError) and resumable is not None and not (directory / resumable).exists():
+                shutil.rmtree(directory, ignore_errors=True)
             with contextlib.suppress(OSError):
                 directory.rmdir()  # only succeeds when empty
         raise

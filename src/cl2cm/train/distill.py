@@ -32,7 +32,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from cl2cm.artifacts.captions import Caption, read_captions, unique_languages
-from cl2cm.artifacts.io import atomic_write_json, sha256_text
+from cl2cm.artifacts.io import atomic_write_json, removed_if_left_empty, sha256_text
 from cl2cm.artifacts.leakage import training_record, write_training_items
 from cl2cm.artifacts.lock import output_lock
 from cl2cm.artifacts.manifest import Manifest, checksum_inputs, read_manifest, remove_manifest
@@ -70,7 +70,7 @@ from cl2cm.train.data import (
     trim,
 )
 from cl2cm.train.dist import all_gather_nograd, all_gather_with_grad
-from cl2cm.train.engine import CKPT_DIR, FitResult, TrainTask, fit
+from cl2cm.train.engine import CKPT_DIR, LAST, FitResult, TrainTask, fit
 
 RUN_FILE = "distill.json"  # in checkpoints/: what the run was started on (visual model, input, shape)
 
@@ -352,7 +352,9 @@ def distill(teacher_dir: str | Path, features: str | Path, src: str | Path, tgt:
     out_dir = Path(out_dir)
     inp = _read_inputs(teacher_dir, features, src, tgt, out_dir, config, val_features, val_captions)
     is_main = is_main_process()
-    with output_lock(out_dir) if is_main else contextlib.nullcontext():
+    # a fresh OUT that fails on a user mistake before its first checkpoint is removed again (caches and all)
+    cleanup = removed_if_left_empty(out_dir, resumable=f"{CKPT_DIR}/{LAST}") if is_main else contextlib.nullcontext()
+    with cleanup, output_lock(out_dir) if is_main else contextlib.nullcontext():
         seed_everything(train.seed)
         teacher = CrossLingualTeacher.from_dir(teacher_dir, resolve_device(train.device))
         teacher.requires_grad_(False).eval()  # frozen: no gradient, no optimizer state, no dropout

@@ -22,6 +22,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from cl2cm.artifacts.captions import Caption
+from cl2cm.artifacts.io import removed_if_left_empty
 from cl2cm.artifacts.lock import output_lock
 from cl2cm.artifacts.manifest import Manifest, checksum_inputs, remove_manifest
 from cl2cm.config.teacher import TeacherOptions, TrainTeacherConfig
@@ -47,7 +48,7 @@ from cl2cm.train.data import (
     trim,
 )
 from cl2cm.train.dist import all_gather_nograd, all_gather_with_grad
-from cl2cm.train.engine import CKPT_DIR, FitResult, TrainTask, fit
+from cl2cm.train.engine import CKPT_DIR, LAST, FitResult, TrainTask, fit
 
 
 # ---------------------------------------------------------------------------------------------- data
@@ -209,8 +210,10 @@ def train_teacher(src: str | Path, tgt: str | Path | Sequence[str | Path], out_d
     languages = train_pairs.languages
     out_dir = Path(out_dir)
     is_main = is_main_process()
+    # a fresh OUT that fails on a user mistake before its first checkpoint is removed again (caches and all)
+    cleanup = removed_if_left_empty(out_dir, resumable=f"{CKPT_DIR}/{LAST}") if is_main else contextlib.nullcontext()
     lock = output_lock(out_dir) if is_main else contextlib.nullcontext()
-    with lock:
+    with cleanup, lock:
         seed_everything(train.seed)
         teacher = CrossLingualTeacher(TeacherConfig(text=options.text, shared=options.shared, languages=languages))
         tokens = _pair_tokens(out_dir / CKPT_DIR, teacher, pairs, write=is_main)
