@@ -168,3 +168,10 @@ def test_the_library_refuses_what_the_parser_refuses() -> None:
 
     with pytest.raises(ConfigError, match="lr inf: must be > 0 and finite"):
         check_fields(TrainConfig(lr=float("inf")))
+
+
+def test_an_integer_out_of_range_is_echoed_as_typed(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["eval", "--seed", "99999999999999999999"])
+    assert "'--seed': 99999999999999999999 is out of range: it must be >= 0 and <= 9223372036854775807" in \
+        capsys.readouterr().err

@@ -57,7 +57,9 @@ class Range:
 
 
 def number(value: float) -> str:
-    """`2` not `2.0`, `1e-05` for small floats: how a range or a value reads in a message."""
+    """`2` not `2.0`, `1e-05` for small floats, an integer as typed: how a range or a value reads in a message."""
+    if isinstance(value, int):
+        return str(value)
     return str(int(value)) if float(value).is_integer() and abs(value) < 2**64 else f"{value:g}"
 
 
