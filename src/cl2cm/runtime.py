@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import random
+import re
 from collections.abc import Iterator
 
 import numpy as np
@@ -21,11 +22,15 @@ def resolve_device(device: str = "auto") -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device == "cpu":
         return torch.device("cpu")
-    if device.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise UserError("--device cuda: no CUDA device is available on this machine")
-        return torch.device(device)
-    raise UserError(f"--device {device!r}: expected one of auto, cpu, cuda")
+    match = re.fullmatch(r"cuda(?::(\d+))?", device)
+    if match is None:
+        raise UserError(f"--device {device!r}: expected one of auto, cpu, cuda (or cuda:N)")
+    if not torch.cuda.is_available():
+        raise UserError(f"--device {device}: no CUDA device is available on this machine")
+    if match.group(1) is not None and int(match.group(1)) >= torch.cuda.device_count():
+        raise UserError(f"--device {device}: this machine has {torch.cuda.device_count()} CUDA device(s) "
+                        f"(cuda:0 to cuda:{torch.cuda.device_count() - 1})")
+    return torch.device(device)
 
 
 def seed_everything(seed: int) -> None:
