@@ -96,4 +96,12 @@ def test_all_images_missing_is_an_error_not_an_empty_store(tmp_path: Path, tiny_
                             "--model", str(tiny_clip_config), "--pretrained", "none", "--workers", "0",
                             "--out", str(tmp_path / "out"), "--quiet")
     _one_line_error(code, err, "no usable image: all 2 listed items were skipped")
-    assert not (tmp_path / "out" / "manifest.json").exists()
+    assert not (tmp_path / "out").exists()  # parts that only record skips are not a run to resume
+    (tmp_path / "imgs").mkdir()  # the user follows "check --root": the rerun starts afresh, no --overwrite
+    for name in ("a.jpg", "b.jpg"):
+        Image.new("RGB", (40, 30), (200, 10, 10)).save(tmp_path / "imgs" / name)
+    code, _, err = run_main(capsys, "extract-features", str(tmp_path / "list.txt"), "--root", str(tmp_path / "imgs"),
+                            "--model", str(tiny_clip_config), "--pretrained", "none", "--workers", "0",
+                            "--out", str(tmp_path / "out"), "--quiet")
+    assert code == 0, err
+    assert len(load_store(tmp_path / "out")) == 2

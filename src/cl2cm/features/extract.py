@@ -289,6 +289,8 @@ def _merge(source: Path, out: Path, cfg: ExtractConfig, encoder: VisualEncoder, 
     skipped: list[dict] = [row for c in range(len(ranges)) for row in skips.read_rows(c)]
     if not index:  # a store of nothing is never what the user meant (typically a wrong --root)
         first = skipped[0] if skipped else {"id": "?", "reason": "?"}
+        run.cleanup()  # parts that only record skips: a rerun (a fixed --root, a mounted disk) starts afresh
+        skips.cleanup()
         raise UserError(f"no usable image: all {len(items)} listed items were skipped (first: {first['id']}: "
                         f"{first['reason']}); check --root", path=source)
     remove_manifest(out)
