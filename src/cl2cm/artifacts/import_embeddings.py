@@ -18,7 +18,7 @@ import torch
 from cl2cm.artifacts.io import read_lines, remove_stale_temps, removed_if_left_empty, sha256_file
 from cl2cm.artifacts.lock import output_lock
 from cl2cm.artifacts.manifest import MANIFEST_NAME, Manifest, read_manifest
-from cl2cm.artifacts.store import first_nonfinite_row, load_safetensors, save_store
+from cl2cm.artifacts.store import first_duplicate, first_nonfinite_row, load_safetensors, save_store
 from cl2cm.errors import UserError
 
 SUFFIXES = (".npy", ".safetensors")
@@ -110,13 +110,13 @@ def read_id_list(path: str | Path, rows: int, flag: str, *, unique: bool) -> lis
         lines.pop()
     if len(lines) != rows:
         raise UserError(f"{flag}: {len(lines)} lines for {rows} embedding rows", path=path)
-    seen: dict[str, int] = {}
     for i, line in enumerate(lines, 1):
         if not line.strip() or line != line.strip():
             raise UserError(f"{flag}: empty id or id with surrounding spaces {line!r}", path=path, line=i)
-        if unique and line in seen:
-            raise UserError(f"{flag}: duplicate id {line!r} (first on line {seen[line]})", path=path, line=i)
-        seen.setdefault(line, i)
+    dup = first_duplicate(lines) if unique else None
+    if dup is not None:
+        raise UserError(f"{flag}: duplicate id {lines[dup[0]]!r} (first on line {dup[1] + 1})", path=path,
+                        line=dup[0] + 1)
     return lines
 
 

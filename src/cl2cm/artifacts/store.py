@@ -12,7 +12,7 @@ import json
 import os
 import re
 import struct
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -272,6 +272,27 @@ def first_nonfinite_row(tensor: torch.Tensor) -> int | None:
     return None
 
 
+def first_nonfinite(tensors: Mapping[str, torch.Tensor]) -> tuple[str, int] | None:
+    """(name, row) of the first floating tensor of `tensors`, in their order, holding NaN or ±inf, else None:
+    the value check every reader of stored tensors runs (stores, model weights, `cl2cm verify`)."""
+    for name, tensor in tensors.items():
+        row = first_nonfinite_row(tensor)
+        if row is not None:
+            return name, row
+    return None
+
+
+def first_duplicate(ids: Sequence[str]) -> tuple[int, int] | None:
+    """(index of the first id seen before, index where it was first seen), or None when all are unique:
+    rows are joined by id (positives, gallery rows), so a repeated id makes every reader ambiguous."""
+    first: dict[str, int] = {}
+    for i, row_id in enumerate(ids):
+        j = first.setdefault(row_id, i)
+        if j != i:
+            return i, j
+    return None
+
+
 def _check_rows(n: int, ids: list[str], images: list[str] | None) -> None:
     if len(ids) != n:
         raise ValueError(f"{len(ids)} ids for {n} feature rows")
@@ -322,16 +343,15 @@ def load_store(
                         f"{manifest.rows}", path=directory)
     if images is not None and len(images) != len(ids):
         raise UserError(f"{where}images.txt has {len(images)} lines for {len(ids)} rows", path=directory)
-    first: dict[str, int] = {}
-    for line, row_id in enumerate(ids, 1):  # every reader (eval, search, distill) relies on unique ids
-        if first.setdefault(row_id, line) != line:
-            raise UserError(f"duplicate id {row_id!r} (first on line {first[row_id]})"
-                            + (f" in the {flag} store" if flag else ""), path=directory / "ids.txt", line=line)
-    for name, tensor in (("features", feats), *tensors.items()):  # every reader ranks or trains on these rows
-        bad = first_nonfinite_row(tensor)
-        if bad is not None:
-            raise UserError(f"{where}row {bad} (id {ids[bad]!r}, line {bad + 1} of ids.txt) of {name!r} holds NaN "
-                            f"or infinity; the store is corrupt, rebuild it", path=directory)
+    dup = first_duplicate(ids)  # every reader (eval, search, distill) relies on unique ids
+    if dup is not None:
+        raise UserError(f"duplicate id {ids[dup[0]]!r} (first on line {dup[1] + 1})"
+                        + (f" in the {flag} store" if flag else ""), path=directory / "ids.txt", line=dup[0] + 1)
+    bad = first_nonfinite({"features": feats, **tensors})  # every reader ranks or trains on these rows
+    if bad is not None:
+        name, row = bad
+        raise UserError(f"{where}row {row} (id {ids[row]!r}, line {row + 1} of ids.txt) of {name!r} holds NaN "
+                        f"or infinity; the store is corrupt, rebuild it", path=directory)
     if expect_dim is not None and feats.shape[-1] != expect_dim:
         raise UserError(f"{where}features have dimension {feats.shape[-1]}, the model expects {expect_dim}",
                         path=directory)

@@ -18,7 +18,7 @@ from torch import nn
 from cl2cm.artifacts.checksum import check_file
 from cl2cm.artifacts.io import atomic_write_json
 from cl2cm.artifacts.manifest import Manifest, read_manifest, remove_manifest, write_manifest
-from cl2cm.artifacts.store import load_safetensors, save_safetensors
+from cl2cm.artifacts.store import first_nonfinite, load_safetensors, save_safetensors
 from cl2cm.errors import UserError
 from cl2cm.registry import resolve
 
@@ -113,10 +113,9 @@ def load_weights(module: nn.Module, weights: dict[str, torch.Tensor], directory:
     resumed checkpoint): a diverged or damaged model would otherwise rank at random or train a NaN student.
     """
     where = Path(directory) / WEIGHTS_FILE if Path(directory).is_dir() else Path(directory)
-    bad = next((name for name, t in weights.items() if t.is_floating_point() and not bool(torch.isfinite(t).all())),
-               None)
+    bad = first_nonfinite(weights)
     if bad is not None:
-        raise UserError(f"tensor {bad!r} holds NaN or infinity: the model is damaged or its training diverged",
+        raise UserError(f"tensor {bad[0]!r} holds NaN or infinity: the model is damaged or its training diverged",
                         path=where)
     try:
         module.load_state_dict(weights, strict=True)
