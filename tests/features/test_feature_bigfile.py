@@ -60,3 +60,44 @@ def test_video2frames_groups_frames_with_mask(tmp_path: Path) -> None:
     v2f.write_text(repr({"v1": ["nope"]}))
     with pytest.raises(UserError, match="nope"):
         import_bigfile(tmp_path / "bf", tmp_path / "s2", video2frames=v2f)
+
+
+def _bigfile_with(tmp_path: Path, ids: list[str], edit: tuple[int, int, float] | None = None) -> Path:
+    feats = np.ones((len(ids), 3), np.float32)
+    if edit is not None:
+        feats[edit[0], edit[1]] = edit[2]
+    return write_bigfile(tmp_path / "bf", ids, feats)
+
+
+@pytest.mark.parametrize(("value", "message"), [(np.nan, "holds NaN or infinity"), (-np.inf, "holds NaN or infinity"),
+                                                (1e6, "holds a value beyond float16's range")])
+def test_non_finite_rows_are_refused_at_import_nothing_written(tmp_path: Path, value: float, message: str) -> None:
+    """A row every store reader would refuse (NaN, ±inf, or a value float16 turns into inf) is refused here,
+    naming the row and its id; OUT is not created."""
+    src = _bigfile_with(tmp_path, [f"v{i}" for i in range(5)], (3, 1, value))
+    with pytest.raises(UserError, match=rf"feature\.bin: row 3 \(id 'v3'\) {message}"):
+        import_bigfile(src, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    v2f = tmp_path / "v2f.txt"
+    v2f.write_text(repr({"a": ["v0", "v1"], "b": ["v2", "v3", "v4"]}))  # grouped into videos: the same check
+    with pytest.raises(UserError, match=rf"row 3 \(id 'v3'\) {message}"):
+        import_bigfile(src, tmp_path / "out", video2frames=v2f)
+    assert not (tmp_path / "out").exists()
+
+
+def test_duplicate_ids_are_refused_at_import_nothing_written(tmp_path: Path) -> None:
+    src = _bigfile_with(tmp_path, ["v0", "v1", "v2", "v0", "v4"])
+    with pytest.raises(UserError, match=r"id\.txt: duplicate id 'v0' \(first as id 1, again as id 4\)"):
+        import_bigfile(src, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_finished_store_survives_a_refused_overwrite(tmp_path: Path) -> None:
+    src = _bigfile_with(tmp_path, ["a", "b"])
+    import_bigfile(src, tmp_path / "out")
+    before = {p.name: p.read_bytes() for p in (tmp_path / "out").iterdir()}
+    _bigfile_with(tmp_path, ["a", "b"], (1, 0, np.nan))
+    with pytest.raises(UserError, match="NaN"):
+        import_bigfile(src, tmp_path / "out", overwrite=True)
+    assert {p.name: p.read_bytes() for p in (tmp_path / "out").iterdir()} == before
+    assert load_store(tmp_path / "out").ids == ["a", "b"]

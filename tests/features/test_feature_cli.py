@@ -105,3 +105,16 @@ def test_all_images_missing_is_an_error_not_an_empty_store(tmp_path: Path, tiny_
                             "--out", str(tmp_path / "out"), "--quiet")
     assert code == 0, err
     assert len(load_store(tmp_path / "out")) == 2
+
+
+def test_import_bigfile_refuses_nan_rows_and_duplicate_ids(tmp_path: Path, capsys: pytest.CaptureFixture[str]
+                                                           ) -> None:
+    feats = np.eye(3, dtype=np.float32)
+    feats[1, 2] = np.inf
+    write_bigfile(tmp_path / "nan", ["a", "b", "c"], feats)
+    _one_line_error(*run_main(capsys, "import-bigfile", str(tmp_path / "nan"), "--out",
+                              str(tmp_path / "s"))[::2], "row 1 (id 'b') holds NaN or infinity")
+    write_bigfile(tmp_path / "dup", ["a", "b", "a"], np.eye(3, dtype=np.float32))
+    _one_line_error(*run_main(capsys, "import-bigfile", str(tmp_path / "dup"), "--out",
+                              str(tmp_path / "s"))[::2], "duplicate id 'a'")
+    assert not (tmp_path / "s").exists()

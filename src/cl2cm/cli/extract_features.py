@@ -85,7 +85,8 @@ def import_bigfile_cmd(
 
         cl2cm import-bigfile VisualSearch/vatex/FeatureData/i3d_kinetics --out runs/feats/vatex --video2frames VisualSearch/vatex/FeatureData/i3d_kinetics/video2frames.txt --frames 64
 
-    Features are stored as float16, as given (not re-normalised).
+    Features are stored as float16, as given (not re-normalised); a duplicate id or a row holding NaN, inf or
+    a value beyond float16 is refused before anything is written.
     """
     from cl2cm.features.bigfile import import_bigfile
 

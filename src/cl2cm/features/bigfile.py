@@ -15,10 +15,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from cl2cm.artifacts.io import atomic_write_bytes, atomic_write_text, read_lines, sha256_file
+from cl2cm.artifacts.io import (
+    atomic_write_bytes,
+    atomic_write_text,
+    read_lines,
+    removed_if_left_empty,
+    sha256_file,
+)
 from cl2cm.artifacts.lock import output_lock
 from cl2cm.artifacts.manifest import MANIFEST_NAME, Manifest
-from cl2cm.artifacts.store import save_store
+from cl2cm.artifacts.store import first_duplicate, first_nonfinite_row, save_store
 from cl2cm.errors import UserError
 from cl2cm.features.datasets import uniform_indices
 
@@ -38,7 +44,8 @@ def _text(path: Path) -> str:
 
 
 def read_bigfile(directory: str | Path) -> tuple[list[str], np.ndarray]:
-    """Ids and a read-only memory map [N, D] float32 (nothing is loaded until rows are touched)."""
+    """Ids (checked unique) and a read-only memory map [N, D] float32 (nothing is loaded until rows are
+    touched: the values are checked as they are converted, `_half_rows`)."""
     d = Path(directory)
     if not d.is_dir():
         raise UserError("BigFile directory not found", path=d)
@@ -52,6 +59,10 @@ def read_bigfile(directory: str | Path) -> tuple[list[str], np.ndarray]:
     ids = _text(d / "id.txt").split()
     if len(ids) != n:
         raise UserError(f"{len(ids)} ids, shape.txt says {n} rows", path=d / "id.txt")
+    dup = first_duplicate(ids)  # the store's readers refuse it, and frame grouping would pick one at random
+    if dup is not None:
+        raise UserError(f"duplicate id {ids[dup[0]]!r} (first as id {dup[1] + 1}, again as id {dup[0] + 1})",
+                        path=d / "id.txt")
     size = (d / "feature.bin").stat().st_size
     if size != n * dim * 4:
         raise UserError(f"{size} bytes, shape.txt {n}x{dim} float32 needs {n * dim * 4}", path=d / "feature.bin")
@@ -105,19 +116,20 @@ def import_bigfile(src: str | Path, out: str | Path, *, video2frames: str | Path
     if frames is not None and frames < 1:
         raise UserError(f"--frames {frames}: must be at least 1")
     ids, feats = read_bigfile(src)
-    with output_lock(out):
+    with removed_if_left_empty(out), output_lock(out):
         if (out / MANIFEST_NAME).exists() and not overwrite:
             raise UserError("already holds a finished store; pass --overwrite to replace it", path=out)
         mask = None
         inputs = {str(src / "feature.bin"): sha256_file(src / "feature.bin"),
                   str(src / "id.txt"): sha256_file(src / "id.txt")}
         if video2frames is None:
-            features = _to_half(feats)
+            features = _to_half(feats, ids, src / "feature.bin")
             row_ids = ids
         else:
             groups = read_video2frames(video2frames)
             inputs[str(video2frames)] = sha256_file(video2frames)
-            features, mask, row_ids = _group_frames(ids, feats, groups, frames, Path(video2frames))
+            features, mask, row_ids = _group_frames(ids, feats, groups, frames, Path(video2frames),
+                                                    src / "feature.bin")
             frames = int(features.shape[1])
         manifest = Manifest(kind="features", model={"backend": "bigfile", "name": name or src.name},
                             inputs=inputs, extra={"normalized": False, "source_format": "bigfile",
@@ -127,16 +139,29 @@ def import_bigfile(src: str | Path, out: str | Path, *, video2frames: str | Path
                         shape=list(features.shape))
 
 
-def _to_half(feats: np.ndarray, block: int = 65536) -> torch.Tensor:
+def _half_rows(feats: np.ndarray, rows: slice | list[int], ids: list[str], where: Path) -> torch.Tensor:
+    """float16 copy of some rows of the BigFile; a row holding NaN or infinity, or a value float16 cannot
+    hold, is a UserError naming the row and its id (every reader of the store would refuse it)."""
+    block = torch.from_numpy(np.array(feats[rows], dtype=np.float32))
+    half = block.half()
+    for values, why in ((block, "holds NaN or infinity"), (half, "holds a value beyond float16's range (±65504)")):
+        bad = first_nonfinite_row(values)
+        if bad is not None:
+            row = range(feats.shape[0])[rows][bad] if isinstance(rows, slice) else rows[bad]
+            raise UserError(f"row {row} (id {ids[row]!r}) {why}", path=where)
+    return half
+
+
+def _to_half(feats: np.ndarray, ids: list[str], where: Path, block: int = 65536) -> torch.Tensor:
     """float16 copy of a memory map, a block of rows at a time (never the whole float32 file in RAM)."""
     out = torch.empty(feats.shape, dtype=torch.float16)
     for s in range(0, feats.shape[0], block):
-        out[s: s + block] = torch.from_numpy(np.array(feats[s: s + block], dtype=np.float32))
+        out[s: s + block] = _half_rows(feats, slice(s, s + block), ids, where)
     return out
 
 
-def _group_frames(ids: list[str], feats: np.ndarray, groups: dict[str, list[str]], k: int | None, where: Path
-                  ) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+def _group_frames(ids: list[str], feats: np.ndarray, groups: dict[str, list[str]], k: int | None, where: Path,
+                  bin_path: Path) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
     row = {fid: i for i, fid in enumerate(ids)}
     k = k or max((len(v) for v in groups.values()), default=1)
     videos = sorted(groups)
@@ -149,7 +174,7 @@ def _group_frames(ids: list[str], feats: np.ndarray, groups: dict[str, list[str]
             raise UserError(f"video {vid!r}: frame id {missing[0]!r} is not in the BigFile's id.txt", path=where)
         picked = [row[frame_ids[j]] for j in uniform_indices(len(frame_ids), k)]
         if picked:
-            out[v, : len(picked)] = torch.from_numpy(np.array(feats[picked], dtype=np.float32)).half()
+            out[v, : len(picked)] = _half_rows(feats, picked, ids, bin_path)
             mask[v, : len(picked)] = True
     return out, mask, videos
 
