@@ -16,7 +16,8 @@ import pytest
 import torch
 from hardening_helpers import World
 
-from cl2cm.artifacts.store import load_safetensors, save_safetensors
+from cl2cm.artifacts.manifest import record_files
+from cl2cm.artifacts.store import load_safetensors, read_metadata, save_safetensors
 from cl2cm.errors import UserError
 from cl2cm.train.data import cached
 
@@ -122,6 +123,91 @@ def test_old_artifacts_without_checksums_still_load_and_verify(world: World, tmp
     assert code == 0, err
     code, out, err = cli(["verify", str(feats)])
     assert code == 0 and "no checksums recorded" in out
+
+
+def _rerecord(artifact: Path) -> None:
+    """Record the artifact's current bytes in its manifest: damage cl2cm itself wrote, checksums all agree."""
+    manifest = json.loads((artifact / "manifest.json").read_text())
+    manifest["files"] = record_files(artifact)
+    (artifact / "manifest.json").write_text(json.dumps(manifest))
+
+
+def _poison(path: Path, name: str | None = None, *, row: int = 0) -> str:
+    """Rewrite a safetensors file (with a valid digest) whose tensor `name` (default: the first float one)
+    holds NaN in `row`; returns the tensor's name."""
+    tensors, meta = load_safetensors(path), read_metadata(path)
+    name = name or next(k for k, v in sorted(tensors.items()) if v.is_floating_point())
+    tensors[name].reshape(tensors[name].shape[0], -1)[row, 0] = float("nan")
+    save_safetensors(path, tensors, metadata=meta)
+    return name
+
+
+def value_features_nan_row(world: World, t: Path) -> tuple[Path, str]:
+    feats = _copy(world, "extract-features", t)
+    _poison(feats / "features.safetensors", "features", row=3)
+    _rerecord(feats)
+    row_id = (feats / "ids.txt").read_text().splitlines()[3]
+    return feats, f"features.safetensors (tensor 'features' row 3 (id {row_id!r}) holds NaN or infinity)"
+
+
+def value_store_duplicate_id(world: World, t: Path) -> tuple[Path, str]:
+    feats = _copy(world, "extract-features", t)
+    ids = (feats / "ids.txt").read_text().splitlines()
+    ids[4] = ids[1]
+    (feats / "ids.txt").write_text("\n".join(ids) + "\n")
+    _rerecord(feats)
+    return feats, f"ids.txt (duplicate id {ids[1]!r} on line 5, first on line 2)"
+
+
+def value_model_nan_weight(world: World, t: Path) -> tuple[Path, str]:
+    student = _copy(world, "distill", t)
+    name = _poison(student / "model.safetensors")
+    _rerecord(student)
+    return student, f"model.safetensors (tensor {name!r}"
+
+
+def value_checkpoint_nan_weight(world: World, t: Path) -> tuple[Path, str]:
+    teacher = _copy(world, "train-teacher", t)
+    name = _poison(teacher / "checkpoints" / "last.safetensors")
+    return teacher, f"checkpoints/last.safetensors (tensor {name!r}"
+
+
+VALUE_CASES = {name[6:]: fn for name, fn in globals().items() if name.startswith("value_")}
+
+
+@pytest.mark.parametrize("case", list(VALUE_CASES))
+def test_verify_refuses_what_every_reader_refuses(world: World, tmp_path: Path, cli, case: str) -> None:
+    """Checksums all agree (cl2cm wrote the damage), yet the readers refuse it: so does verify, naming the
+    file and the tensor/row/id, where it used to say ok."""
+    artifact, expected = VALUE_CASES[case](world, tmp_path)
+    code, out, err = cli(["verify", str(artifact)])
+    assert code == 2 and out == "" and len(err.splitlines()) == 1, (out, err)
+    assert f"1 damaged file(s): {expected}" in err, err
+    if case == "model_nan_weight":  # the model's and the store's readers refuse the same artifact
+        code, _, err = cli(_eval(world, artifact, world.ref / "extract-features"))
+        assert code == 2 and "holds NaN or infinity" in err, err
+    elif case != "checkpoint_nan_weight":
+        code, _, err = cli(_eval(world, world.ref / "distill", artifact))
+        assert code == 2 and len(err.splitlines()) == 1, err
+
+
+def test_verify_counts_files_it_cannot_check_and_still_checks_their_values(world: World, tmp_path: Path,
+                                                                           cli) -> None:
+    feats = _copy(world, "extract-features", tmp_path)
+    from safetensors.torch import save_file
+
+    tensors = load_safetensors(feats / "features.safetensors")
+    save_file(tensors, str(feats / "features.safetensors"))  # no digest in the header ...
+    manifest = json.loads((feats / "manifest.json").read_text())
+    del manifest["files"]["features.safetensors"]  # ... and none in the manifest: nothing to compare against
+    (feats / "manifest.json").write_text(json.dumps(manifest))
+    code, out, err = cli(["verify", str(feats)])
+    assert code == 0 and err == "", err
+    assert "1 file(s) with no recorded checksum, bytes not verified (features.safetensors)" in out, out
+    tensors["features"][2, 0] = float("inf")
+    save_file(tensors, str(feats / "features.safetensors"))
+    code, out, err = cli(["verify", str(feats)])
+    assert code == 2 and "features.safetensors (tensor 'features' row 2" in err, (out, err)
 
 
 def test_a_flipped_token_cache_is_rebuilt_not_used(tmp_path: Path) -> None:

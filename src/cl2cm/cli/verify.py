@@ -1,4 +1,5 @@
-"""`cl2cm verify DIR`: check every byte of an artifact against the checksums it was written with."""
+"""`cl2cm verify DIR`: check every byte of an artifact against the checksums it was written with, and the
+values its readers refuse."""
 
 from __future__ import annotations
 
@@ -17,7 +18,9 @@ def verify_cmd(
     quiet: QuietOpt = False,
 ) -> None:
     """Check an artifact in full: each data file against its manifest's checksum, every safetensors file
-    (checkpoints too) against the digest in its own header. Damage is one line and exit 2.
+    (checkpoints too) against the digest in its own header, and the values every reader refuses (NaN or
+    infinity in any floating tensor, a duplicate id in a store's ids.txt). Damage is one line and exit 2;
+    files with no recorded checksum are counted in the ok line.
 
     Example:
 
@@ -25,12 +28,17 @@ def verify_cmd(
     """
     from cl2cm.artifacts.verify import verify_artifact  # torch only when it runs (--help stays fast)
 
-    recorded, tensor_files, has_digests = verify_artifact(directory)
+    report = verify_artifact(directory)
     if quiet:
         return
-    if has_digests:
-        console.print(f"ok: {directory}: {recorded} files match their checksums ({tensor_files} tensor files "
-                      "also self-checked)", highlight=False, soft_wrap=True)
+    values = "values finite" + (", ids unique" if (directory / "ids.txt").is_file() else "")
+    if report.has_digests:
+        line = (f"ok: {directory}: {report.recorded} files match their checksums ({report.self_checked} tensor "
+                f"files also self-checked; {values})")
     else:
-        console.print(f"ok: {directory}: no checksums recorded (written before cl2cm recorded them); "
-                      f"{tensor_files} tensor files readable", highlight=False, soft_wrap=True)
+        line = (f"ok: {directory}: no checksums recorded (written before cl2cm recorded them); "
+                f"{report.tensor_files} tensor files readable, {values}")
+    if report.unchecked:
+        shown = ", ".join(report.unchecked[:3]) + (", ..." if len(report.unchecked) > 3 else "")
+        line += f"; {len(report.unchecked)} file(s) with no recorded checksum, bytes not verified ({shown})"
+    console.print(line, highlight=False, soft_wrap=True)
