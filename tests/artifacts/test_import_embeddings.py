@@ -118,6 +118,11 @@ def _bad(tmp_path: Path, case: str) -> tuple[list[str], str]:
         bad[5, 2] = np.nan
         np.save(t / "n.npy", bad)
         return [str(t / "n.npy"), *ids], "n.npy: row 5 holds NaN or infinity"
+    if case == "zero row":
+        bad = np.ones((12, 4), dtype=np.float32)
+        bad[7] = 0
+        np.save(t / "z.npy", bad)
+        return [str(t / "z.npy"), *ids, "--normalize"], "z.npy: row 7 is all zeros"
     if case == "two tensors":
         save_file({"a": torch.zeros(12, 4), "b": torch.zeros(12, 4)}, str(t / "two.safetensors"))
         return [str(t / "two.safetensors"), *ids], "holds 2 tensors (a, b); pick one with --tensor"
@@ -141,7 +146,7 @@ def _bad(tmp_path: Path, case: str) -> tuple[list[str], str]:
 
 
 CASES = ["pickled object array", "text file", "missing file", "truncated npy", "1-d array", "integer matrix",
-         "nan row", "two tensors", "unknown tensor", "short id list", "duplicate id", "blank image line",
+         "nan row", "zero row", "two tensors", "unknown tensor", "short id list", "duplicate id", "blank image line",
          "out under a regular file"]
 
 

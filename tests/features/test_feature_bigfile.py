@@ -62,16 +62,20 @@ def test_video2frames_groups_frames_with_mask(tmp_path: Path) -> None:
         import_bigfile(tmp_path / "bf", tmp_path / "s2", video2frames=v2f)
 
 
-def _bigfile_with(tmp_path: Path, ids: list[str], edit: tuple[int, int, float] | None = None) -> Path:
+def _bigfile_with(tmp_path: Path, ids: list[str], edit: tuple[int, int, float | str] | None = None) -> Path:
+    """All-ones rows; `edit` (row, column, value) changes one value, or with value "row" zeroes that row."""
     feats = np.ones((len(ids), 3), np.float32)
-    if edit is not None:
+    if edit is not None and edit[2] == "row":
+        feats[edit[0]] = 0
+    elif edit is not None:
         feats[edit[0], edit[1]] = edit[2]
     return write_bigfile(tmp_path / "bf", ids, feats)
 
 
 @pytest.mark.parametrize(("value", "message"), [(np.nan, "holds NaN or infinity"), (-np.inf, "holds NaN or infinity"),
-                                                (1e6, "holds a value beyond float16's range")])
-def test_non_finite_rows_are_refused_at_import_nothing_written(tmp_path: Path, value: float, message: str) -> None:
+                                                (1e6, "holds a value beyond float16's range"),
+                                                ("row", "is all zeros")])
+def test_non_finite_rows_are_refused_at_import_nothing_written(tmp_path: Path, value: float | str, message: str) -> None:
     """A row every store reader would refuse (NaN, ±inf, or a value float16 turns into inf) is refused here,
     naming the row and its id; OUT is not created."""
     src = _bigfile_with(tmp_path, [f"v{i}" for i in range(5)], (3, 1, value))

@@ -1,4 +1,4 @@
-"""A poisoned gallery (issue 25 item 2): NaN or infinity in a store is refused by EVERY reader.
+"""A poisoned gallery (issue 25 item 2): NaN, infinity or an all-zero row in a store is refused by EVERY reader.
 
 The store is written the honest way (`save_store`, manifest and all), so nothing but its values is wrong:
 eval, search, serve and distill (through the real CLI entry point) and the Python API each refuse it with
@@ -22,16 +22,23 @@ from cl2cm.errors import UserError
 ROW = 7
 
 
-def poisoned(world: World, out: Path, *, where: str) -> tuple[Path, str]:
-    """A copy of the reference feature store with row ROW poisoned in `where` ("features" or "tokens")."""
+def poisoned(world: World, out: Path, *, where: str, zeros: bool = False) -> tuple[Path, str]:
+    """A copy of the reference feature store with row ROW poisoned in `where` ("features" or "tokens"):
+    NaN / +inf in one value, or (`zeros`) the whole row zero, what a failed encoding's placeholder looks like."""
     ref = load_store(world.ref / "extract-features", dtype=None)
     feats = ref.features.clone()
     extra = {}
     if where == "features":
-        feats[ROW, 3] = float("nan")
-    else:  # an extra tensor that rides along (patch tokens): +inf in one row
+        if zeros:
+            feats[ROW] = 0
+        else:
+            feats[ROW, 3] = float("nan")
+    else:  # an extra tensor that rides along (patch tokens)
         tokens = torch.randn(len(ref), 2, ref.dim)
-        tokens[ROW, 1, 0] = float("inf")
+        if zeros:
+            tokens[ROW] = 0
+        else:
+            tokens[ROW, 1, 0] = float("inf")
         extra["tokens"] = tokens
     save_store(out, feats, ref.ids, read_manifest(world.ref / "extract-features"), extra=extra)
     return out, ref.ids[ROW]
@@ -51,20 +58,22 @@ def readers(world: World, store: Path, tmp: Path) -> dict[str, list[str]]:
     }
 
 
+@pytest.mark.parametrize("zeros", [False, True], ids=["nan-or-inf", "all-zero"])
 @pytest.mark.parametrize("where", ["features", "tokens"])
-def test_every_reader_refuses_a_poisoned_store(world: World, tmp_path: Path, cli, where: str) -> None:
-    store, bad_id = poisoned(world, tmp_path / "poisoned", where=where)
-    expect = f"row {ROW} (id {bad_id!r}, line {ROW + 1} of ids.txt) of {where!r} holds NaN or infinity"
+def test_every_reader_refuses_a_poisoned_store(world: World, tmp_path: Path, cli, where: str, zeros: bool) -> None:
+    store, bad_id = poisoned(world, tmp_path / "poisoned", where=where, zeros=zeros)
+    why = "is all zeros" if zeros else "holds NaN or infinity"
+    expect = f"row {ROW} (id {bad_id!r}, line {ROW + 1} of ids.txt) of {where!r} {why}"
     for name, argv in readers(world, store, tmp_path).items():
         code, out, err = cli(argv)
         assert code == 2, (name, out, err)
         assert len(err.splitlines()) == 1 and str(store) in err and expect in err, (name, err)
         assert "Traceback" not in err
         assert not (tmp_path / "student" / "manifest.json").exists()
-    with pytest.raises(UserError, match=r"holds NaN or infinity") as info:  # the Python API, the same line
+    with pytest.raises(UserError, match=why) as info:  # the Python API, the same line
         cl2cm.load_store(store)
     assert str(store) in str(info.value) and expect in str(info.value)
-    with pytest.raises(UserError, match=r"holds NaN or infinity"):
+    with pytest.raises(UserError, match=why):
         cl2cm.encode_store(cl2cm.load_model(world.ref / "distill"), store)
 
 

@@ -150,6 +150,17 @@ def value_features_nan_row(world: World, t: Path) -> tuple[Path, str]:
     return feats, f"features.safetensors (tensor 'features' row 3 (id {row_id!r}) holds NaN or infinity)"
 
 
+def value_features_zero_row(world: World, t: Path) -> tuple[Path, str]:
+    feats = _copy(world, "extract-features", t)
+    path = feats / "features.safetensors"
+    tensors, meta = load_safetensors(path), read_metadata(path)
+    tensors["features"][2] = 0  # a failed encoding's placeholder: finite, checksummed, and useless
+    save_safetensors(path, tensors, metadata=meta)
+    _rerecord(feats)
+    row_id = (feats / "ids.txt").read_text().splitlines()[2]
+    return feats, f"features.safetensors (tensor 'features' row 2 (id {row_id!r}) is all zeros)"
+
+
 def value_store_duplicate_id(world: World, t: Path) -> tuple[Path, str]:
     feats = _copy(world, "extract-features", t)
     ids = (feats / "ids.txt").read_text().splitlines()

@@ -18,7 +18,7 @@ import torch
 from cl2cm.artifacts.io import read_lines, remove_stale_temps, removed_if_left_empty, sha256_file
 from cl2cm.artifacts.lock import output_lock
 from cl2cm.artifacts.manifest import MANIFEST_NAME, Manifest, read_manifest
-from cl2cm.artifacts.store import first_duplicate, first_nonfinite_row, load_safetensors, save_store
+from cl2cm.artifacts.store import first_bad_row, first_duplicate, load_safetensors, save_store
 from cl2cm.errors import UserError
 
 SUFFIXES = (".npy", ".safetensors")
@@ -96,9 +96,9 @@ def read_matrix(path: str | Path, tensor: str | None = None) -> torch.Tensor:
     if not matrix.is_floating_point():
         raise UserError(f"expected floating-point embeddings, got {str(matrix.dtype).replace('torch.', '')}",
                         path=path)
-    row = first_nonfinite_row(matrix)
-    if row is not None:
-        raise UserError(f"row {row} holds NaN or infinity", path=path)
+    bad = first_bad_row(matrix)
+    if bad is not None:
+        raise UserError(f"row {bad[0]} {bad[1]}", path=path)
     return matrix.float() if matrix.dtype not in (torch.float16, torch.float32) else matrix
 
 

@@ -272,6 +272,30 @@ def first_nonfinite_row(tensor: torch.Tensor) -> int | None:
     return None
 
 
+def first_zero_row(tensor: torch.Tensor) -> int | None:
+    """The first row of a stored row tensor (features, tokens, embeddings) that is all zeros, or None.
+
+    Such a row has no direction: its cosine with everything is 0, so it ties with every query and trains
+    nothing; it is what a failed encoding written as a placeholder looks like. Screened by row sums like
+    `first_nonfinite_row` (only rows summing to 0 get the element-wise check). Model weights are not row
+    tensors (zero biases are normal) and are not checked."""
+    if not tensor.is_floating_point() or tensor.ndim < 2 or tensor.shape[0] == 0:
+        return None
+    flat = tensor.reshape(tensor.shape[0], -1)
+    for row in (flat.sum(dim=1) == 0).nonzero().flatten().tolist():
+        if not bool(flat[row].any()):
+            return int(row)
+    return None
+
+
+def first_bad_row(tensor: torch.Tensor) -> tuple[int, str] | None:
+    """(row, why) of the first row of a stored row tensor that no reader can rank or train on: NaN or ±inf
+    anywhere in it, or all zeros (`first_zero_row`); None when every row is usable."""
+    candidates = [(row, why) for row, why in ((first_nonfinite_row(tensor), "holds NaN or infinity"),
+                                              (first_zero_row(tensor), "is all zeros")) if row is not None]
+    return min(candidates) if candidates else None
+
+
 def first_nonfinite(tensors: Mapping[str, torch.Tensor]) -> tuple[str, int] | None:
     """(name, row) of the first floating tensor of `tensors`, in their order, holding NaN or ±inf, else None:
     the value check every reader of stored tensors runs (stores, model weights, `cl2cm verify`)."""
@@ -352,6 +376,12 @@ def load_store(
         name, row = bad
         raise UserError(f"{where}row {row} (id {ids[row]!r}, line {row + 1} of ids.txt) of {name!r} holds NaN "
                         f"or infinity; the store is corrupt, rebuild it", path=directory)
+    for name, rows in (("features", feats), ("tokens", tensors.get("tokens"))):
+        zero = first_zero_row(rows) if rows is not None else None
+        if zero is not None:
+            raise UserError(f"{where}row {zero} (id {ids[zero]!r}, line {zero + 1} of ids.txt) of {name!r} is all "
+                            "zeros: nothing to rank or train on (a failed encoding?); rebuild the store or drop "
+                            "the row", path=directory)
     if expect_dim is not None and feats.shape[-1] != expect_dim:
         raise UserError(f"{where}features have dimension {feats.shape[-1]}, the model expects {expect_dim}",
                         path=directory)

@@ -16,6 +16,7 @@ from cl2cm.artifacts.store import (
     FEATURES_FILE,
     first_duplicate,
     first_nonfinite,
+    first_zero_row,
     load_safetensors,
     read_metadata,
 )
@@ -39,7 +40,14 @@ def _nonfinite_reason(tensors: dict[str, torch.Tensor], ids: list[str] | None) -
     """Why a safetensors file's values would be refused by its reader (`first_nonfinite`), or None."""
     bad = first_nonfinite(tensors)
     if bad is None:
-        return None
+        if ids is None:  # not a store's rows: model weights may well hold zero rows
+            return None
+        zeros = next(((name, row) for name in ("features", "tokens") if name in tensors
+                      if (row := first_zero_row(tensors[name])) is not None), None)
+        if zeros is None:
+            return None
+        shown = f" (id {ids[zeros[1]]!r})" if zeros[1] < len(ids) else ""
+        return f"tensor {zeros[0]!r} row {zeros[1]}{shown} is all zeros"
     name, row = bad
     ndim = tensors[name].ndim
     where = f" row {row}" if ndim >= 2 else f" element {row}" if ndim == 1 else ""

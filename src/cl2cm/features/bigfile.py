@@ -24,7 +24,7 @@ from cl2cm.artifacts.io import (
 )
 from cl2cm.artifacts.lock import output_lock
 from cl2cm.artifacts.manifest import MANIFEST_NAME, Manifest
-from cl2cm.artifacts.store import first_duplicate, first_nonfinite_row, save_store
+from cl2cm.artifacts.store import first_bad_row, first_duplicate, first_nonfinite_row, save_store
 from cl2cm.errors import UserError
 from cl2cm.features.datasets import uniform_indices
 
@@ -144,11 +144,12 @@ def _half_rows(feats: np.ndarray, rows: slice | list[int], ids: list[str], where
     hold, is a UserError naming the row and its id (every reader of the store would refuse it)."""
     block = torch.from_numpy(np.array(feats[rows], dtype=np.float32))
     half = block.half()
-    for values, why in ((block, "holds NaN or infinity"), (half, "holds a value beyond float16's range (±65504)")):
-        bad = first_nonfinite_row(values)
+    wide = first_nonfinite_row(half)
+    for bad in (first_bad_row(block), None if wide is None else (wide, "holds a value beyond float16's range "
+                                                                       "(±65504)")):
         if bad is not None:
-            row = range(feats.shape[0])[rows][bad] if isinstance(rows, slice) else rows[bad]
-            raise UserError(f"row {row} (id {ids[row]!r}) {why}", path=where)
+            row = range(feats.shape[0])[rows][bad[0]] if isinstance(rows, slice) else rows[bad[0]]
+            raise UserError(f"row {row} (id {ids[row]!r}) {bad[1]}", path=where)
     return half
 
 
