@@ -255,45 +255,43 @@ def save_store_from_parts(
     return {name: shape for name, (_, shape) in info.items()}
 
 
-def first_nonfinite_row(tensor: torch.Tensor) -> int | None:
-    """The first row of `tensor` holding NaN or ±inf, or None (also for non-float tensors).
+NONFINITE = "holds NaN or infinity"
+ROW_TENSORS = ("features", "tokens")  # one vector per item (per frame/patch): a zero one is never real
+ZERO = "is all zeros"
 
-    A row's sum is a cheap screen (NaN and inf propagate; a plain reduction allocates nothing per element,
-    where isfinite or a dtype conversion over a 100 MB float16 store took 20-30x longer here); only rows
-    whose sum is not finite (or overflowed) get the element-wise check."""
+
+def first_bad_row(tensor: torch.Tensor, *, zeros: bool = True) -> tuple[int, str] | None:
+    """(row, why) of the first row of `tensor` no reader can rank or train on: NaN or ±inf anywhere in it
+    (`NONFINITE`), or (`zeros`) all zeros (`ZERO`); None when every row is usable, or for a non-float tensor.
+
+    A zero row has no direction: cosine 0 with everything, a tie with every query, nothing to train on;
+    it is what a failed encoding written as a placeholder looks like. Model weights are not row tensors
+    (zero biases are normal): their callers pass `zeros=False`.
+
+    One pass of row sums screens for both (NaN and inf propagate; a plain reduction allocates nothing per
+    element, where isfinite or a dtype conversion over a 100 MB float16 store took 20-30x longer here);
+    only rows whose sum is not finite (or overflowed), or is exactly 0, get the element-wise check."""
     if not tensor.is_floating_point() or tensor.numel() == 0:
         return None
     if tensor.ndim == 0:
-        return None if bool(torch.isfinite(tensor)) else 0
+        return None if bool(torch.isfinite(tensor)) else (0, NONFINITE)
     flat = tensor.reshape(tensor.shape[0], -1)
-    for row in (~torch.isfinite(flat.sum(dim=1))).nonzero().flatten().tolist():
+    sums = flat.sum(dim=1)
+    suspect = ~torch.isfinite(sums)
+    if zeros:
+        suspect |= sums == 0
+    for row in suspect.nonzero().flatten().tolist():
         if not bool(torch.isfinite(flat[row]).all()):
-            return int(row)
+            return int(row), NONFINITE
+        if zeros and not bool(flat[row].any()):
+            return int(row), ZERO
     return None
 
 
-def first_zero_row(tensor: torch.Tensor) -> int | None:
-    """The first row of a stored row tensor (features, tokens, embeddings) that is all zeros, or None.
-
-    Such a row has no direction: its cosine with everything is 0, so it ties with every query and trains
-    nothing; it is what a failed encoding written as a placeholder looks like. Screened by row sums like
-    `first_nonfinite_row` (only rows summing to 0 get the element-wise check). Model weights are not row
-    tensors (zero biases are normal) and are not checked."""
-    if not tensor.is_floating_point() or tensor.ndim < 2 or tensor.shape[0] == 0:
-        return None
-    flat = tensor.reshape(tensor.shape[0], -1)
-    for row in (flat.sum(dim=1) == 0).nonzero().flatten().tolist():
-        if not bool(flat[row].any()):
-            return int(row)
-    return None
-
-
-def first_bad_row(tensor: torch.Tensor) -> tuple[int, str] | None:
-    """(row, why) of the first row of a stored row tensor that no reader can rank or train on: NaN or ±inf
-    anywhere in it, or all zeros (`first_zero_row`); None when every row is usable."""
-    candidates = [(row, why) for row, why in ((first_nonfinite_row(tensor), "holds NaN or infinity"),
-                                              (first_zero_row(tensor), "is all zeros")) if row is not None]
-    return min(candidates) if candidates else None
+def first_nonfinite_row(tensor: torch.Tensor) -> int | None:
+    """The first row of `tensor` holding NaN or ±inf, or None (`first_bad_row` without the zero check)."""
+    bad = first_bad_row(tensor, zeros=False)
+    return None if bad is None else bad[0]
 
 
 def first_nonfinite(tensors: Mapping[str, torch.Tensor]) -> tuple[str, int] | None:
@@ -371,17 +369,14 @@ def load_store(
     if dup is not None:
         raise UserError(f"duplicate id {ids[dup[0]]!r} (first on line {dup[1] + 1})"
                         + (f" in the {flag} store" if flag else ""), path=directory / "ids.txt", line=dup[0] + 1)
-    bad = first_nonfinite({"features": feats, **tensors})  # every reader ranks or trains on these rows
-    if bad is not None:
-        name, row = bad
-        raise UserError(f"{where}row {row} (id {ids[row]!r}, line {row + 1} of ids.txt) of {name!r} holds NaN "
-                        f"or infinity; the store is corrupt, rebuild it", path=directory)
-    for name, rows in (("features", feats), ("tokens", tensors.get("tokens"))):
-        zero = first_zero_row(rows) if rows is not None else None
-        if zero is not None:
-            raise UserError(f"{where}row {zero} (id {ids[zero]!r}, line {zero + 1} of ids.txt) of {name!r} is all "
-                            "zeros: nothing to rank or train on (a failed encoding?); rebuild the store or drop "
-                            "the row", path=directory)
+    for name, rows in (("features", feats), *tensors.items()):  # every reader ranks or trains on these rows
+        bad = first_bad_row(rows, zeros=name in ROW_TENSORS)
+        if bad is not None:
+            row, why = bad
+            fix = ("the store is corrupt, rebuild it" if why == NONFINITE else
+                   "nothing to rank or train on (a failed encoding?); rebuild the store or drop the row")
+            raise UserError(f"{where}row {row} (id {ids[row]!r}, line {row + 1} of ids.txt) of {name!r} {why}; {fix}",
+                            path=directory)
     if expect_dim is not None and feats.shape[-1] != expect_dim:
         raise UserError(f"{where}features have dimension {feats.shape[-1]}, the model expects {expect_dim}",
                         path=directory)

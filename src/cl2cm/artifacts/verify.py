@@ -14,9 +14,9 @@ from cl2cm.artifacts.io import read_lines
 from cl2cm.artifacts.manifest import data_files, read_manifest
 from cl2cm.artifacts.store import (
     FEATURES_FILE,
+    ROW_TENSORS,
+    first_bad_row,
     first_duplicate,
-    first_nonfinite,
-    first_zero_row,
     load_safetensors,
     read_metadata,
 )
@@ -37,23 +37,19 @@ class VerifyReport:
 
 
 def _nonfinite_reason(tensors: dict[str, torch.Tensor], ids: list[str] | None) -> str | None:
-    """Why a safetensors file's values would be refused by its reader (`first_nonfinite`), or None."""
-    bad = first_nonfinite(tensors)
-    if bad is None:
-        if ids is None:  # not a store's rows: model weights may well hold zero rows
-            return None
-        zeros = next(((name, row) for name in ("features", "tokens") if name in tensors
-                      if (row := first_zero_row(tensors[name])) is not None), None)
-        if zeros is None:
-            return None
-        shown = f" (id {ids[zeros[1]]!r})" if zeros[1] < len(ids) else ""
-        return f"tensor {zeros[0]!r} row {zeros[1]}{shown} is all zeros"
-    name, row = bad
-    ndim = tensors[name].ndim
-    where = f" row {row}" if ndim >= 2 else f" element {row}" if ndim == 1 else ""
-    if ids is not None and ndim >= 2 and row < len(ids):
-        where += f" (id {ids[row]!r})"
-    return f"tensor {name!r}{where} holds NaN or infinity"
+    """Why a safetensors file's values would be refused by its reader, or None: NaN or infinity in any
+    floating tensor (`first_bad_row`), and for a store's rows (`ids` given) an all-zero row too."""
+    for name, tensor in tensors.items():
+        bad = first_bad_row(tensor, zeros=ids is not None and name in ROW_TENSORS)
+        if bad is None:
+            continue
+        row, why = bad
+        ndim = tensor.ndim
+        where = f" row {row}" if ndim >= 2 else f" element {row}" if ndim == 1 else ""
+        if ids is not None and ndim >= 2 and row < len(ids):
+            where += f" (id {ids[row]!r})"
+        return f"tensor {name!r}{where} {why}"
+    return None
 
 
 def verify_artifact(directory: str | Path) -> VerifyReport:
