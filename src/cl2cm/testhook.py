@@ -34,13 +34,14 @@ def committed(what: str) -> None:
 
 
 @contextmanager
-def paused(cmd: list[str], at: str, *, env: Mapping[str, str] | None = None, timeout: float = 180
-           ) -> Iterator[subprocess.Popen[bytes]]:
+def paused(cmd: list[str], at: str, *, env: Mapping[str, str] | None = None, timeout: float = 180,
+           start_new_session: bool = False) -> Iterator[subprocess.Popen[bytes]]:
     """Start `cmd` with CL2CM_TEST_PAUSE_AT=`at` and yield it once it has stopped there; SIGKILL it on exit.
 
-    A run that ends (or hangs) before its pause point is an AssertionError with its stderr: never a skip."""
+    A run that ends (or hangs) before its pause point is an AssertionError with its stderr: never a skip.
+    `start_new_session`: its own process group (pid = pgid), for tests that signal it with its children."""
     proc = subprocess.Popen(cmd, env={**(os.environ if env is None else env), PAUSE_ENV: at},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=start_new_session)
     try:
         deadline = time.monotonic() + timeout
         info = None

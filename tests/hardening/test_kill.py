@@ -10,15 +10,20 @@ tensor; trained models tensor for tensor (exact: a resumed run restores weights,
 from __future__ import annotations
 
 import json
+import os
 import random
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 import torch
-from hardening_helpers import STAGES, World, cl2cm, paused, run_main, run_until_complete
+from hardening_helpers import ENV, STAGES, World, cl2cm, paused, run_main, run_until_complete
 from safetensors.torch import load_file
 
+from cl2cm import testhook
 from cl2cm.artifacts.captions import read_captions
 from cl2cm.artifacts.store import load_store
 
@@ -91,3 +96,56 @@ def test_random_kill_sweep(stage: str, world: World, tmp_path: Path) -> None:
         assert_same_artifact(stage, out, world.ref / stage)
     print(f"\nSWEEP {stage}: {SWEEP_RUNS} runs, {killed} kills landed, clean run {span:.1f} s")
     assert killed >= SWEEP_RUNS  # most kill points land before the end
+
+
+TERMINATED = "cl2cm: terminated (SIGTERM); rerun the same command to resume (training stages: add --resume)"
+
+
+def _terminated(proc: subprocess.Popen[bytes]) -> str:
+    """The stderr of a run that SIGTERM ended, checked: exit 143 (128 + 15) and its one line."""
+    _, err = proc.communicate(timeout=120)
+    text = err.decode(errors="replace")
+    assert proc.returncode == 143, text[-2000:]
+    assert text.strip().splitlines() == [TERMINATED], text  # no traceback, no "Exception ignored"
+    return text
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_sigterm_is_an_interruption_and_a_rerun_finishes(stage: str, world: World, tmp_path: Path) -> None:
+    """kill / a time limit / docker stop: the same cleanup as Ctrl-C (lock gone, no temp file, resumable)."""
+    out = tmp_path / stage
+    with paused(world.argv(stage, out), PAUSE_AT[stage]) as proc:
+        proc.send_signal(signal.SIGTERM)  # delivered when it continues: inside the next chunk / epoch
+        proc.send_signal(signal.SIGCONT)
+        _terminated(proc)
+    assert not (out / ".cl2cm.lock").exists() and not list(out.rglob("*.tmp"))
+    assert not (out / "manifest.json").exists()
+    assert run_main(world.argv(stage, out, resume=True)) == 0
+    assert_same_artifact(stage, out, world.ref / stage)
+
+
+def _children(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+
+
+def test_sigterm_to_the_process_group_with_dataloader_workers_is_one_line(world: World, tmp_path: Path) -> None:
+    """systemctl stop / scancel signal the workers too; torch's worker dies of it and the loader's SIGCHLD
+    handler once raised "worker is killed by signal: Terminated" into the cleanup (a traceback)."""
+    out = tmp_path / "workers"
+    argv = [*world.argv("train-teacher", out), "--workers", "2", "--epochs", "40"]
+    with testhook.paused([sys.executable, "-m", "cl2cm", *argv], "epoch:1", env=ENV,
+                         start_new_session=True) as proc:
+        proc.send_signal(signal.SIGCONT)
+        # an epoch with both workers up for a while (not torch's iterator half-built: its own __del__ fails then,
+        # under Ctrl-C as well)
+        deadline, seen = time.monotonic() + 60, []
+        while time.monotonic() < deadline:
+            now = _children(proc.pid)
+            if len(now) == 2 and now == seen:
+                break
+            seen = now
+            time.sleep(0.1)
+        assert len(seen) == 2, f"no DataLoader workers seen: {seen}"
+        os.killpg(proc.pid, signal.SIGTERM)
+        _terminated(proc)
+    assert not (out / ".cl2cm.lock").exists() and not list(out.rglob("*.tmp"))

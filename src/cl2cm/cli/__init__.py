@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> None:
             warnings.simplefilter("always", LanguageWarning)
             warnings.showwarning = _show_warning
             rv = app(args=args, standalone_mode=False, prog_name="cl2cm")
-        interrupts.check()  # a Ctrl-C that a __del__ swallowed still ends the command as interrupted
+        interrupts.check()  # a Ctrl-C/SIGTERM that a __del__ swallowed (or the parser made 130) ends it as such
     except UserError as exc:
         if os.environ.get("RANK", "0") == "0":  # under torchrun every rank fails alike: rank 0 says it once
             print(f"cl2cm: error: {_one_line(user_message(exc))}", file=sys.stderr)
@@ -133,9 +133,15 @@ def main(argv: list[str] | None = None) -> None:
         print(f"cl2cm: error: {where}{exc.strerror or exc}; nothing was committed, rerun to resume",
               file=sys.stderr)
         sys.exit(1)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         interrupts.clear()
-        print("cl2cm: interrupted; rerun the same command to resume (training stages: add --resume)", file=sys.stderr)
-        sys.exit(130)
+        resume = "rerun the same command to resume (training stages: add --resume)"
+        if not isinstance(exc, interrupts.Terminated):
+            print(f"cl2cm: interrupted; {resume}", file=sys.stderr)
+            sys.exit(130)
+        # SIGTERM (kill, a time limit, docker stop; torchrun stopping the ranks when one failed: rank 0 says it)
+        if os.environ.get("RANK", "0") == "0":
+            print(f"cl2cm: terminated (SIGTERM); {resume}", file=sys.stderr)
+        sys.exit(143)
     if isinstance(rv, int) and rv:
         sys.exit(rv)
