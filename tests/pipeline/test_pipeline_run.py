@@ -355,3 +355,31 @@ def test_a_hand_edited_state_file_is_one_line(tmp_path: Path, text: str) -> None
     (tmp_path / STATE_FILE).write_text(text)
     with pytest.raises(UserError, match="is not a pipeline state file"):
         read_state(tmp_path)
+
+
+def test_a_renamed_run_folder_is_the_same_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Paths inside the run's own folder are compared relative to it: `runs/mine` renamed to `runs/mine-v1`
+    (or moved to scratch) is done, not refused; an input outside it that now names another file is not."""
+    from cl2cm.pipeline.plan import Stage
+    from cl2cm.pipeline.run import _changed, _fingerprints
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "a.jsonl").write_text('{"id": "0"}\n')
+    (tmp_path / "data" / "b.jsonl").write_text('{"id": "0"}\n')  # same bytes, another file
+    (tmp_path / "runs" / "mine" / "mt").mkdir(parents=True)
+
+    def stage(captions: str, run: str) -> Stage:
+        return Stage("translate", ["translate", captions, "--to", "de", "--out", f"{run}/mt"],
+                     tmp_path / run / "mt" / "manifest.json", tmp_path / run / "mt", inputs=[Path(captions)])
+
+    first = stage("data/a.jsonl", "runs/mine")
+    recorded = {"argv": first.argv, "inputs": _fingerprints(first.inputs), "cwd": str(tmp_path),
+                "out": str((tmp_path / "runs" / "mine").resolve())}
+    (tmp_path / "runs" / "mine").rename(tmp_path / "runs" / "mine-v1")
+    assert _changed(stage("data/a.jsonl", "runs/mine-v1"), recorded, Path("runs/mine-v1")) is None
+    (tmp_path / "scratch").mkdir()
+    (tmp_path / "runs" / "mine-v1").rename(tmp_path / "scratch" / "x")
+    assert _changed(stage("data/a.jsonl", "scratch/x"), recorded, Path("scratch/x")) is None
+    why = _changed(stage("data/b.jsonl", "scratch/x"), recorded, Path("scratch/x"))
+    assert why is not None and "now data/b.jsonl" in why

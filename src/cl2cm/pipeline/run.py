@@ -92,31 +92,45 @@ def read_state(out: Path) -> dict[str, Any]:
         raise UserError("is not a pipeline state file (delete it to start the run afresh)", path=path) from None
 
 
-def _real(arg: str, cwd: str) -> str:
-    """An argument that names an existing file or folder (a relative one under `cwd`) as its real path."""
-    path = os.path.join(cwd, arg) if arg else arg
-    return os.path.realpath(path) if arg and os.path.exists(path) else arg
+def _real(arg: str, cwd: str, out: str | None = None) -> str:
+    """An argument that names an existing file or folder (a relative one under `cwd`) as its real path. One
+    inside the run's own folder `out` (a real path) reads `<OUT>/...`, whether or not it is still there: a
+    run folder renamed or moved since is the same run. Values (no `/`, nothing there) stay as written."""
+    if not arg:
+        return arg
+    path = os.path.join(cwd, arg)
+    there = os.path.exists(path)
+    real = os.path.realpath(path) if there else os.path.normpath(path)
+    if out is not None and (there or os.sep in arg) and (real == out or real.startswith(out + os.sep)):
+        return "<OUT>" + real[len(out):]
+    return real if there else arg
 
 
-def _differing(old: list[str], old_cwd: str, new: list[str]) -> tuple[list[str], list[str]]:
+def _differing(old: list[str], old_cwd: str, new: list[str], old_out: str | None = None,
+               new_out: str | None = None) -> tuple[list[str], list[str]]:
     """The arguments of a recorded command (run from `old_cwd`) and of the planned one (run from here) that
     differ. A path is the same option however it is spelled: `/abs/run/mt` recorded by one run and `run/mt`
     planned by the next, or `runs/x` recorded from the project folder and `../runs/x` planned from a folder
-    below it. Anything else (values, paths not there) compares as written, so a moved project whose
-    relative spellings are unchanged is unchanged too."""
+    below it; a path inside the run's folder is compared relative to it (`old_out` then, `new_out` now), so
+    a run folder renamed or moved is unchanged. Anything else (values, paths not there) compares as written,
+    so a moved project whose relative spellings are unchanged is unchanged too."""
     here = os.getcwd()
     if len(old) != len(new):
         return [a for a in old if a not in new], [a for a in new if a not in old]
-    pairs = [(a, b) for a, b in zip(old, new, strict=True) if a != b and _real(a, old_cwd) != _real(b, here)]
+    pairs = [(a, b) for a, b in zip(old, new, strict=True)
+             if a != b and _real(a, old_cwd, old_out) != _real(b, here, new_out)]
     return [a for a, _ in pairs], [b for _, b in pairs]
 
 
-def _changed(stage: Stage, record: dict[str, Any]) -> str | None:
+def _changed(stage: Stage, record: dict[str, Any], out: Path | None = None) -> str | None:
     """What differs between a stage's record and what it would run now, in words (None: nothing)."""
     recorded = record.get("argv")
     cwd = record.get("cwd")
     old = recorded if isinstance(recorded, list) and all(isinstance(a, str) for a in recorded) else None
-    gone, added = _differing(old or [], cwd if isinstance(cwd, str) else os.getcwd(), _compared(stage.argv))
+    was = record.get("out")
+    gone, added = _differing(old or [], cwd if isinstance(cwd, str) else os.getcwd(), _compared(stage.argv),
+                             was if isinstance(was, str) and out is not None else None,
+                             os.path.realpath(out) if out is not None else None)
     if old is None or gone or added:
         detail = "; ".join(x for x in (f"was {' '.join(gone[:4])}" if gone else "",
                                         f"now {' '.join(added[:4])}" if added else "") if x)
@@ -145,7 +159,7 @@ def plan_states(cfg: PipelineConfig, out: Path, *, redo_from: str | None = None,
             planned.append(Planned(stage, "redo" if started else "run"))
             continue
         if record is not None:
-            why = _changed(stage, record)
+            why = _changed(stage, record, out)
             if why:
                 raise UserError(f"stage {stage.name} was made from {why}: rerun with --redo-from {stage.name} to "
                                 "redo it and every stage after it, or choose another --out", path=out)
@@ -199,6 +213,7 @@ def run_locked(cfg: PipelineConfig, out: Path, run_cli: Callable[[list[str]], No
             records.pop(p.stage.name, None)
         elif p.stage.name in records:  # a record from before folders were recorded matched from here
             records[p.stage.name].setdefault("cwd", os.getcwd())
+            records[p.stage.name].setdefault("out", os.path.realpath(out))
     _write_state(out, cfg, records)
     atomic_write_text(out / "commands.sh", commands_script([p.stage for p in planned], before, title, cfg.threads),
                       executable=True)
@@ -208,7 +223,8 @@ def run_locked(cfg: PipelineConfig, out: Path, run_cli: Callable[[list[str]], No
         if p.state == "done":
             continue
         stage = p.stage
-        records[stage.name] = {"argv": _compared(stage.argv), "inputs": _fingerprints(stage.inputs), "cwd": os.getcwd()}
+        records[stage.name] = {"argv": _compared(stage.argv), "inputs": _fingerprints(stage.inputs),
+                               "cwd": os.getcwd(), "out": os.path.realpath(out)}
         _write_state(out, cfg, records)
         if stage.builtin:  # the seeded split
             t = time.perf_counter()
