@@ -136,8 +136,9 @@ def test_accumulation_steps_and_no_leak_across_epochs(tmp_path: Path) -> None:
 def test_a_diverged_run_stops_with_one_line_and_finishes_nothing(tmp_path: Path) -> None:
     """A loss that became NaN ends the run (exit 2 through the CLI) before metrics.jsonl gets a NaN (not
     JSON) and before the model is written: nothing downstream can take a NaN model for a finished one."""
-    with pytest.raises(UserError, match=r"training diverged: the loss is nan at step \d+ \(epoch 1\); lower --lr"):
+    with pytest.raises(ConfigError, match=r"training diverged: the loss is nan at step \d+ \(epoch 1\); lower lr") as e:
         fit(ToyTask(), TrainConfig(**{**CFG, "lr": 1e30}), tmp_path)
+    assert "lower --lr (now 1e+30) or check the inputs" in e.value.render(flag_of)  # as the CLI says it
     assert not (tmp_path / "toy.safetensors").exists()
     for line in (tmp_path / "metrics.jsonl").read_text().splitlines():
         json.loads(line, parse_constant=lambda c: pytest.fail(f"{c} in metrics.jsonl"))

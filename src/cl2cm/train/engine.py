@@ -587,9 +587,10 @@ class _Fit:
                 if step % config.log_every == 0 or step == self.total_steps:
                     avg = {k: float(mean_over_ranks(torch.tensor(v / n_running))) for k, v in running.items()}
                     if not math.isfinite(avg["loss"]):  # the same on every rank (a mean): all stop together
-                        raise UserError(f"training diverged: the loss is {avg['loss']} at step {step} (epoch "
-                                        f"{epoch + 1}); lower --lr (now {number(config.lr)}) or check the inputs. "
-                                        "Nothing was marked finished", path=self.out_dir)
+                        raise ConfigError("training diverged: the loss is {loss} at step {step} (epoch {epoch}); "
+                                          "lower {lr} (now {now}) or check the inputs. Nothing was marked finished",
+                                          path=self.out_dir, loss=avg["loss"], step=step, epoch=epoch + 1,
+                                          now=number(config.lr))
                     rate = samples_epoch / max(time.perf_counter() - t_epoch, 1e-9)
                     self.metrics.log({"split": "train", "epoch": epoch, "step": step, **avg,
                                       "lr": self.opt.param_groups[0]["lr"], "samples_per_s": rate})
