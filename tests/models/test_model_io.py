@@ -65,3 +65,20 @@ def test_a_model_with_non_finite_weights_is_refused_by_every_loader(tiny_bert_di
         load_model(tmp_path / "t", "cpu")
     with pytest.raises(UserError, match="holds NaN or infinity"):
         CrossLingualTeacher.from_dir(tmp_path / "t")
+
+
+@pytest.mark.parametrize("damage", ["deleted", "edited"])
+def test_a_missing_or_edited_tokenizer_file_is_refused(tiny_bert_dir: Path, tmp_path: Path, damage: str) -> None:
+    """Without tokenizer.json transformers still built a tokenizer (from tokenizer_config.json) that maps every
+    word to [UNK]: search answered every query alike, exit 0. The manifest records the file: refused."""
+    cfg = TeacherConfig(TextEncoderConfig(encoder=str(tiny_bert_dir), dim=16, max_length=16))
+    CrossLingualTeacher(cfg).save(tmp_path / "t", Manifest(kind="teacher"))
+    path = tmp_path / "t" / "tokenizer.json"
+    assert path.is_file()
+    if damage == "deleted":
+        path.unlink()
+    else:
+        path.write_text(path.read_text().replace("[UNK]", "[UNKNOWN]"))
+    with pytest.raises(UserError, match="tokenizer.json: missing" if damage == "deleted" else
+                       "tokenizer.json: checksum mismatch"):
+        load_model(tmp_path / "t", "cpu")

@@ -90,7 +90,11 @@ def read_model_dir(directory: str | Path, *, kind: str | tuple[str, ...] | None 
     cfg_path = directory / CONFIG_FILE
     if not cfg_path.exists():
         raise UserError(f"no {CONFIG_FILE} in the model directory", path=directory)
-    check_file(directory, CONFIG_FILE, manifest.files)
+    # config.json and the tokenizer's files, as recorded: without tokenizer.json transformers still builds a
+    # BERT tokenizer from tokenizer_config.json, one that maps every word to [UNK] (search ranked at random)
+    for name in sorted(manifest.files):
+        if not name.endswith(".safetensors") and name != "metrics.jsonl":  # safetensors check themselves
+            check_file(directory, name, manifest.files)
     try:
         config = json.loads(cfg_path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
