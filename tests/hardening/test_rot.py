@@ -108,6 +108,8 @@ def test_verify_passes_every_untouched_artifact(world: World, cli, stage: str) -
     code, out, err = cli(["verify", str(world.ref / stage)])
     assert code == 0 and err == "", err
     assert out.startswith(f"ok: {world.ref / stage}: ") and "files match their checksums" in out
+    store = stage == "extract-features"  # what was checked beyond the bytes, as the line says it
+    assert ("values finite, no all-zero row, ids unique" in out) == store and "values finite" in out
 
 
 def test_old_artifacts_without_checksums_still_load_and_verify(world: World, tmp_path: Path, cli) -> None:

@@ -31,7 +31,7 @@ def verify_cmd(
     report = verify_artifact(directory)
     if quiet:
         return
-    values = "values finite" + (", ids unique" if (directory / "ids.txt").is_file() else "")
+    values = "values finite" + (", no all-zero row, ids unique" if (directory / "ids.txt").is_file() else "")
     if report.has_digests:
         line = (f"ok: {directory}: {report.recorded} files match their checksums ({report.self_checked} tensor "
                 f"files also self-checked; {values})")
