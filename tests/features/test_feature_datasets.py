@@ -89,3 +89,15 @@ def test_videos_and_uniform_sampling(tmp_path: Path) -> None:
     vids = list_videos(tmp_path)
     assert [v.id for v in vids] == ["v0", "v1"]
     assert [p.name for p in vids[1].paths] == ["f2.jpg", "f10.jpg"]
+
+
+def test_a_thin_strip_is_refused_before_the_resize_blows_it_up(tmp_path: Path) -> None:
+    """The encoders resize the shorter side to the model's input: 200000x1 would become 12.8M x 64 pixels."""
+    from cl2cm.features.datasets import size_refusal
+
+    Image.new("RGB", (200000, 1)).save(tmp_path / "thin.png")
+    with pytest.raises(ValueError, match=r"image too elongated \(200000x1: 819200000 px once its shorter side is "
+                                         r"resized to 64; --max-pixels 89478485\)"):
+        open_image(tmp_path / "thin.png", target=64, max_pixels=89_478_485)
+    assert size_refusal(4000, 1000, target=224, max_pixels=89_478_485) is None  # a panorama is fine
+    assert size_refusal(10_000, 10_000, target=224, max_pixels=89_478_485).startswith("image too large")

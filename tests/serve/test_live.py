@@ -123,3 +123,35 @@ def test_uploads_over_the_limit_get_413_not_a_reset(live_server: LiveServer, dem
     finally:
         conn.close()
     assert api(live_server, GERMAN_QUERIES[0], k=1)
+
+
+def test_a_thin_strip_is_413_and_a_cut_upload_leaves_no_traceback(live_server: LiveServer,
+                                                                   demo_run: DemoRun) -> None:
+    """A 663-byte 200000x1 PNG passed the pixel guard and was resized to 12.8M x 64 (4.9 GB); an upload the
+    client abandons mid-body logged two tracebacks (8 kB) each time. Both are client mistakes now."""
+    import io
+    import time
+
+    from PIL import Image
+
+    png = io.BytesIO()
+    Image.new("RGB", (200000, 1)).save(png, format="PNG")
+    u = urlsplit(live_server.url)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
+    try:
+        conn.request("POST", "/api/search-image?k=3", body=png.getvalue(), headers={"Content-Type": "image/png"})
+        r = conn.getresponse()
+        assert r.status == 413 and "image too elongated (200000x1" in json.loads(r.read())["error"]
+    finally:
+        conn.close()
+    log = demo_run.root / "serve.log"
+    before = log.stat().st_size
+    for _ in range(3):
+        with socket.create_connection((u.hostname, u.port), timeout=10) as s:
+            s.sendall(b"POST /api/search-image HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\n"
+                      b"Content-Length: 100000\r\n\r\n" + b"\x89PNG" + b"\x00" * 5000)
+            time.sleep(0.2)  # the server is reading the body when the client goes
+    time.sleep(0.5)
+    assert api(live_server, GERMAN_QUERIES[0], k=1)
+    grown = log.read_text()[before:]
+    assert "Traceback" not in grown and "internal error" not in grown, grown

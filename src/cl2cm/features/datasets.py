@@ -153,12 +153,27 @@ def to_rgb(img: Image.Image, background: tuple[int, int, int] = (255, 255, 255))
 DECODE_MODES: dict[str, bool] = {"draft": True, "exact": False}
 
 
+def size_refusal(width: int, height: int, *, target: int, max_pixels: int) -> str | None:
+    """Why a `width`x`height` image is refused before any pixel is decoded, or None.
+
+    More than `max_pixels` pixels (the decompression-bomb guard), or more than that once its shorter side is
+    resized to the model's input `target` as the encoders do: a 663-byte 200000x1 PNG became a 12.8M x 64
+    image (4.9 GB of memory in `cl2cm serve`, and 36 GB for a 2000000x1 one)."""
+    if width * height > max_pixels:
+        return f"image too large ({width}x{height} = {width * height} px > --max-pixels {max_pixels})"
+    resized = -(-max(width, height) * target // max(min(width, height), 1)) * target
+    if resized > max_pixels:
+        return (f"image too elongated ({width}x{height}: {resized} px once its shorter side is resized to {target}; "
+                f"--max-pixels {max_pixels})")
+    return None
+
+
 def open_image(path: Path, *, target: int, max_pixels: int, draft: bool = True) -> Image.Image:
     """Decode one image to RGB, cheaply: JPEGs decode at a reduced DCT scale when still ≥ `target`
     (unless `draft` is False: the full-size decode, for bit-for-bit standard preprocessing).
 
     Raises ValueError/OSError (→ a skip reason) for anything unusable, including images above
-    `max_pixels` after the reduced decode (the decompression-bomb guard).
+    `max_pixels` after the reduced decode (the decompression-bomb guard, `size_refusal`).
     """
     if path.is_dir():
         raise ValueError("is a directory")
@@ -173,9 +188,9 @@ def open_image(path: Path, *, target: int, max_pixels: int, draft: bool = True) 
             with Image.open(path) as img:
                 if img.format == "JPEG" and draft:
                     img.draft("RGB", (target, target))
-                w, h = img.size
-                if w * h > max_pixels:
-                    raise ValueError(f"image too large ({w}x{h} = {w * h} px > --max-pixels {max_pixels})")
+                why = size_refusal(*img.size, target=target, max_pixels=max_pixels)
+                if why is not None:
+                    raise ValueError(why)
                 img.load()
                 return to_rgb(img)
     finally:

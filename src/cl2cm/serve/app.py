@@ -21,6 +21,7 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from cl2cm.features import DEFAULT_MAX_PIXELS
 from cl2cm.langid import query_language, warm_up
@@ -189,10 +190,13 @@ def create_app(index: SearchIndex, *, root: Path | None = None, workers: int = 2
         if declared.isdigit() and int(declared) > max_upload_bytes:
             raise BadRequest(f"upload too large: at most {max_upload_bytes} bytes", 413)
         body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > max_upload_bytes:
-                raise BadRequest(f"upload too large: at most {max_upload_bytes} bytes", 413)
+        try:
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > max_upload_bytes:
+                    raise BadRequest(f"upload too large: at most {max_upload_bytes} bytes", 413)
+        except ClientDisconnect:  # the client went away mid-upload: a client mistake, not a traceback in the log
+            raise BadRequest("the upload was cut off (the client disconnected)", 400) from None
         hits = await pool.run(lambda: index.search_image(bytes(body), k, max_pixels=max_pixels, state=state))
         return results(state, hits, image=True, k=k)
 

@@ -32,6 +32,7 @@ import torch
 
 from cl2cm.artifacts.manifest import MANIFEST_NAME
 from cl2cm.errors import UserError
+from cl2cm.features.datasets import size_refusal
 from cl2cm.retrieval.search import Gallery, encode_gallery, load_gallery, rank_embedded
 from cl2cm.serve.query import BadRequest
 
@@ -211,7 +212,7 @@ class SearchIndex:
         reason = self.image_search_unavailable()
         if reason is not None:
             raise BadRequest(f"search by image is not available: {reason}", 501)
-        check_image(data, max_pixels)
+        width, height = check_image(data, max_pixels)
         model = self._state.gallery.model
         with self._encoder_lock:
             if self._image_encoder is None:
@@ -221,6 +222,9 @@ class SearchIndex:
                     log.warning("search by image unavailable: %s", exc)
                     raise BadRequest("search by image is not available: the student's visual encoder "
                                      "cannot be rebuilt on this server", 501) from None
+            why = size_refusal(width, height, target=self._image_encoder.image_size, max_pixels=max_pixels)
+            if why is not None:  # refused on the header, before the resize could take gigabytes
+                raise BadRequest(why.replace("--max-pixels", "limit"), 413)
             with tempfile.TemporaryDirectory(prefix="cl2cm-upload-") as tmp:
                 path = Path(tmp) / "upload"
                 path.write_bytes(data)
