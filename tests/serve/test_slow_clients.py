@@ -7,6 +7,7 @@ nothing or half a request are held open while real queries are timed; the server
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import http.client
 import json
 import logging
@@ -312,3 +313,35 @@ def test_ctrl_c_swallowed_by_a_del_during_start_up_still_stops_serve(demo_run: D
     assert proc.stderr.strip().splitlines() == [
         "cl2cm: interrupted; rerun the same command to resume (training stages: add --resume)"], proc.stderr
     assert "open http" not in proc.stdout  # it never started serving
+
+
+def test_trickled_upload_bodies_neither_starve_queries_nor_stay_open(guarded) -> None:
+    """Uploads whose body trickles in (headers complete, 1 byte a second) filled all --max-connections and
+    every real query got 503 for as long as the trickle went on. A body still arriving has nothing to work
+    on: it stays evictable, and a pause of --header-timeout between its bytes ends it with 408."""
+    proc, _, host, port = guarded
+    head = (b"POST /api/search-image?k=3 HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/png\r\n"
+            b"Content-Length: 100000\r\n\r\n")
+    held: list[socket.socket] = []
+    try:
+        for _ in range(400):  # the module's server holds at most 400 connections
+            s = socket.create_connection((host, port), timeout=10)
+            s.sendall(head + b"\x89")
+            held.append(s)
+        latencies = []
+        for i in range(3):  # trickling all the while: each real query still gets in (it evicts one)
+            for s in held:
+                with contextlib.suppress(OSError):
+                    s.sendall(b"\x00")
+            latencies.append(timed_query(host, port, f"{GERMAN_QUERIES[0]} {i}"))
+            time.sleep(0.5)
+        assert max(latencies) < BOUND, latencies
+        quiet = held[-1]  # stops sending: its body is not received in time
+        t0 = time.monotonic()
+        answer = quiet.recv(4096)
+        assert answer.startswith(b"HTTP/1.1 408 ") and b"request body not received in time" in answer, answer
+        assert time.monotonic() - t0 < 6
+    finally:
+        for s in held:
+            s.close()
+    assert proc.poll() is None

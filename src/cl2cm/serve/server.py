@@ -188,6 +188,7 @@ def _guarded_protocol_class() -> type:
             self._partial = False
             self._line_done = False  # the request line has ended (later bytes are headers)
             self._discarding = False  # answered and half-closed: what the client still sends is drained
+            self._in_body = False  # the request's headers are in, its body is still arriving
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
@@ -231,8 +232,8 @@ def _guarded_protocol_class() -> type:
             self._cancel_deadline()
             if not self.transport.is_closing():
                 if self._partial:
-                    self.transport.write(_raw_response("408 Request Timeout", "request headers not received in "
-                                                       "time"))
+                    self.transport.write(_raw_response("408 Request Timeout", f"request {'body' if self._in_body else 'headers'} "
+                                                       "not received in time"))
                 self.transport.close()
 
         def data_received(self, data: bytes) -> None:
@@ -274,9 +275,19 @@ def _guarded_protocol_class() -> type:
 
         def handle_events(self) -> None:
             super().handle_events()
-            if self.conn.their_state is not h11.IDLE:  # the request line and headers are in: not waiting
+            if self.conn.their_state is h11.SEND_BODY and not self.transport.is_closing():
+                # headers in, body still arriving (an upload): nothing to work on yet, so it stays evictable,
+                # and a pause of `header_timeout` seconds between its bytes ends it (a 1-byte trickle held
+                # --max-connections uploads open and every real query got 503)
+                if self not in self.guard.waiting:
+                    self.guard.waiting[self] = None
+                self._partial = self._in_body = True
+                self._cancel_deadline()
+                self._deadline = self.loop.call_later(self.guard.limits.header_timeout, self._timed_out)
+            elif self.conn.their_state is not h11.IDLE:  # the whole request is in: not waiting
                 self.guard.waiting.pop(self, None)
                 self._cancel_deadline()
+                self._in_body = False
 
         def on_response_complete(self) -> None:
             super().on_response_complete()
