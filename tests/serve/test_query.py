@@ -27,6 +27,8 @@ def test_valid(raw: bytes, expected: tuple[str, int]) -> None:
     (b"q=%FF%FE", "not valid UTF-8"),
     (b"q=\xff", "not valid UTF-8"),
     (b"q=a%00b", "control characters"),
+    (b"q=a%7Fb", "control characters"),  # DEL
+    (b"q=a%C2%9Bb", "control characters"),  # U+009B, a C1 control (CSI)
     (b"q=a&q=b", "q: given 2 times"),
     (b"q=a&k=1&k=2", "k: given 2 times"),
     (b"q=a&k=0", "k: 0 is out of range, expected 1 to 12"),

@@ -62,7 +62,7 @@ def parse_search_params(raw: bytes, *, max_k: int, max_chars: int = MAX_QUERY_CH
         raise BadRequest("q: empty query text")
     if len(text) > max_chars:
         raise BadRequest(f"q: {len(text)} characters, at most {max_chars} allowed")
-    if any(ord(c) < 32 and c not in "\t\n\r" for c in text):
+    if any((ord(c) < 32 or 127 <= ord(c) < 160) and c not in "\t\n\r\x85" for c in text):  # C0, DEL, C1
         raise BadRequest("q: contains control characters")
     return text, parse_k(params, max_k=max_k)
 
